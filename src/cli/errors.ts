@@ -1,0 +1,24 @@
+/** An error meant for the user: printed as one line, no stack trace, with its own exit code. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(message);
+  }
+}
+
+/** Exit codes shared by every subcommand. */
+export const EXIT = {
+  OK: 0,
+  FAILURE: 1,
+  USAGE: 2,
+} as const;
+
+/** A readable reason for a file system error (ENOENT → "no such file"). */
+export function fileErrorText(path: string, err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const reason =
+    e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'is a directory' : e.message;
+  return `cannot read ${path}: ${reason}`;
+}

@@ -1,0 +1,36 @@
+/** The `mrimtap` command: one file per subcommand, registered here. */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { register as registerDecode } from './decode.js';
+import { register as registerPackets } from './packets.js';
+import { CliError, EXIT } from './errors.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('mrimtap')
+    .description('MRIM (Mail.ru Agent) protocol toolkit: sniffing SOCKS5 proxy, codec, captures, reference client and server')
+    .version(pkg.version)
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) });
+  registerDecode(program);
+  registerPackets(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return EXIT.OK;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    if (e instanceof CliError) {
+      process.stderr.write(`mrimtap: ${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`mrimtap: unexpected error: ${(e as Error).stack ?? e}\n`);
+    return EXIT.FAILURE;
+  }
+}
+
+process.exitCode = await main(process.argv);

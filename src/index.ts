@@ -1,0 +1,4 @@
+/** The mrimtap library API. */
+export * from './protocol/index.js';
+export { renderEvent, renderFrameFields, hexdump } from './render/text.js';
+export { eventToJson, type JsonEvent } from './render/json.js';

@@ -1,0 +1,127 @@
+/**
+ * Field-level reading and writing of MRIM payloads. Reading has a "soft end": every read returns
+ * `undefined` instead of throwing when the payload is exhausted, because trailing optional fields are
+ * routinely absent (reference §3.3).
+ */
+export class PayloadReader {
+  pos: number;
+
+  constructor(
+    readonly buf: Buffer,
+    start = 0,
+    readonly end = buf.length,
+  ) {
+    this.pos = start;
+  }
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  get atEnd(): boolean {
+    return this.pos >= this.end;
+  }
+
+  ul(): number | undefined {
+    if (this.remaining < 4) return undefined;
+    const v = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  byte(): number | undefined {
+    if (this.remaining < 1) return undefined;
+    return this.buf[this.pos++];
+  }
+
+  u64(): bigint | undefined {
+    if (this.remaining < 8) return undefined;
+    const v = this.buf.readBigUInt64LE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  bytes(n: number): Buffer | undefined {
+    if (this.remaining < n) return undefined;
+    const v = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+
+  /**
+   * An LPS. Returns `{ truncated }` (and consumes the rest) when the length prefix points beyond the
+   * payload, so the caller can warn without losing its place.
+   */
+  lps(): Buffer | { truncated: number; available: number } | undefined {
+    if (this.remaining < 4) return undefined;
+    const len = this.buf.readUInt32LE(this.pos);
+    if (len > this.remaining - 4) {
+      const available = this.remaining - 4;
+      this.pos = this.end;
+      return { truncated: len, available };
+    }
+    this.pos += 4;
+    return this.bytes(len);
+  }
+
+  /** NUL-terminated string (mask char `z`); without a NUL, the rest of the payload. */
+  cstring(): Buffer | undefined {
+    if (this.atEnd) return undefined;
+    const nul = this.buf.indexOf(0, this.pos);
+    const stop = nul === -1 || nul >= this.end ? this.end : nul;
+    const v = this.buf.subarray(this.pos, stop);
+    this.pos = stop < this.end ? stop + 1 : stop;
+    return v;
+  }
+
+  rest(): Buffer {
+    const v = this.buf.subarray(this.pos, this.end);
+    this.pos = this.end;
+    return v;
+  }
+}
+
+/** Collects fields; `finish()` concatenates once. */
+export class PayloadWriter {
+  private readonly parts: Buffer[] = [];
+  private size = 0;
+
+  get length(): number {
+    return this.size;
+  }
+
+  bytes(b: Buffer | Uint8Array): this {
+    const buf = Buffer.isBuffer(b) ? b : Buffer.from(b);
+    this.parts.push(buf);
+    this.size += buf.length;
+    return this;
+  }
+
+  ul(v: number): this {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v >>> 0);
+    return this.bytes(b);
+  }
+
+  byte(v: number): this {
+    return this.bytes(Buffer.from([v & 0xff]));
+  }
+
+  u64(v: bigint): this {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt.asUintN(64, v));
+    return this.bytes(b);
+  }
+
+  lps(content: Buffer): this {
+    return this.ul(content.length).bytes(content);
+  }
+
+  cstring(content: Buffer): this {
+    return this.bytes(content).byte(0);
+  }
+
+  finish(): Buffer {
+    return this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.size);
+  }
+}

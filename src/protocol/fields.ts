@@ -1,0 +1,393 @@
+/**
+ * The field vocabulary of the declarative packet table. A field is declared once (name, wire type,
+ * presence condition, names for its constants); decoding, encoding, pretty-printing and the generated
+ * packet documentation all read that one declaration.
+ */
+import { PayloadReader, PayloadWriter } from './buffer.js';
+import { nameFlags, type FlagNames, type ValueNames } from './constants.js';
+import { decodeString, encodeString, type Encoding } from './text.js';
+
+export type Direction = 'c2s' | 's2c';
+export type Fields = Record<string, unknown>;
+
+export interface FieldContext {
+  /** Protocol minor version that governs layouts and encodings (the client's, reference §0). */
+  minor: number;
+  dir: Direction;
+  /** The record being read or written: earlier siblings decide later fields (flags → text encoding). */
+  fields: Fields;
+  /** Top-level packet fields, for nested records whose layout depends on the packet. */
+  root: Fields;
+  /** Encodings that differ from what the field's rule would choose, by field path. */
+  enc: Record<string, Encoding>;
+  warnings: string[];
+}
+
+/** Returned by a decoder when the payload ended inside the field. */
+export const TRUNCATED = Symbol('truncated');
+
+export interface FieldType<T = unknown> {
+  /** Wire form for documentation, e.g. `UL`, `LPS text`. */
+  readonly wire: string;
+  decode(r: PayloadReader, c: FieldContext, path: string): T | typeof TRUNCATED;
+  encode(w: PayloadWriter, value: T, c: FieldContext, path: string): void;
+  /** What an absent value encodes as. */
+  readonly empty: T;
+  /** Human annotation of a decoded value (constant names); `undefined` when the value speaks for itself. */
+  describe?(value: T): string | undefined;
+  /** For string types: the rule that picks the encoding (the renderer names it, e.g. MD5 vs plaintext). */
+  readonly rule?: EncodingRule;
+  /** For record types: the layout of each record, so renderers can describe nested fields. */
+  readonly layout?: Layout;
+  /** For spread types: the layout of the records under each key they add (CONTACT_LIST2 groups/contacts). */
+  recordLayouts?(fields: Fields): Record<string, Layout>;
+}
+
+export interface FieldSpec {
+  name: string;
+  type: FieldType<any>;
+  /** Presence condition (protocol version, flags decoded earlier). */
+  when?: (c: FieldContext) => boolean;
+  /** May be missing at the end of the payload without a warning. */
+  optional?: boolean;
+  /** Masked in logs unless secrets are asked for. */
+  secret?: boolean;
+  /** The field's value is an object whose keys are merged into the parent record. */
+  spread?: boolean;
+  doc?: string;
+}
+
+export type Layout = readonly FieldSpec[];
+
+const hex32 = (v: number) => `0x${(v >>> 0).toString(16)}`;
+
+// ---------------------------------------------------------------------------------------------------
+// Decoding and encoding a list of fields
+
+export function decodeFields(specs: Layout, r: PayloadReader, c: FieldContext, prefix = ''): Fields {
+  const out: Fields = c.fields;
+  for (const spec of specs) {
+    if (spec.when && !spec.when(c)) continue;
+    const path = prefix + spec.name;
+    if (r.atEnd) {
+      if (spec.optional) continue;
+      c.warnings.push(`truncated: field "${path}" missing (payload ended)`);
+      break;
+    }
+    const value = spec.type.decode(r, c, path);
+    if (value === TRUNCATED) {
+      c.warnings.push(`truncated: field "${path}" runs past the end of the payload`);
+      break;
+    }
+    if (spec.spread && value && typeof value === 'object') Object.assign(out, value);
+    else out[spec.name] = value;
+  }
+  return out;
+}
+
+export function encodeFields(specs: Layout, w: PayloadWriter, c: FieldContext, prefix = ''): void {
+  for (const spec of specs) {
+    if (spec.when && !spec.when(c)) continue;
+    const value = spec.spread ? c.fields : c.fields[spec.name];
+    if (value === undefined && spec.optional) continue;
+    spec.type.encode(w, value === undefined ? spec.type.empty : value, c, prefix + spec.name);
+  }
+}
+
+/** Context for a nested record, sharing encodings and warnings with its packet. */
+export function childContext(c: FieldContext, fields: Fields): FieldContext {
+  return { ...c, fields };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Scalars
+
+export interface UlOptions {
+  values?: ValueNames;
+  flags?: FlagNames;
+  /** Render as a unix time. */
+  time?: boolean;
+  hex?: boolean;
+}
+
+export function ulType(opts: UlOptions = {}): FieldType<number> {
+  return {
+    wire: 'UL',
+    empty: 0,
+    decode: (r) => r.ul() ?? TRUNCATED,
+    encode: (w, v) => void w.ul(Number(v)),
+    describe(v) {
+      if (opts.values) return `${opts.values[v] ?? 'unknown'} (${hex32(v)})`;
+      if (opts.flags) return v === 0 ? '0' : `${nameFlags(opts.flags, v).join('|')} (${hex32(v)})`;
+      if (opts.time) return v === 0 ? '0' : `${new Date(v * 1000).toISOString()} (${v})`;
+      if (opts.hex) return hex32(v);
+      return undefined;
+    },
+  };
+}
+
+export const byteType: FieldType<number> = {
+  wire: 'BYTE',
+  empty: 0,
+  decode: (r) => r.byte() ?? TRUNCATED,
+  encode: (w, v) => void w.byte(Number(v)),
+};
+
+/** U64 as a decimal string (JSON has no 64-bit integers). */
+export const u64Type: FieldType<string> = {
+  wire: 'U64',
+  empty: '0',
+  decode: (r) => {
+    const v = r.u64();
+    return v === undefined ? TRUNCATED : v.toString();
+  },
+  encode: (w, v) => void w.u64(BigInt(v)),
+};
+
+/** Fixed-size opaque bytes as hex (UIDL, GUID). */
+export function fixedBytes(size: number, wire: string): FieldType<string> {
+  return {
+    wire,
+    empty: '00'.repeat(size),
+    decode: (r) => r.bytes(size)?.toString('hex') ?? TRUNCATED,
+    encode: (w, v) => {
+      const b = Buffer.from(String(v), 'hex');
+      const fixed = Buffer.alloc(size);
+      b.copy(fixed, 0, 0, size);
+      w.bytes(fixed);
+    },
+  };
+}
+
+export const uidlType = fixedBytes(8, 'UIDL');
+export const guidType = fixedBytes(16, 'GUID');
+
+// ---------------------------------------------------------------------------------------------------
+// Strings
+
+/**
+ * Chooses a string field's encoding. Called with the bytes when decoding (so heuristics for disputed
+ * versions can look at them) and without when encoding.
+ */
+export type EncodingRule = (c: FieldContext, bytes?: Buffer) => Encoding;
+
+export const fixedEncoding =
+  (e: Encoding): EncodingRule =>
+  () =>
+    e;
+
+/** Reads an LPS and reports a length prefix beyond the payload; shared by every LPS-based type. */
+export function readLps(r: PayloadReader, c: FieldContext, path: string): Buffer | typeof TRUNCATED {
+  const b = r.lps();
+  if (b === undefined) return TRUNCATED;
+  if (!Buffer.isBuffer(b)) {
+    c.warnings.push(`truncated LPS "${path}": length ${b.truncated} but only ${b.available} bytes left`);
+    return TRUNCATED;
+  }
+  return b;
+}
+
+export function decodeText(bytes: Buffer, rule: EncodingRule, c: FieldContext, path: string): string {
+  const wanted = rule(c, bytes);
+  const d = decodeString(bytes, wanted);
+  if (d.warning) c.warnings.push(`invalid string bytes in "${path}": ${d.warning}`);
+  if (d.encoding !== rule(c)) c.enc[path] = d.encoding;
+  return d.value;
+}
+
+export function encodeText(value: unknown, rule: EncodingRule, c: FieldContext, path: string): Buffer {
+  return encodeString(String(value ?? ''), c.enc[path] ?? rule(c));
+}
+
+export function textType(rule: EncodingRule, wire = 'LPS'): FieldType<string> {
+  return {
+    wire,
+    empty: '',
+    rule,
+    decode(r, c, path) {
+      const b = readLps(r, c, path);
+      return b === TRUNCATED ? b : decodeText(b, rule, c, path);
+    },
+    encode(w, v, c, path) {
+      w.lps(encodeText(v, rule, c, path));
+    },
+  };
+}
+
+/** NUL-terminated string (mask char `z`). */
+export function cstringType(rule: EncodingRule): FieldType<string> {
+  return {
+    wire: 'z',
+    empty: '',
+    decode(r, c, path) {
+      const b = r.cstring();
+      return b === undefined ? TRUNCATED : decodeText(b, rule, c, path);
+    },
+    encode(w, v, c, path) {
+      w.cstring(encodeText(v, rule, c, path));
+    },
+  };
+}
+
+/** LPS of opaque bytes, as hex. */
+export const lpsBytesType: FieldType<string> = {
+  wire: 'LPS bytes',
+  empty: '',
+  decode(r, c, path) {
+    const b = readLps(r, c, path);
+    return b === TRUNCATED ? b : b.toString('hex');
+  },
+  encode: (w, v) => void w.lps(Buffer.from(String(v), 'hex')),
+};
+
+/** CLPS: an LPS holding `UL count` and that many LPS strings (reference §3.4). */
+export function clpsType(rule: EncodingRule): FieldType<string[]> {
+  return {
+    wire: 'CLPS',
+    empty: [],
+    decode(r, c, path) {
+      const outer = readLps(r, c, path);
+      if (outer === TRUNCATED) return outer;
+      const inner = new PayloadReader(outer);
+      const count = inner.ul() ?? 0;
+      const items: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const b = readLps(inner, c, `${path}.${i}`);
+        if (b === TRUNCATED) {
+          c.warnings.push(`CLPS "${path}" announces ${count} items but holds ${i}`);
+          break;
+        }
+        items.push(decodeText(b, rule, c, `${path}.${i}`));
+      }
+      if (!inner.atEnd) c.warnings.push(`CLPS "${path}": ${inner.remaining} bytes after the last item ignored`);
+      return items;
+    },
+    encode(w, v, c, path) {
+      const inner = new PayloadWriter();
+      const items = Array.isArray(v) ? v : [];
+      inner.ul(items.length);
+      items.forEach((item, i) => inner.lps(encodeText(item, rule, c, `${path}.${i}`)));
+      w.lps(inner.finish());
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Composite
+
+/** Whatever is left of the payload, as hex: layouts the reference marks [UNKNOWN]. */
+export const restType: FieldType<string> = {
+  wire: 'bytes…',
+  empty: '',
+  decode: (r) => r.rest().toString('hex'),
+  encode: (w, v) => void w.bytes(Buffer.from(String(v), 'hex')),
+};
+
+/**
+ * An LPS whose content is a record of its own. Bytes after the record's last field are kept in
+ * `trailing` (hex) so the record re-encodes exactly.
+ */
+export function lpsRecordType(layout: Layout | ((c: FieldContext) => Layout), wire = 'LPS{…}'): FieldType<Fields> {
+  const resolve = (c: FieldContext) => (typeof layout === 'function' ? layout(c) : layout);
+  return {
+    wire,
+    empty: {},
+    layout: typeof layout === 'function' ? undefined : layout,
+    decode(r, c, path) {
+      const b = readLps(r, c, path);
+      if (b === TRUNCATED) return b;
+      const inner = new PayloadReader(b);
+      const record: Fields = {};
+      const cc = childContext(c, record);
+      decodeFields(resolve(cc), inner, cc, `${path}.`);
+      if (!inner.atEnd) {
+        c.warnings.push(`"${path}": ${inner.remaining} bytes after its last field kept as trailing`);
+        record.trailing = inner.rest().toString('hex');
+      }
+      return record;
+    },
+    encode(w, v, c, path) {
+      const record = (v ?? {}) as Fields;
+      const inner = new PayloadWriter();
+      const cc = childContext(c, record);
+      encodeFields(resolve(cc), inner, cc, `${path}.`);
+      if (typeof record.trailing === 'string') inner.bytes(Buffer.from(record.trailing, 'hex'));
+      w.lps(inner.finish());
+    },
+  };
+}
+
+/**
+ * Records repeated until the end of the payload (USER_INFO pairs, WP_REQUEST criteria). A record that
+ * cannot be read whole stops the list; its bytes are left for the packet's trailing-bytes warning.
+ */
+export function repeatType(layout: Layout, wire = 'repeated'): FieldType<Fields[]> {
+  return {
+    wire,
+    empty: [],
+    layout,
+    decode(r, c, path) {
+      const items: Fields[] = [];
+      while (!r.atEnd) {
+        const start = r.pos;
+        const record: Fields = {};
+        // A private warning list: a record cut short is not an error, it ends the list.
+        const probe: FieldContext = { ...c, fields: record, warnings: [] };
+        decodeFields(layout, r, probe, `${path}.${items.length}.`);
+        if (probe.warnings.some((w) => w.startsWith('truncated'))) {
+          r.pos = start;
+          break;
+        }
+        c.warnings.push(...probe.warnings);
+        items.push(record);
+      }
+      return items;
+    },
+    encode(w, v, c, path) {
+      (Array.isArray(v) ? v : []).forEach((item: Fields, i) =>
+        encodeFields(layout, w, childContext(c, item), `${path}.${i}.`),
+      );
+    },
+  };
+}
+
+/** `UL count` followed by that many records (CAPABILITIES). */
+export function countedType(layout: Layout, wire = 'UL count + records'): FieldType<Fields[]> {
+  return {
+    wire,
+    empty: [],
+    layout,
+    decode(r, c, path) {
+      const count = r.ul();
+      if (count === undefined) return TRUNCATED;
+      const items: Fields[] = [];
+      for (let i = 0; i < count && !r.atEnd; i++) {
+        const record: Fields = {};
+        decodeFields(layout, r, childContext(c, record), `${path}.${i}.`);
+        items.push(record);
+      }
+      if (items.length < count) c.warnings.push(`"${path}" announces ${count} records but holds ${items.length}`);
+      return items;
+    },
+    encode(w, v, c, path) {
+      const items = Array.isArray(v) ? (v as Fields[]) : [];
+      w.ul(items.length);
+      items.forEach((item, i) => encodeFields(layout, w, childContext(c, item), `${path}.${i}.`));
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Declaration helpers, so the packet table reads like the reference's tables
+
+type Extra = Omit<FieldSpec, 'name' | 'type'>;
+
+export const ul = (name: string, opts: UlOptions & Extra = {}): FieldSpec => {
+  const { values, flags, time, hex, ...extra } = opts;
+  return { name, type: ulType({ values, flags, time, hex }), ...extra };
+};
+export const field = (name: string, type: FieldType<any>, extra: Extra = {}): FieldSpec => ({ name, type, ...extra });
+export const since =
+  (minor: number) =>
+  (c: FieldContext): boolean =>
+    c.minor >= minor;

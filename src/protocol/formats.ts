@@ -1,0 +1,296 @@
+/**
+ * Formats carried inside MRIM strings (reference §18, §19): packed RTF, the authorization blob, the
+ * RFC822-like offline message, and the multicast recipient list. Parsing never throws: it returns
+ * `undefined` or an `error` string for the decoder to turn into a warning.
+ */
+import { deflateSync, inflateSync } from 'node:zlib';
+import { PayloadReader, PayloadWriter } from './buffer.js';
+import { decodeString, encodeString, looksLikeUtf16, type Encoding } from './text.js';
+
+// ---------------------------------------------------------------------------------------------------
+// Packed RTF: base64 of zlib of `UL count` + LPS parts (§18.2, §18.3)
+
+export interface PackedRtf {
+  parts: number;
+  /** RTF document, or the fallback text of a flash message (4 parts). */
+  rtf: string;
+  /** Background colour as `#rrggbb` (COLORREF 0x00BBGGRR on the wire). */
+  background?: string;
+  /** Flash "mult" tag, CP1251 and UTF-16LE copies. */
+  multTag?: string;
+  multTagUnicode?: string;
+}
+
+export function unpackRtf(base64: string): PackedRtf | { error: string } {
+  let raw: Buffer;
+  try {
+    raw = inflateSync(Buffer.from(base64.trim(), 'base64'));
+  } catch (e) {
+    return { error: `not packed RTF (zlib: ${(e as Error).message})` };
+  }
+  const r = new PayloadReader(raw);
+  const parts = r.ul();
+  if (parts === undefined) return { error: 'packed RTF: empty' };
+  const items: Buffer[] = [];
+  for (let i = 0; i < parts; i++) {
+    const b = r.lps();
+    if (!Buffer.isBuffer(b)) break;
+    items.push(b);
+  }
+  const out: PackedRtf = { parts, rtf: items[0] ? decodeString(items[0], 'cp1251').value : '' };
+  if (items[1]?.length === 4) {
+    const c = items[1].readUInt32LE(0);
+    const rgb = [c & 0xff, (c >> 8) & 0xff, (c >> 16) & 0xff];
+    out.background = '#' + rgb.map((x) => x.toString(16).padStart(2, '0')).join('');
+  }
+  if (items[2]) out.multTag = decodeString(items[2], 'cp1251').value;
+  if (items[3]) out.multTagUnicode = decodeString(items[3], 'utf16le').value;
+  return out;
+}
+
+export function packRtf(rtf: string, background = '#ffffff'): string {
+  const hex = background.replace('#', '').padEnd(6, 'f');
+  const colour = Buffer.alloc(4);
+  colour.writeUInt32LE(parseInt(hex.slice(0, 2), 16) | (parseInt(hex.slice(2, 4), 16) << 8) | (parseInt(hex.slice(4, 6), 16) << 16));
+  const body = new PayloadWriter().ul(2).lps(encodeString(rtf, 'cp1251')).lps(colour).finish();
+  return deflateSync(body).toString('base64');
+}
+
+/** A minimal RTF document for plain text, as clients send alongside the plain text field. */
+export function plainTextRtf(text: string): string {
+  const escaped = [...text]
+    .map((ch) => {
+      if (ch === '\\' || ch === '{' || ch === '}') return `\\${ch}`;
+      if (ch === '\n') return '\\par ';
+      if (ch === '\r') return '';
+      const code = ch.charCodeAt(0);
+      if (code < 0x80) return ch;
+      const b = encodeString(ch, 'cp1251');
+      return b.length === 1 && b[0] !== 0x3f ? `\\'${b[0].toString(16)}` : `\\u${code}?`;
+    })
+    .join('');
+  return `{\\rtf1\\ansi\\ansicpg1251\\deff0{\\fonttbl{\\f0\\fnil Tahoma;}}\\f0\\fs20 ${escaped}}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Authorization request blob: base64 of `UL 2, LPS nick, LPS text` (§18.4)
+
+export interface AuthBlob {
+  nick: string;
+  text: string;
+}
+
+export function decodeAuthBlob(base64: string): AuthBlob | { error: string } {
+  const raw = Buffer.from(base64.trim(), 'base64');
+  const r = new PayloadReader(raw);
+  const count = r.ul();
+  const nick = r.lps();
+  const text = r.lps();
+  if (count === undefined || !Buffer.isBuffer(nick) || !Buffer.isBuffer(text)) {
+    return { error: 'not an authorization blob' };
+  }
+  const enc = (b: Buffer): Encoding => (looksLikeUtf16(b) ? 'utf16le' : 'cp1251');
+  return { nick: decodeString(nick, enc(nick)).value, text: decodeString(text, enc(text)).value };
+}
+
+export function encodeAuthBlob(blob: AuthBlob, encoding: Encoding): string {
+  return new PayloadWriter()
+    .ul(2)
+    .lps(encodeString(blob.nick, encoding))
+    .lps(encodeString(blob.text, encoding))
+    .finish()
+    .toString('base64');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Offline message text (§19)
+
+export interface OfflinePart {
+  contentType: string;
+  headers: Record<string, string>;
+  /** Decoded text for text parts; unpacked RTF / auth blob for the MRIM types; raw body otherwise. */
+  text?: string;
+  rtf?: PackedRtf;
+  auth?: AuthBlob;
+  body: string;
+}
+
+export interface OfflineMessage {
+  headers: Record<string, string>;
+  from?: string;
+  date?: string;
+  flags?: number;
+  subject?: string;
+  sender?: string;
+  /** The message text from the first text part. */
+  text?: string;
+  parts: OfflinePart[];
+  lineEnding: 'LF' | 'CRLF';
+}
+
+function splitHeadBody(doc: string): [string, string] {
+  const crlf = doc.indexOf('\r\n\r\n');
+  const lf = doc.indexOf('\n\n');
+  if (crlf !== -1 && (lf === -1 || crlf < lf)) return [doc.slice(0, crlf), doc.slice(crlf + 4)];
+  if (lf !== -1) return [doc.slice(0, lf), doc.slice(lf + 2)];
+  return [doc, ''];
+}
+
+function parseHeaders(head: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  let last: string | undefined;
+  for (const line of head.split(/\r?\n/)) {
+    if (/^[ \t]/.test(line) && last) {
+      headers[last] += ' ' + line.trim();
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    last = line.slice(0, colon).trim().toLowerCase();
+    headers[last] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+function param(value: string | undefined, name: string): string | undefined {
+  const m = value && new RegExp(`${name}\\s*=\\s*"?([^";]+)"?`, 'i').exec(value);
+  return m ? m[1].trim() : undefined;
+}
+
+/** RFC 2047 encoded words, as used for multichat subjects (`=?UTF-16LE?B?…?=`). */
+export function decodeEncodedWords(value: string): string {
+  return value.replace(/=\?([^?]+)\?([BbQq])\?([^?]*)\?=/g, (whole, charset: string, kind: string, data: string) => {
+    const bytes =
+      kind.toUpperCase() === 'B'
+        ? Buffer.from(data, 'base64')
+        : Buffer.from(data.replace(/_/g, ' ').replace(/=([0-9a-f]{2})/gi, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+    const cs = charset.toLowerCase();
+    const enc: Encoding | undefined = cs.includes('16') ? 'utf16le' : cs.includes('1251') ? 'cp1251' : cs.includes('utf-8') ? 'utf8' : undefined;
+    return enc ? decodeString(bytes, enc).value : whole;
+  });
+}
+
+function decodePart(headers: Record<string, string>, body: string): OfflinePart {
+  const contentType = headers['content-type'] ?? 'text/plain';
+  const base64 = /base64/i.test(headers['content-transfer-encoding'] ?? '');
+  const part: OfflinePart = { contentType, headers, body };
+  const type = contentType.split(';')[0].trim().toLowerCase();
+  if (type === 'text/plain' || type === '') {
+    const charset = (param(contentType, 'charset') ?? 'cp1251').toLowerCase();
+    const bytes = base64 ? Buffer.from(body.replace(/\s+/g, ''), 'base64') : Buffer.from(body, 'latin1');
+    const enc: Encoding = charset.includes('16') ? 'utf16le' : charset.includes('utf-8') ? 'utf8' : 'cp1251';
+    part.text = base64 || enc !== 'cp1251' ? decodeString(bytes, enc).value : body;
+  } else if (type === 'application/x-mrim-rtf') {
+    const rtf = unpackRtf(body.replace(/\s+/g, ''));
+    if (!('error' in rtf)) part.rtf = rtf;
+  } else if (type === 'application/x-mrim-auth-req') {
+    const auth = decodeAuthBlob(body.replace(/\s+/g, ''));
+    if (!('error' in auth)) part.auth = auth;
+  }
+  return part;
+}
+
+/** Parses an offline message; `doc` is the LPS content already decoded as CP1251. */
+export function parseOfflineMessage(doc: string): OfflineMessage {
+  const [head, body] = splitHeadBody(doc);
+  const headers = parseHeaders(head);
+  const contentType = headers['content-type'] ?? 'text/plain';
+  const boundary = param(contentType, 'boundary') ?? headers['boundary'];
+  const parts: OfflinePart[] = [];
+  if (/^multipart\//i.test(contentType) && boundary) {
+    for (const chunk of body.split(`--${boundary}`).slice(1)) {
+      if (chunk.startsWith('--')) break;
+      const [ph, pb] = splitHeadBody(chunk.replace(/^\r?\n/, ''));
+      parts.push(decodePart(parseHeaders(ph), pb.replace(/\r?\n$/, '')));
+    }
+  } else {
+    parts.push(decodePart(headers, body));
+  }
+  const flags = headers['x-mrim-flags'] ? parseInt(headers['x-mrim-flags'], 16) : undefined;
+  return {
+    headers,
+    from: headers['from'],
+    date: headers['date'],
+    flags: Number.isNaN(flags) ? undefined : flags,
+    subject: headers['subject'] !== undefined ? decodeEncodedWords(headers['subject']) : undefined,
+    sender: headers['sender'],
+    text: parts.find((p) => p.text !== undefined)?.text,
+    parts,
+    lineEnding: doc.includes('\r\n') ? 'CRLF' : 'LF',
+  };
+}
+
+/** RFC 2822 date in Moscow time, as the Mail.ru server wrote it. */
+export function offlineDate(when: Date): string {
+  const msk = new Date(when.getTime() + 3 * 3600_000);
+  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${days[msk.getUTCDay()]}, ${p(msk.getUTCDate())} ${months[msk.getUTCMonth()]} ${msk.getUTCFullYear()} ${p(msk.getUTCHours())}:${p(msk.getUTCMinutes())}:${p(msk.getUTCSeconds())} +0300`;
+}
+
+export interface OfflineMessageInput {
+  from: string;
+  date: Date;
+  flags: number;
+  text: string;
+  /** UTF-16LE base64 body (recipient ≥1.16) or raw CP1251 body. */
+  unicode: boolean;
+  /** Packed RTF (base64) for an `application/x-mrim-rtf` part. */
+  rtf?: string;
+  /** LF line endings by default: pidgin-mra cannot parse CRLF headers (reference §21.1). */
+  lineEnding?: 'LF' | 'CRLF';
+  boundary?: string;
+}
+
+export function formatOfflineMessage(m: OfflineMessageInput): string {
+  const nl = m.lineEnding === 'CRLF' ? '\r\n' : '\n';
+  const textPart = m.unicode
+    ? ['Content-Type: text/plain; charset=UTF-16LE', 'Content-Transfer-Encoding: base64', '', encodeString(m.text, 'utf16le').toString('base64')]
+    : ['Content-Type: text/plain; charset=CP-1251', '', m.text.replace(/\r?\n/g, nl)];
+  const head = [
+    `From: ${m.from}`,
+    `Date: ${offlineDate(m.date)}`,
+    `X-MRIM-Flags: ${(m.flags >>> 0).toString(16).padStart(8, '0')}`,
+    'Version: 1.1',
+  ];
+  if (!m.rtf) return [...head, ...textPart].join(nl);
+  const boundary = m.boundary ?? `${Math.floor(m.date.getTime() / 1000)}MRIMTAP`;
+  return [
+    ...head,
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/alternative; boundary=${boundary}`,
+    '',
+    `--${boundary}`,
+    ...textPart,
+    `--${boundary}`,
+    'Content-Type: application/x-mrim-rtf',
+    'Content-Transfer-Encoding: base64',
+    '',
+    m.rtf,
+    `--${boundary}--`,
+    '',
+  ].join(nl);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Multicast recipients (§8.1, [CONFLICT]): a concatenation of LPS addresses (MYA, SRV) or a comma list (DOC17)
+
+export function parseRecipients(to: Buffer): { form: 'lps-list' | 'comma-list'; addresses: string[] } {
+  const r = new PayloadReader(to);
+  const addresses: string[] = [];
+  while (!r.atEnd) {
+    const b = r.lps();
+    if (!Buffer.isBuffer(b) || b.length === 0 || !/^[\x21-\x7e]+$/.test(b.toString('latin1'))) {
+      return { form: 'comma-list', addresses: to.toString('latin1').split(',').map((s) => s.trim()).filter(Boolean) };
+    }
+    addresses.push(b.toString('latin1'));
+  }
+  return { form: 'lps-list', addresses };
+}
+
+export function formatRecipients(addresses: string[]): Buffer {
+  const w = new PayloadWriter();
+  for (const a of addresses) w.lps(Buffer.from(a, 'latin1'));
+  return w.finish();
+}

@@ -1,0 +1,265 @@
+/**
+ * Streaming reassembly of one TCP direction into MRIM frames, sans-IO. Chunks of any size go into one
+ * pending buffer that grows by doubling and is consumed by moving an offset (never re-concatenating
+ * the pending bytes per chunk), so the total work is linear in the bytes pushed.
+ *
+ * Besides frames it recognises what precedes or replaces MRIM on a connection: a SOCKS5 handshake at
+ * the start, the redirector's plain-text `ip:port` answer, and TLS after the STARTTLS switch.
+ */
+import type { Direction } from './fields.js';
+import { HEADER_SIZE, MAGIC_BYTES, MRIM_MAGIC } from './header.js';
+import { parseSocksMessage, type SocksMessage, type SocksStep } from './socks.js';
+
+export const DEFAULT_MAX_FRAME_SIZE = 1024 * 1024;
+const MSG_STARTTLS = 0x1086;
+const MSG_OK = 0x1087;
+const REDIRECT_MAX = 256;
+const REQUEST_MAX = 4096;
+
+export type FramerEvent =
+  | { kind: 'frame'; offset: number; frame: Buffer }
+  | { kind: 'garbage'; offset: number; bytes: Buffer; reason: string; skipped?: number }
+  | { kind: 'socks'; offset: number; bytes: Buffer; message: SocksMessage }
+  /**
+   * The redirector exchange (§2.1): the server's `ip:port` answer (s2c), or a plain-text request some
+   * clients send first (c2s; mrim-prpl sends an HTTP GET).
+   */
+  | { kind: 'redirect'; offset: number; bytes: Buffer; text: string; address?: string; host?: string; port?: number }
+  | { kind: 'tls'; offset: number; bytes: Buffer; start: boolean }
+  | { kind: 'compressed'; offset: number; bytes: Buffer; start: boolean };
+
+export interface FramerOptions {
+  dir: Direction;
+  /** Frames announcing a larger payload are reported and skipped without buffering. */
+  maxFrameSize?: number;
+  /** Look for a SOCKS5 handshake / redirector answer at the start (default true). */
+  detectPreamble?: boolean;
+}
+
+type Mode = 'start' | 'socks' | 'mrim' | 'tls' | 'compressed';
+
+export class Framer {
+  readonly dir: Direction;
+  private readonly maxFrameSize: number;
+  private buf = Buffer.alloc(0);
+  private start = 0;
+  private end = 0;
+  /** Stream offset of `buf[start]`. */
+  private offset = 0;
+  private mode: Mode;
+  private socksStep: SocksStep;
+  /** Payload bytes of an oversize frame still to be dropped. */
+  private skipLeft = 0;
+  private opaqueAnnounced = false;
+  /** A STARTTLS/OK went by on this direction: a TLS record at a frame boundary means the switch happened. */
+  private sawTlsNegotiation = false;
+
+  constructor(opts: FramerOptions) {
+    this.dir = opts.dir;
+    this.maxFrameSize = opts.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.mode = opts.detectPreamble === false ? 'mrim' : 'start';
+    this.socksStep = opts.dir === 'c2s' ? 'greeting' : 'method';
+  }
+
+  /** Bytes held waiting for the rest of a frame. */
+  get pending(): number {
+    return this.end - this.start;
+  }
+
+  get streamMode(): Mode {
+    return this.mode;
+  }
+
+  /** From here on the direction carries TLS records (after STARTTLS/OK). */
+  enterTls(): void {
+    if (this.mode !== 'tls') {
+      this.mode = 'tls';
+      this.opaqueAnnounced = false;
+    }
+  }
+
+  /** From here on the direction is a zlib stream (after COMPRESS_SERVER_STREAM/OK). */
+  enterCompressed(): void {
+    if (this.mode !== 'compressed') {
+      this.mode = 'compressed';
+      this.opaqueAnnounced = false;
+    }
+  }
+
+  /**
+   * Adds a chunk and returns the events it completes. Iterate the result fully: a consumer may call
+   * `enterTls()` between events, and the rest of the chunk is then treated accordingly.
+   */
+  push(chunk: Buffer): Generator<FramerEvent> {
+    if (this.skipLeft > 0) {
+      const n = Math.min(this.skipLeft, chunk.length);
+      this.skipLeft -= n;
+      this.offset += n;
+      chunk = chunk.subarray(n);
+    }
+    this.append(chunk);
+    return this.drain(false);
+  }
+
+  /** End of stream: whatever is left becomes a redirect answer (text without newline) or garbage. */
+  finish(): Generator<FramerEvent> {
+    return this.drain(true);
+  }
+
+  private append(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    const held = this.end - this.start;
+    if (this.end + chunk.length > this.buf.length) {
+      const needed = held + chunk.length;
+      if (needed <= this.buf.length && this.start > 0) {
+        this.buf.copyWithin(0, this.start, this.end);
+      } else {
+        const grown = Buffer.allocUnsafe(Math.max(needed, this.buf.length * 2, 4096));
+        this.buf.copy(grown, 0, this.start, this.end);
+        this.buf = grown;
+      }
+      this.start = 0;
+      this.end = held;
+    }
+    chunk.copy(this.buf, this.end);
+    this.end += chunk.length;
+  }
+
+  /** Takes `n` bytes off the front as an independent copy (the pending buffer is reused). */
+  private take(n: number): { offset: number; bytes: Buffer } {
+    const bytes = Buffer.from(this.buf.subarray(this.start, this.start + n));
+    const offset = this.offset;
+    this.start += n;
+    this.offset += n;
+    if (this.start === this.end) this.start = this.end = 0;
+    return { offset, bytes };
+  }
+
+  private *drain(eof: boolean): Generator<FramerEvent> {
+    for (;;) {
+      const avail = this.end - this.start;
+      if (this.mode === 'tls' || this.mode === 'compressed') {
+        if (avail === 0) return;
+        const { offset, bytes } = this.take(avail);
+        yield { kind: this.mode, offset, bytes, start: !this.opaqueAnnounced };
+        this.opaqueAnnounced = true;
+        return;
+      }
+      if (this.skipLeft > 0) {
+        const n = Math.min(this.skipLeft, avail);
+        this.take(n);
+        this.skipLeft -= n;
+        if (this.skipLeft > 0) return;
+        continue;
+      }
+      if (avail === 0) return;
+      const ev = this.mode === 'start' ? this.readStart(eof) : this.mode === 'socks' ? this.readSocks(eof) : this.readMrim(eof);
+      if (!ev) return;
+      yield ev;
+    }
+  }
+
+  private readStart(eof: boolean): FramerEvent | undefined {
+    const first = this.buf[this.start];
+    if (first === 0x05 && this.socksStep !== 'done') {
+      this.mode = 'socks';
+      return this.readSocks(eof);
+    }
+    if (first !== MAGIC_BYTES[0] && first >= 0x20 && first < 0x7f) {
+      return this.dir === 's2c' ? this.readRedirect(eof) : this.readRedirectRequest(eof);
+    }
+    this.mode = 'mrim';
+    return this.readMrim(eof);
+  }
+
+  private readSocks(eof: boolean): FramerEvent | undefined {
+    const view = this.buf.subarray(this.start, this.end);
+    const parsed = parseSocksMessage(view, this.socksStep);
+    if (parsed === 'incomplete') {
+      if (!eof) return undefined;
+      this.mode = 'mrim';
+      const { offset, bytes } = this.take(view.length);
+      return { kind: 'garbage', offset, bytes, reason: `incomplete SOCKS5 ${this.socksStep} at end of stream` };
+    }
+    if (parsed === 'invalid') {
+      // Not (or no longer) SOCKS: treat the rest as MRIM.
+      this.mode = 'mrim';
+      return this.readMrim(eof);
+    }
+    this.socksStep = parsed.next;
+    if (parsed.next === 'done') this.mode = 'start';
+    const { offset, bytes } = this.take(parsed.length);
+    return { kind: 'socks', offset, bytes, message: parsed.message };
+  }
+
+  private readRedirect(eof: boolean): FramerEvent | undefined {
+    const view = this.buf.subarray(this.start, Math.min(this.end, this.start + REDIRECT_MAX));
+    let stop = view.findIndex((b) => b === 0x0a || b === 0x00);
+    if (stop === -1) {
+      if (!eof && view.length < REDIRECT_MAX) return undefined;
+      stop = view.length - 1;
+    }
+    const text = view.subarray(0, stop + 1).toString('latin1').replace(/[\0\r\n]+$/, '').trim();
+    const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:]+):(\d{1,5})$/.exec(text);
+    this.mode = 'mrim';
+    if (!m) return this.readMrim(eof);
+    const { offset, bytes } = this.take(stop + 1);
+    return { kind: 'redirect', offset, bytes, text, address: text, host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+  }
+
+  /** Plain text up to a blank line (an HTTP-style request) before any MRIM frame. */
+  private readRedirectRequest(eof: boolean): FramerEvent | undefined {
+    const view = this.buf.subarray(this.start, Math.min(this.end, this.start + REQUEST_MAX));
+    const text = view.toString('latin1');
+    const blank = /\r?\n\r?\n/.exec(text);
+    let length: number;
+    if (blank) length = blank.index + blank[0].length;
+    else if (eof || view.length >= REQUEST_MAX) length = view.length;
+    else return undefined;
+    this.mode = 'mrim';
+    if (!/^[\x20-\x7e\r\n\t]+$/.test(text.slice(0, length))) return this.readMrim(eof);
+    const { offset, bytes } = this.take(length);
+    return { kind: 'redirect', offset, bytes, text: text.slice(0, length).split(/\r?\n/)[0] };
+  }
+
+  private readMrim(eof: boolean): FramerEvent | undefined {
+    const avail = this.end - this.start;
+    if (avail >= 4 && this.buf.readUInt32LE(this.start) !== MRIM_MAGIC) {
+      if (this.sawTlsNegotiation && this.buf[this.start] === 0x16 && this.buf[this.start + 1] === 0x03) {
+        this.enterTls();
+        return undefined;
+      }
+      return this.resync(eof);
+    }
+    if (avail < HEADER_SIZE) return eof ? this.leftover('incomplete header at end of stream') : undefined;
+    const dlen = this.buf.readUInt32LE(this.start + 16);
+    if (dlen > this.maxFrameSize) {
+      const { offset, bytes } = this.take(HEADER_SIZE);
+      this.skipLeft = dlen;
+      return { kind: 'garbage', offset, bytes, skipped: dlen, reason: `frame announces dlen ${dlen} > limit ${this.maxFrameSize}: header reported, payload skipped unbuffered` };
+    }
+    if (avail < HEADER_SIZE + dlen) return eof ? this.leftover(`incomplete frame at end of stream (${avail} of ${HEADER_SIZE + dlen} bytes)`) : undefined;
+    const msg = this.buf.readUInt32LE(this.start + 12);
+    if (msg === MSG_STARTTLS || msg === MSG_OK) this.sawTlsNegotiation = true;
+    const { offset, bytes } = this.take(HEADER_SIZE + dlen);
+    return { kind: 'frame', offset, frame: bytes };
+  }
+
+  /** Skips to the next magic; keeps 3 bytes that may be the start of a magic split across chunks. */
+  private resync(eof: boolean): FramerEvent | undefined {
+    const view = this.buf.subarray(this.start, this.end);
+    const found = view.indexOf(MAGIC_BYTES, 1);
+    let n: number;
+    if (found !== -1) n = found;
+    else if (eof) n = view.length;
+    else n = view.length - 3;
+    if (n <= 0) return undefined;
+    const { offset, bytes } = this.take(n);
+    return { kind: 'garbage', offset, bytes, reason: found !== -1 ? 'bad magic: skipped to the next frame' : 'bad magic: no frame start found yet' };
+  }
+
+  private leftover(reason: string): FramerEvent {
+    const { offset, bytes } = this.take(this.end - this.start);
+    return { kind: 'garbage', offset, bytes, reason };
+  }
+}

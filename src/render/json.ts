@@ -1,0 +1,96 @@
+/**
+ * The JSON form of session events: one object per event, as printed by `decode --json` (JSON Lines)
+ * and stored in captures. Bytes are hex; secret fields are masked unless asked for (the frame's raw
+ * bytes are kept whole, since re-decoding and replay need them).
+ */
+import type { Fields } from '../protocol/fields.js';
+import { layoutOf, packetByCode } from '../protocol/packets.js';
+import type { ReplyInfo, SessionEvent } from '../protocol/session.js';
+import type { SocksMessage } from '../protocol/socks.js';
+import type { Encoding } from '../protocol/text.js';
+
+export const MASK = '********';
+
+interface JsonBase {
+  dir: 'c2s' | 's2c';
+  offset: number;
+  /** ISO time, when the event has one. */
+  time?: string;
+}
+
+export type JsonEvent =
+  | (JsonBase & {
+      kind: 'frame';
+      index: number;
+      seq: number;
+      msg: number;
+      type: string;
+      proto: string;
+      variant?: string;
+      fields: Fields;
+      enc?: Record<string, Encoding>;
+      trailing?: string;
+      raw: string;
+      warnings: string[];
+      replyTo?: ReplyInfo;
+    })
+  | (JsonBase & { kind: 'garbage'; bytes: string; reason: string; skipped?: number })
+  | (JsonBase & { kind: 'socks'; bytes: string; message: SocksMessage })
+  | (JsonBase & { kind: 'redirect'; bytes: string; text: string; address?: string; host?: string; port?: number })
+  | (JsonBase & { kind: 'tls' | 'compressed'; bytes: string; start: boolean });
+
+/** Names of the secret fields of a frame, from the packet table. */
+function secretFields(ev: Extract<SessionEvent, { kind: 'frame' }>): string[] {
+  const def = packetByCode(ev.frame.msg);
+  if (!def) return [];
+  const ctx = { minor: ev.frame.minor, dir: ev.dir, fields: ev.frame.fields, root: ev.frame.fields, enc: ev.frame.enc, warnings: [] };
+  return layoutOf(def, ctx, ev.raw.subarray(44)).layout.filter((s) => s.secret).map((s) => s.name);
+}
+
+export function eventToJson(ev: SessionEvent, opts: { showSecrets?: boolean } = {}): JsonEvent {
+  const base: JsonBase = { dir: ev.dir, offset: ev.offset };
+  if (ev.time !== undefined) base.time = new Date(ev.time).toISOString();
+  switch (ev.kind) {
+    case 'frame': {
+      const f = ev.frame;
+      let fields = f.fields;
+      if (!opts.showSecrets) {
+        const secrets = secretFields(ev).filter((k) => k in fields);
+        if (secrets.length) fields = { ...fields, ...Object.fromEntries(secrets.map((k) => [k, MASK])) };
+      }
+      return {
+        kind: 'frame',
+        ...base,
+        index: ev.index,
+        seq: f.seq,
+        msg: f.msg,
+        type: f.type,
+        proto: f.proto,
+        ...(f.variant ? { variant: f.variant } : {}),
+        fields,
+        ...(Object.keys(f.enc).length ? { enc: f.enc } : {}),
+        ...(f.trailing ? { trailing: f.trailing } : {}),
+        raw: ev.raw.toString('hex'),
+        warnings: f.warnings,
+        ...(ev.replyTo ? { replyTo: ev.replyTo } : {}),
+      };
+    }
+    case 'garbage':
+      return { kind: 'garbage', ...base, bytes: ev.bytes.toString('hex'), reason: ev.reason, ...(ev.skipped ? { skipped: ev.skipped } : {}) };
+    case 'socks': {
+      const message = ev.message.type === 'auth' && !opts.showSecrets ? { ...ev.message, password: MASK } : ev.message;
+      return { kind: 'socks', ...base, bytes: ev.bytes.toString('hex'), message };
+    }
+    case 'redirect':
+      return {
+        kind: 'redirect',
+        ...base,
+        bytes: ev.bytes.toString('hex'),
+        text: ev.text,
+        ...(ev.host !== undefined ? { address: ev.address, host: ev.host, port: ev.port } : {}),
+      };
+    case 'tls':
+    case 'compressed':
+      return { kind: ev.kind, ...base, bytes: ev.bytes.toString('hex'), start: ev.start };
+  }
+}

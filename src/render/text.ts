@@ -1,0 +1,194 @@
+/**
+ * The human-readable annotated listing of session events (live log, `decode`, capture printing).
+ * Everything it says about a field comes from the packet table: names, constant names, secrets.
+ */
+import { Chalk, type ChalkInstance } from 'chalk';
+import type { DecodedFrame } from '../protocol/codec.js';
+import type { FieldContext, FieldSpec, Fields, Layout } from '../protocol/fields.js';
+import { layoutOf, packetByCode } from '../protocol/packets.js';
+import type { SessionEvent } from '../protocol/session.js';
+import type { SocksMessage } from '../protocol/socks.js';
+
+export interface RenderOptions {
+  /** Connection label shown after the time (`#3`). */
+  conn?: string | number;
+  /** Show a hexdump of each frame. */
+  hex?: boolean;
+  showSecrets?: boolean;
+  /** Omit the clock (e.g. for raw files with no timing). */
+  noTime?: boolean;
+  color?: ChalkInstance;
+}
+
+const NAME_WIDTH = 12;
+const MAX_VALUE = 400;
+
+export const plainChalk = new Chalk({ level: 0 });
+
+export function arrow(dir: 'c2s' | 's2c'): string {
+  return dir === 'c2s' ? 'C→S' : 'S→C';
+}
+
+export function formatClock(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+export function hexdump(buf: Buffer, indent = '    '): string {
+  const lines: string[] = [];
+  for (let i = 0; i < buf.length; i += 16) {
+    const row = buf.subarray(i, i + 16);
+    const hex = [...row].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    const text = [...row].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+    lines.push(`${indent}${i.toString(16).padStart(4, '0')}  ${hex.padEnd(47)}  ${text}`);
+  }
+  return lines.join('\n');
+}
+
+function showString(s: string): string {
+  const cut = s.length > MAX_VALUE ? s.slice(0, MAX_VALUE) + `… (${s.length} chars)` : s;
+  return s === '' || /^\s|\s$|[\x00-\x1f"]/.test(cut) ? JSON.stringify(cut) : cut;
+}
+
+function maskSecret(value: unknown, spec: FieldSpec, frame: DecodedFrame, path: string, ctx: FieldContext): string {
+  const encoding = frame.enc[path] ?? spec.type.rule?.(ctx);
+  const kind = encoding === 'hex' ? 'md5' : 'plaintext';
+  const len = String(value ?? '').length;
+  return `${'*'.repeat(Math.min(8, Math.max(len, 8)))} (${kind})`;
+}
+
+function describe(spec: FieldSpec | undefined, value: unknown): string {
+  if (typeof value === 'number') return spec?.type.describe?.(value) ?? String(value);
+  if (typeof value === 'string') return showString(value);
+  if (Array.isArray(value) && value.every((v) => typeof v !== 'object')) return `[${value.map((v) => describe(undefined, v)).join(', ')}]`;
+  return JSON.stringify(value);
+}
+
+/** One record on one line: `k=v k=v`, numbers annotated with their constant names. */
+function inlineRecord(record: Fields, layout: Layout | undefined): string {
+  return Object.entries(record)
+    .map(([k, v]) => {
+      const spec = layout?.find((s) => s.name === k);
+      const shown = typeof v === 'number' && spec?.type.describe ? (spec.type.describe(v) ?? String(v)) : describe(spec, v);
+      return `${k}=${shown}`;
+    })
+    .join(' ');
+}
+
+function fieldLines(name: string, value: unknown, spec: FieldSpec | undefined, layout: Layout | undefined, indent: string, c: ChalkInstance): string[] {
+  const label = c.cyan(name.padEnd(NAME_WIDTH));
+  if (Array.isArray(value) && value.some((v) => v && typeof v === 'object')) {
+    const lines = [`${indent}${label} ${c.dim(`(${value.length})`)}`];
+    value.forEach((item, i) => lines.push(`${indent}  ${c.dim(`[${i}]`)} ${inlineRecord(item as Fields, layout ?? spec?.type.layout)}`));
+    return lines;
+  }
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const nested = spec?.type.layout;
+    const lines = [`${indent}${label}`];
+    for (const [k, v] of Object.entries(value as Fields)) {
+      lines.push(...fieldLines(k, v, nested?.find((s) => s.name === k), undefined, indent + '  ', c));
+    }
+    return lines;
+  }
+  return [`${indent}${label} ${describe(spec, value)}`];
+}
+
+export function renderFrameFields(frame: DecodedFrame, raw: Buffer, opts: RenderOptions = {}): string[] {
+  const c = opts.color ?? plainChalk;
+  const def = packetByCode(frame.msg);
+  const ctx: FieldContext = { minor: frame.minor, dir: frame.dir, fields: frame.fields, root: frame.fields, enc: frame.enc, warnings: [] };
+  const layout = def ? layoutOf(def, ctx, raw.subarray(44)).layout : [];
+  const lines: string[] = [];
+  const shown = new Set<string>();
+  for (const spec of layout) {
+    if (spec.spread) {
+      const records = spec.type.recordLayouts?.(frame.fields) ?? {};
+      for (const [key, recordLayout] of Object.entries(records)) {
+        if (frame.fields[key] === undefined) continue;
+        shown.add(key);
+        lines.push(...fieldLines(key, frame.fields[key], undefined, recordLayout, '    ', c));
+      }
+      continue;
+    }
+    if (!(spec.name in frame.fields) || shown.has(spec.name)) continue;
+    shown.add(spec.name);
+    const value = frame.fields[spec.name];
+    if (spec.secret && !opts.showSecrets) {
+      lines.push(`    ${c.cyan(spec.name.padEnd(NAME_WIDTH))} ${maskSecret(value, spec, frame, spec.name, ctx)}`);
+    } else {
+      lines.push(...fieldLines(spec.name, value, spec, undefined, '    ', c));
+    }
+  }
+  // Decode-only annotations (unpacked RTF, parsed offline message, contact-less derived values).
+  for (const [k, v] of Object.entries(frame.fields)) {
+    if (shown.has(k)) continue;
+    lines.push(...fieldLines(k, v, undefined, undefined, '    ', c).map((l, i) => (i === 0 ? l.replace(k, c.magenta(k)) : l)));
+  }
+  return lines;
+}
+
+function socksText(m: SocksMessage, showSecrets: boolean): string {
+  switch (m.type) {
+    case 'greeting':
+      return `greeting, methods: ${m.methods.join(', ')}`;
+    case 'auth':
+      return `username/password: ${m.user} / ${showSecrets ? m.password : '********'}`;
+    case 'request':
+      return `${m.command} ${m.host}:${m.port} (${m.atyp})`;
+    case 'method':
+      return `method: ${m.method}`;
+    case 'auth-reply':
+      return `authentication ${m.ok ? 'accepted' : `refused (status ${m.status})`}`;
+    case 'reply':
+      return `reply: ${m.reply} (${m.code}), bound ${m.host}:${m.port}`;
+  }
+}
+
+/** Renders one session event as one or more lines (no trailing newline). */
+export function renderEvent(ev: SessionEvent, opts: RenderOptions = {}): string {
+  const c = opts.color ?? plainChalk;
+  const head: string[] = [];
+  if (!opts.noTime && ev.time !== undefined) head.push(c.dim(formatClock(ev.time)));
+  if (opts.conn !== undefined) head.push(c.yellow(`#${opts.conn}`));
+  head.push(ev.dir === 'c2s' ? c.blue(arrow(ev.dir)) : c.green(arrow(ev.dir)));
+  const lines: string[] = [];
+  switch (ev.kind) {
+    case 'frame': {
+      const f = ev.frame;
+      const known = !f.type.startsWith('UNKNOWN');
+      head.push(known ? c.bold(f.type) : c.red.bold(f.type), `seq=${f.seq}`, `v${f.proto}`, `${ev.raw.length} B`);
+      if (f.variant) head.push(c.dim(`(${f.variant})`));
+      if (ev.replyTo) {
+        const latency = ev.replyTo.latencyMs !== undefined ? ` +${Math.round(ev.replyTo.latencyMs)} ms` : '';
+        head.push(c.magenta(`↩ ${ev.replyTo.type}${latency}`));
+      }
+      lines.push(head.join(' '));
+      lines.push(...renderFrameFields(f, ev.raw, opts));
+      if (f.trailing) lines.push(`    ${c.dim('trailing'.padEnd(NAME_WIDTH))} ${c.dim(f.trailing.length > 80 ? f.trailing.slice(0, 80) + '…' : f.trailing)}`);
+      for (const w of f.warnings) lines.push(`    ${c.yellow(`⚠ ${w}`)}`);
+      if (opts.hex) lines.push(c.dim(hexdump(ev.raw)));
+      break;
+    }
+    case 'garbage':
+      head.push(c.red.bold('GARBAGE'), `${ev.bytes.length} B at offset ${ev.offset}`);
+      lines.push(head.join(' '), `    ${c.yellow(`⚠ ${ev.reason}`)}`);
+      if (opts.hex) lines.push(c.dim(hexdump(ev.bytes.subarray(0, 256))));
+      break;
+    case 'socks':
+      head.push(c.bold('SOCKS5'), socksText(ev.message, !!opts.showSecrets));
+      lines.push(head.join(' '));
+      break;
+    case 'redirect':
+      if (ev.host !== undefined) head.push(c.bold('REDIRECT'), `→ ${ev.host}:${ev.port}`, c.dim(`(${JSON.stringify(ev.bytes.toString('latin1'))})`));
+      else head.push(c.bold('REDIRECT'), 'request', c.dim(JSON.stringify(ev.text)), c.dim(`${ev.bytes.length} B`));
+      lines.push(head.join(' '));
+      break;
+    case 'tls':
+    case 'compressed':
+      head.push(c.bold(ev.kind === 'tls' ? 'TLS' : 'ZLIB'), `${ev.bytes.length} B`, ev.start ? c.yellow(ev.kind === 'tls' ? '— encrypted from here, not decoded' : '— compressed stream from here, not decoded') : '');
+      lines.push(head.join(' ').trimEnd());
+      break;
+  }
+  return lines.join('\n');
+}
