@@ -41,6 +41,8 @@ export interface FieldType<T = unknown> {
   readonly layout?: Layout;
   /** For spread types: the layout of the records under each key they add (CONTACT_LIST2 groups/contacts). */
   recordLayouts?(fields: Fields): Record<string, Layout>;
+  /** Reads zero bytes as a valid value (a list of nothing, no raw bytes) instead of a missing field. */
+  readonly acceptsEmpty?: boolean;
 }
 
 export interface FieldSpec {
@@ -71,8 +73,10 @@ export function decodeFields(specs: Layout, r: PayloadReader, c: FieldContext, p
     const path = prefix + spec.name;
     if (r.atEnd) {
       if (spec.optional) continue;
-      c.warnings.push(`truncated: field "${path}" missing (payload ended)`);
-      break;
+      if (!spec.type.acceptsEmpty) {
+        c.warnings.push(`truncated: field "${path}" missing (payload ended)`);
+        break;
+      }
     }
     const value = spec.type.decode(r, c, path);
     if (value === TRUNCATED) {
@@ -279,6 +283,7 @@ export function clpsType(rule: EncodingRule): FieldType<string[]> {
 export const restType: FieldType<string> = {
   wire: 'bytes…',
   empty: '',
+  acceptsEmpty: true,
   decode: (r) => r.rest().toString('hex'),
   encode: (w, v) => void w.bytes(Buffer.from(String(v), 'hex')),
 };
@@ -326,6 +331,7 @@ export function repeatType(layout: Layout, wire = 'repeated'): FieldType<Fields[
     wire,
     empty: [],
     layout,
+    acceptsEmpty: true,
     decode(r, c, path) {
       const items: Fields[] = [];
       while (!r.atEnd) {

@@ -108,6 +108,7 @@ const flagSet = (c: FieldContext, bit: number) => (Number(c.fields.flags) & bit)
 const statsType: FieldType<Fields[]> = {
   wire: 'stats…',
   empty: [],
+  acceptsEmpty: true,
   decode(r, c, path) {
     const items: Fields[] = [];
     while (!r.atEnd) {
@@ -241,6 +242,7 @@ const badMask = (mask: string) => /[^usz]/.test(mask);
 const contactRecordsType: FieldType<Fields> = {
   wire: 'records by mask',
   empty: {},
+  acceptsEmpty: true,
   recordLayouts: (f) => ({
     groups: maskSpecs(String(f.groupMask ?? GROUP_MASK), GROUP_COLUMNS),
     contacts: maskSpecs(String(f.contactMask ?? ''), CONTACT_COLUMNS),
@@ -898,12 +900,10 @@ export const PACKETS: readonly PacketDef[] = [
       ul('groupCount', { when: (c) => c.fields.status === 0 }),
       str('groupMask', ascii, { when: (c) => c.fields.status === 0 }),
       str('contactMask', ascii, { when: (c) => c.fields.status === 0 }),
-      field('records', contactRecordsType, { spread: true, when: (c) => c.fields.status === 0, optional: true }),
+      field('records', contactRecordsType, { spread: true, when: (c) => c.fields.status === 0 }),
     ],
     derive: (f) => {
-      if (f.status !== 0) return undefined;
-      f.groups ??= [];
-      f.contacts ??= [];
+      if (!Array.isArray(f.contacts)) return undefined;
       // Contact ids used by MODIFY_CONTACT are 20 + the record's index (§10.1).
       (f.contacts as Fields[]).forEach((ct, i) => (ct.id = 20 + i));
       return undefined;
