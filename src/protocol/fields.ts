@@ -35,10 +35,12 @@ export interface FieldType<T = unknown> {
   readonly empty: T;
   /** Human annotation of a decoded value (constant names); `undefined` when the value speaks for itself. */
   describe?(value: T): string | undefined;
-  /** For string types: the rule that picks the encoding (the renderer names it, e.g. MD5 vs plaintext). */
+  /** For string types (and string lists): the rule that picks the encoding (the renderer names it, e.g. MD5 vs plaintext). */
   readonly rule?: EncodingRule;
   /** For record types: the layout of each record, so renderers can describe nested fields. */
   readonly layout?: Layout;
+  /** For spread types: the keys they add to the record; none of them given means the field is absent. */
+  readonly keys?: readonly string[];
   /** For spread types: the layout of the records under each key they add (CONTACT_LIST2 groups/contacts). */
   recordLayouts?(fields: Fields): Record<string, Layout>;
   /** Reads zero bytes as a valid value (a list of nothing, no raw bytes) instead of a missing field. */
@@ -56,6 +58,8 @@ export interface FieldSpec {
   secret?: boolean;
   /** The field's value is an object whose keys are merged into the parent record. */
   spread?: boolean;
+  /** What the encoder writes when the value is not given, computed from the record (counts, masks). */
+  default?: (c: FieldContext) => unknown;
   doc?: string;
 }
 
@@ -92,10 +96,15 @@ export function decodeFields(specs: Layout, r: PayloadReader, c: FieldContext, p
 export function encodeFields(specs: Layout, w: PayloadWriter, c: FieldContext, prefix = ''): void {
   for (const spec of specs) {
     if (spec.when && !spec.when(c)) continue;
-    const value = spec.spread ? c.fields : c.fields[spec.name];
+    const value = spec.spread ? spreadValue(spec.type, c.fields) : (c.fields[spec.name] ?? spec.default?.(c));
     if (value === undefined && spec.optional) continue;
     spec.type.encode(w, value === undefined ? spec.type.empty : value, c, prefix + spec.name);
   }
+}
+
+/** A spread field's value is the record itself, unless the record holds none of the field's keys. */
+function spreadValue(type: FieldType, fields: Fields): Fields | undefined {
+  return !type.keys || type.keys.some((k) => fields[k] !== undefined) ? fields : undefined;
 }
 
 /** Context for a nested record, sharing encodings and warnings with its packet. */
@@ -155,7 +164,7 @@ export function fixedBytes(size: number, wire: string): FieldType<string> {
     empty: '00'.repeat(size),
     decode: (r) => r.bytes(size)?.toString('hex') ?? TRUNCATED,
     encode: (w, v) => {
-      const b = Buffer.from(String(v), 'hex');
+      const b = encodeString(String(v), 'hex');
       const fixed = Buffer.alloc(size);
       b.copy(fixed, 0, 0, size);
       w.bytes(fixed);
@@ -223,6 +232,7 @@ export function cstringType(rule: EncodingRule): FieldType<string> {
   return {
     wire: 'z',
     empty: '',
+    rule,
     decode(r, c, path) {
       const b = r.cstring();
       return b === undefined ? TRUNCATED : decodeText(b, rule, c, path);
@@ -241,7 +251,7 @@ export const lpsBytesType: FieldType<string> = {
     const b = readLps(r, c, path);
     return b === TRUNCATED ? b : b.toString('hex');
   },
-  encode: (w, v) => void w.lps(Buffer.from(String(v), 'hex')),
+  encode: (w, v) => void w.lps(encodeString(String(v), 'hex')),
 };
 
 /** CLPS: an LPS holding `UL count` and that many LPS strings (reference §3.4). */
@@ -249,6 +259,7 @@ export function clpsType(rule: EncodingRule): FieldType<string[]> {
   return {
     wire: 'CLPS',
     empty: [],
+    rule,
     decode(r, c, path) {
       const outer = readLps(r, c, path);
       if (outer === TRUNCATED) return outer;
@@ -285,7 +296,7 @@ export const restType: FieldType<string> = {
   empty: '',
   acceptsEmpty: true,
   decode: (r) => r.rest().toString('hex'),
-  encode: (w, v) => void w.bytes(Buffer.from(String(v), 'hex')),
+  encode: (w, v) => void w.bytes(encodeString(String(v), 'hex')),
 };
 
 /**
@@ -369,8 +380,11 @@ export function countedType(layout: Layout, wire = 'UL count + records'): FieldT
       const items: Fields[] = [];
       for (let i = 0; i < count && !r.atEnd; i++) {
         const record: Fields = {};
+        const warned = c.warnings.length;
         decodeFields(layout, r, childContext(c, record), `${path}.${i}.`);
         items.push(record);
+        // A record cut short consumed what was left; the count must not drive further (empty) reads.
+        if (c.warnings.slice(warned).some((w) => w.startsWith('truncated'))) break;
       }
       if (items.length < count) c.warnings.push(`"${path}" announces ${count} records but holds ${items.length}`);
       return items;

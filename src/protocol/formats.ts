@@ -248,14 +248,17 @@ export function formatOfflineMessage(m: OfflineMessageInput): string {
   const textPart = m.unicode
     ? ['Content-Type: text/plain; charset=UTF-16LE', 'Content-Transfer-Encoding: base64', '', encodeString(m.text, 'utf16le').toString('base64')]
     : ['Content-Type: text/plain; charset=CP-1251', '', m.text.replace(/\r?\n/g, nl)];
+  const boundary = m.boundary ?? `${Math.floor(m.date.getTime() / 1000)}MRIMTAP`;
   const head = [
     `From: ${m.from}`,
     `Date: ${offlineDate(m.date)}`,
     `X-MRIM-Flags: ${(m.flags >>> 0).toString(16).padStart(8, '0')}`,
     'Version: 1.1',
+    // pidgin-mra cuts the body at "\n--<Boundary header>--"; without the header it searches for an
+    // empty string and shows every offline message as empty text (observed with the Debian package).
+    `Boundary: ${boundary}`,
   ];
   if (!m.rtf) return [...head, ...textPart].join(nl);
-  const boundary = m.boundary ?? `${Math.floor(m.date.getTime() / 1000)}MRIMTAP`;
   return [
     ...head,
     'MIME-Version: 1.0',

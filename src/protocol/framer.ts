@@ -15,6 +15,8 @@ const MSG_STARTTLS = 0x1086;
 const MSG_OK = 0x1087;
 const REDIRECT_MAX = 256;
 const REQUEST_MAX = 4096;
+/** Garbage is held until the next frame start so it is reported once; past this size it is reported in parts. */
+const GARBAGE_REPORT_MAX = 64 * 1024;
 
 export type FramerEvent =
   | { kind: 'frame'; offset: number; frame: Buffer }
@@ -50,6 +52,8 @@ export class Framer {
   private socksStep: SocksStep;
   /** Payload bytes of an oversize frame still to be dropped. */
   private skipLeft = 0;
+  /** Bytes from `start` already searched for a magic (garbage waiting for the next frame start). */
+  private scanned = 0;
   private opaqueAnnounced = false;
   /** A STARTTLS/OK went by on this direction: a TLS record at a frame boundary means the switch happened. */
   private sawTlsNegotiation = false;
@@ -64,6 +68,11 @@ export class Framer {
   /** Bytes held waiting for the rest of a frame. */
   get pending(): number {
     return this.end - this.start;
+  }
+
+  /** Payload bytes of an oversize frame that are still to come and will be dropped. */
+  get skipping(): number {
+    return this.skipLeft;
   }
 
   get streamMode(): Mode {
@@ -125,14 +134,20 @@ export class Framer {
     this.end += chunk.length;
   }
 
-  /** Takes `n` bytes off the front as an independent copy (the pending buffer is reused). */
-  private take(n: number): { offset: number; bytes: Buffer } {
-    const bytes = Buffer.from(this.buf.subarray(this.start, this.start + n));
+  /** Drops `n` bytes off the front; returns their stream offset. */
+  private advance(n: number): number {
     const offset = this.offset;
     this.start += n;
     this.offset += n;
+    this.scanned = 0;
     if (this.start === this.end) this.start = this.end = 0;
-    return { offset, bytes };
+    return offset;
+  }
+
+  /** Takes `n` bytes off the front as an independent copy (the pending buffer is reused). */
+  private take(n: number): { offset: number; bytes: Buffer } {
+    const bytes = Buffer.from(this.buf.subarray(this.start, this.start + n));
+    return { offset: this.advance(n), bytes };
   }
 
   private *drain(eof: boolean): Generator<FramerEvent> {
@@ -147,15 +162,17 @@ export class Framer {
       }
       if (this.skipLeft > 0) {
         const n = Math.min(this.skipLeft, avail);
-        this.take(n);
+        this.advance(n);
         this.skipLeft -= n;
         if (this.skipLeft > 0) return;
         continue;
       }
       if (avail === 0) return;
-      const ev = this.mode === 'start' ? this.readStart(eof) : this.mode === 'socks' ? this.readSocks(eof) : this.readMrim(eof);
-      if (!ev) return;
-      yield ev;
+      const mode = this.mode;
+      const ev = mode === 'start' ? this.readStart(eof) : mode === 'socks' ? this.readSocks(eof) : this.readMrim(eof);
+      if (ev) yield ev;
+      // Nothing complete yet — unless the stream just turned out to be TLS, which is read at once.
+      else if (this.mode === mode) return;
     }
   }
 
@@ -245,17 +262,26 @@ export class Framer {
     return { kind: 'frame', offset, frame: bytes };
   }
 
-  /** Skips to the next magic; keeps 3 bytes that may be the start of a magic split across chunks. */
+  /**
+   * Skips to the next magic. The garbage is held until a magic (or the end) shows where it stops, so
+   * it is one event however the stream was chunked; only past GARBAGE_REPORT_MAX is it reported in
+   * parts, keeping the 3 bytes that may begin a magic split across chunks. Bytes already searched are
+   * not searched again.
+   */
   private resync(eof: boolean): FramerEvent | undefined {
     const view = this.buf.subarray(this.start, this.end);
-    const found = view.indexOf(MAGIC_BYTES, 1);
+    const found = view.indexOf(MAGIC_BYTES, Math.max(1, this.scanned - 3));
     let n: number;
     if (found !== -1) n = found;
     else if (eof) n = view.length;
-    else n = view.length - 3;
-    if (n <= 0) return undefined;
+    else if (view.length >= GARBAGE_REPORT_MAX) n = view.length - 3;
+    else {
+      this.scanned = view.length;
+      return undefined;
+    }
     const { offset, bytes } = this.take(n);
-    return { kind: 'garbage', offset, bytes, reason: found !== -1 ? 'bad magic: skipped to the next frame' : 'bad magic: no frame start found yet' };
+    const reason = found !== -1 ? 'skipped to the next frame' : eof ? 'no frame start before the end of the stream' : 'no frame start found yet';
+    return { kind: 'garbage', offset, bytes, reason: `bad magic: ${reason}` };
   }
 
   private leftover(reason: string): FramerEvent {

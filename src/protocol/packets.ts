@@ -9,6 +9,7 @@ import {
   childContext,
   clpsType,
   countedType,
+  cstringType,
   decodeText,
   encodeText,
   field,
@@ -87,13 +88,17 @@ const messageText: EncodingRule = (c, bytes) => {
 
 /**
  * Passwords. [CONFLICT §7.2.1/§22.8] ≥1.22 senders put the 16 raw MD5 bytes in LOGIN3 and (PRPL, VAD)
- * in LOGIN2; older ones send plain CP1251. Chosen: from 1.22 a 16-byte value that is not all printable
- * ASCII is read as MD5 (shown as hex); anything else as plain text, so both forms decode in any version.
+ * in LOGIN2; older ones send plain CP1251. Chosen: MD5 is written from 1.22. Read in any version: from
+ * 1.22, where digests are the norm, 16 bytes that are not all printable ASCII are MD5 (shown as hex);
+ * before, only 16 bytes no typed password holds (control bytes, CP1251's undefined 0x98) are, so a
+ * 16-letter Cyrillic password stays text. Everything else is plain text.
  */
 const passwordText: EncodingRule = (c, bytes) => {
-  if (c.minor < 22) return 'cp1251';
-  if (!bytes) return 'hex';
-  return bytes.length === 16 && !/^[\x20-\x7e]*$/.test(bytes.toString('latin1')) ? 'hex' : 'cp1251';
+  if (!bytes) return c.minor >= 22 ? 'hex' : 'cp1251';
+  if (bytes.length !== 16) return 'cp1251';
+  const text = bytes.toString('latin1');
+  const digest = c.minor >= 22 ? !/^[\x20-\x7e]*$/.test(text) : /[\x00-\x1f\x7f\x98]/.test(text);
+  return digest ? 'hex' : 'cp1251';
 };
 
 const str = (name: string, rule: EncodingRule, extra: Omit<FieldSpec, 'name' | 'type'> = {}): FieldSpec =>
@@ -217,31 +222,27 @@ export function maskSpecs(mask: string, names: readonly string[]): Layout {
   return [...mask].map((ch, i) => {
     const name = names[i] ?? `col${i}`;
     if (ch === 'u') return CONTACT_COLUMN_UL[name] ?? ul(name);
-    const rule = CONTACT_COLUMN_TEXT[name] ?? guessed;
-    return ch === 'z' ? field(name, cstringOf(rule)) : str(name, rule);
+    // A NUL-terminated string cannot hold UTF-16LE (its ASCII code units contain NUL bytes): `z` columns
+    // are single-byte text whatever the column.
+    if (ch === 'z') return field(name, cstringType(ascii));
+    return str(name, CONTACT_COLUMN_TEXT[name] ?? guessed);
   });
 }
 
-function cstringOf(rule: EncodingRule): FieldType<string> {
-  return {
-    wire: 'z',
-    empty: '',
-    decode(r, c, path) {
-      const b = r.cstring();
-      return b === undefined ? TRUNCATED : decodeText(b, rule, c, path);
-    },
-    encode(w, v, c, path) {
-      w.cstring(encodeText(v, rule, c, path));
-    },
-  };
+/**
+ * Why records cannot be read with a mask, if they cannot: an empty mask describes records of no bytes,
+ * so neither a count nor the payload's end would ever be reached.
+ */
+function unreadableMask(mask: string): string | undefined {
+  if (mask === '') return 'empty mask';
+  return /[^usz]/.test(mask) ? `unknown mask character in "${mask}"` : undefined;
 }
-
-const badMask = (mask: string) => /[^usz]/.test(mask);
 
 /** Group and contact records of CONTACT_LIST2, walked generically by their masks (§10.1). */
 const contactRecordsType: FieldType<Fields> = {
   wire: 'records by mask',
   empty: {},
+  keys: ['groups', 'contacts'],
   acceptsEmpty: true,
   recordLayouts: (f) => ({
     groups: maskSpecs(String(f.groupMask ?? GROUP_MASK), GROUP_COLUMNS),
@@ -252,16 +253,19 @@ const contactRecordsType: FieldType<Fields> = {
     const contactMask = String(c.fields.contactMask ?? '');
     const groups: Fields[] = [];
     const contacts: Fields[] = [];
-    if (badMask(groupMask) || badMask(contactMask)) {
-      c.warnings.push(`unknown mask character in "${groupMask}"/"${contactMask}": records kept as trailing bytes`);
-      return { groups, contacts };
-    }
     const count = Number(c.fields.groupCount ?? 0);
-    const readRecord = (mask: string, names: readonly string[], prefix: string): Fields | undefined => {
+    const unreadable = (mask: string, what: string) => {
+      const problem = unreadableMask(mask);
+      if (problem) c.warnings.push(`CONTACT_LIST2 ${what}: ${problem}; records kept as trailing bytes`);
+      return problem !== undefined;
+    };
+    if (count > 0 && unreadable(groupMask, 'group mask')) return { groups, contacts };
+    // One layout per mask, shared by every record it describes.
+    const readRecord = (specs: Layout, prefix: string): Fields | undefined => {
       const start = r.pos;
       const record: Fields = {};
       const probe: FieldContext = { ...c, fields: record, warnings: [] };
-      for (const spec of maskSpecs(mask, names)) {
+      for (const spec of specs) {
         const v = spec.type.decode(r, probe, prefix + spec.name);
         if (v === TRUNCATED) {
           r.pos = start;
@@ -272,16 +276,19 @@ const contactRecordsType: FieldType<Fields> = {
       c.warnings.push(...probe.warnings);
       return record;
     };
+    const groupSpecs = maskSpecs(groupMask, GROUP_COLUMNS);
     for (let i = 0; i < count; i++) {
-      const g = readRecord(groupMask, GROUP_COLUMNS, `groups.${i}.`);
+      const g = readRecord(groupSpecs, `groups.${i}.`);
       if (!g) {
         c.warnings.push(`CONTACT_LIST2 announces ${count} groups but holds ${i}`);
         return { groups, contacts };
       }
       groups.push(g);
     }
+    if (!r.atEnd && unreadable(contactMask, 'contact mask')) return { groups, contacts };
+    const contactSpecs = maskSpecs(contactMask, CONTACT_COLUMNS);
     while (!r.atEnd) {
-      const ct = readRecord(contactMask, CONTACT_COLUMNS, `contacts.${contacts.length}.`);
+      const ct = readRecord(contactSpecs, `contacts.${contacts.length}.`);
       if (!ct) break;
       contacts.push(ct);
     }
@@ -290,9 +297,10 @@ const contactRecordsType: FieldType<Fields> = {
   encode(w, v, c) {
     const fields = v as Fields;
     const write = (mask: string, names: readonly string[], records: unknown, prefix: string) => {
+      const specs = maskSpecs(mask, names);
       (Array.isArray(records) ? (records as Fields[]) : []).forEach((record, i) => {
         const rc = childContext(c, record);
-        for (const spec of maskSpecs(mask, names)) {
+        for (const spec of specs) {
           spec.type.encode(w, record[spec.name] ?? spec.type.empty, rc, `${prefix}.${i}.${spec.name}`);
         }
       });
@@ -316,6 +324,7 @@ const anketaRule =
 const anketaType: FieldType<Fields> = {
   wire: 'F × LPS names, rows × F × LPS',
   empty: {},
+  keys: ['maxRows', 'serverTime', 'columns', 'rows'],
   decode(r, c) {
     const count = r.ul();
     const maxRows = r.ul();
@@ -427,12 +436,34 @@ export interface PacketDef {
    * from the fields when encoding.
    */
   variant?: (c: FieldContext, payload?: Buffer) => Variant;
+  /** Every wire form `variant` can pick, for documentation and tests. */
+  variants?: readonly Variant[];
   /** Decode-only annotations derived from the fields (unpacked RTF, parsed offline mail…). */
   derive?: (f: Fields, c: FieldContext) => Fields | undefined;
   reply?: ReplyRule;
   /** The reference has no public layout: the payload is kept as raw bytes. */
   unknownLayout?: boolean;
 }
+
+const USER_STATUS_SHORT: Variant = {
+  name: 'short',
+  layout: [ul('status', { values: K.STATUS }), str('user', ascii)],
+};
+const USER_STATUS_EXTENDED: Variant = {
+  name: 'extended',
+  layout: [
+    ul('status', { values: K.STATUS }),
+    ...xstatusFields,
+    str('user', ascii),
+    ul('features', { flags: K.FEATURES, optional: true }),
+    str('userAgent', ascii, { optional: true }),
+  ],
+};
+const CHANGE_STATUS_SHORT: Variant = { name: 'short', layout: [ul('status', { values: K.STATUS })] };
+const CHANGE_STATUS_EXTENDED: Variant = {
+  name: 'extended',
+  layout: [ul('status', { values: K.STATUS }), ...xstatusFields, ul('features', { flags: K.FEATURES, optional: true })],
+};
 
 /** Unpacked RTF / authorization blob / multicast recipients of MESSAGE and MESSAGE_ACK. */
 function deriveMessage(f: Fields, c: FieldContext): Fields | undefined {
@@ -591,6 +622,7 @@ export const PACKETS: readonly PacketDef[] = [
       }
       return c.fields.statusUri !== undefined ? USER_STATUS_EXTENDED : USER_STATUS_SHORT;
     },
+    variants: [USER_STATUS_SHORT, USER_STATUS_EXTENDED],
   },
   {
     code: 0x1011,
@@ -737,6 +769,7 @@ export const PACKETS: readonly PacketDef[] = [
       if (payload) return payload.length <= 4 ? CHANGE_STATUS_SHORT : CHANGE_STATUS_EXTENDED;
       return c.fields.statusUri !== undefined ? CHANGE_STATUS_EXTENDED : CHANGE_STATUS_SHORT;
     },
+    variants: [CHANGE_STATUS_SHORT, CHANGE_STATUS_EXTENDED],
   },
   {
     code: 0x1023,
@@ -897,9 +930,9 @@ export const PACKETS: readonly PacketDef[] = [
     summary: 'groups and contacts, records described by masks',
     layout: [
       ul('status', { values: K.GET_CONTACTS }),
-      ul('groupCount', { when: (c) => c.fields.status === 0 }),
-      str('groupMask', ascii, { when: (c) => c.fields.status === 0 }),
-      str('contactMask', ascii, { when: (c) => c.fields.status === 0 }),
+      ul('groupCount', { when: (c) => c.fields.status === 0, default: (c) => (Array.isArray(c.fields.groups) ? c.fields.groups.length : 0) }),
+      str('groupMask', ascii, { when: (c) => c.fields.status === 0, default: () => GROUP_MASK }),
+      str('contactMask', ascii, { when: (c) => c.fields.status === 0, default: (c) => contactMaskFor(c.minor) }),
       field('records', contactRecordsType, { spread: true, when: (c) => c.fields.status === 0 }),
     ],
     derive: (f) => {
@@ -1498,26 +1531,6 @@ export const PACKETS: readonly PacketDef[] = [
     unknownLayout: true,
   },
 ];
-
-const USER_STATUS_SHORT: Variant = {
-  name: 'short',
-  layout: [ul('status', { values: K.STATUS }), str('user', ascii)],
-};
-const USER_STATUS_EXTENDED: Variant = {
-  name: 'extended',
-  layout: [
-    ul('status', { values: K.STATUS }),
-    ...xstatusFields,
-    str('user', ascii),
-    ul('features', { flags: K.FEATURES, optional: true }),
-    str('userAgent', ascii, { optional: true }),
-  ],
-};
-const CHANGE_STATUS_SHORT: Variant = { name: 'short', layout: [ul('status', { values: K.STATUS })] };
-const CHANGE_STATUS_EXTENDED: Variant = {
-  name: 'extended',
-  layout: [ul('status', { values: K.STATUS }), ...xstatusFields, ul('features', { flags: K.FEATURES, optional: true })],
-};
 
 /** Legacy CONTACT_LIST_ACK area (§10.6): 20 × 128-byte group texts, then 256-byte contact texts. */
 function parseLegacyContactList(area: Buffer): Fields {

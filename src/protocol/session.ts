@@ -39,6 +39,11 @@ export interface SessionOptions {
   minor?: number;
   maxFrameSize?: number;
   detectPreamble?: boolean;
+  /**
+   * The caller terminates TLS itself (a TLS-intercepting proxy) and pushes the cleartext: an accepted
+   * STARTTLS still sets `tls`, but the streams keep being decoded as MRIM.
+   */
+  tlsTerminated?: boolean;
 }
 
 interface Pending {
@@ -108,8 +113,10 @@ export class SessionDecoder {
     }
     if (replyTo?.type === 'STARTTLS' && frame.type === 'OK') {
       this.tls = true;
-      this.framers.c2s.enterTls();
-      this.framers.s2c.enterTls();
+      if (!this.opts.tlsTerminated) {
+        this.framers.c2s.enterTls();
+        this.framers.s2c.enterTls();
+      }
     }
     if (replyTo?.type === 'COMPRESS_SERVER_STREAM' && frame.type === 'OK') {
       this.compressed = true;

@@ -24,6 +24,9 @@ export function encodeString(value: string, encoding: Encoding): Buffer {
     case 'latin1':
       return Buffer.from(value, 'latin1');
     case 'hex':
+      // Buffer.from would silently drop everything from the first non-hex character (a plain password
+      // given where an MD5 digest is expected would become an empty one).
+      if (!/^(?:[0-9a-fA-F]{2})*$/.test(value)) throw new Error(`not a hex string: ${value.length} characters`);
       return Buffer.from(value, 'hex');
   }
 }
@@ -50,6 +53,18 @@ export interface DecodedString {
   warning?: string;
 }
 
+const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Bytes that survive the round trip but are no text: CP1251 leaves 0x98 undefined (iconv maps it to
+ * U+FFFD and back), and UTF-16LE code units may be unpaired surrogates.
+ */
+function invalidCharacters(value: string, encoding: Encoding): string {
+  if (encoding === 'cp1251' && value.includes('\ufffd')) return 'byte 0x98 is no CP1251 character (shown as U+FFFD)';
+  if (encoding === 'utf16le' && UNPAIRED_SURROGATE.test(value)) return 'unpaired UTF-16 surrogate';
+  return '';
+}
+
 /**
  * Decodes `bytes` as `wanted`, verifying that encoding the result gives the same bytes back.
  * UTF-16LE with an odd length falls back to CP1251 (reference §4.3 sanity rule); anything else that
@@ -61,9 +76,11 @@ export function decodeString(bytes: Buffer, wanted: Encoding): DecodedString {
     if (encoding === 'utf16le' && bytes.length % 2 !== 0) continue;
     const value = rawDecode(bytes, encoding);
     if (encodeString(value, encoding).equals(bytes)) {
-      return encoding === wanted
-        ? { value, encoding }
-        : { value, encoding, warning: `odd byte length ${bytes.length}: not UTF-16LE, read as CP1251` };
+      const problems = [
+        encoding !== wanted ? `odd byte length ${bytes.length}: not UTF-16LE, read as CP1251` : '',
+        invalidCharacters(value, encoding),
+      ].filter(Boolean);
+      return problems.length ? { value, encoding, warning: problems.join('; ') } : { value, encoding };
     }
   }
   return {

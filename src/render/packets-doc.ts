@@ -25,11 +25,8 @@ function layoutLines(layout: Layout, indent: string, probe: FieldContext): strin
 export function describePacket(def: PacketDef, minor: number): string {
   const probe: FieldContext = { minor, dir: def.dir === 's2c' ? 's2c' : 'c2s', fields: {}, root: {}, enc: {}, warnings: [] };
   const lines = [`${hexCode(def.code)} ${def.name} ${DIR_TEXT[def.dir]} (reference §${def.section}) — ${def.summary}`];
-  if (def.variant) {
-    for (const fields of [{}, { statusUri: '' }]) {
-      const { variant, layout } = layoutOf(def, { ...probe, fields });
-      lines.push(`  variant ${variant}:`, ...layoutLines(layout, '    ', probe));
-    }
+  if (def.variants) {
+    for (const v of def.variants) lines.push(`  variant ${v.name}:`, ...layoutLines(v.layout, '    ', probe));
   } else {
     const { layout } = layoutOf(def, probe);
     lines.push(...(layout.length ? layoutLines(layout, '  ', probe) : ['  (empty payload)']));
