@@ -1,17 +1,29 @@
 #!/usr/bin/env node
-// Runs the compiled CLI when a build exists, otherwise the TypeScript sources through tsx,
-// so the command works from a fresh clone, after `npm run build` and after `npm install -g .`.
+// In a clone (sources present, tsx installed) this runs the TypeScript sources, so the command never
+// runs a stale build; a packed install has only dist/ and runs that. MRIMTAP_FROM_DIST=1 forces the build.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const source = join(root, 'src', 'cli', 'main.ts');
 const compiled = join(root, 'dist', 'cli', 'main.js');
-const useSources = process.env.MRIMTAP_FROM_SOURCE === '1' || !existsSync(compiled);
-if (useSources) {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
-} else {
+
+async function loadTsx() {
+  try {
+    return await import('tsx/esm/api');
+  } catch {
+    return undefined;
+  }
+}
+
+const tsx = process.env.MRIMTAP_FROM_DIST !== '1' && existsSync(source) ? await loadTsx() : undefined;
+if (tsx) {
+  tsx.register();
+  await import(pathToFileURL(source).href);
+} else if (existsSync(compiled)) {
   await import(pathToFileURL(compiled).href);
+} else {
+  process.stderr.write('mrimtap: no build found: run `npm ci` (or `npm run build`) in the mrimtap folder\n');
+  process.exitCode = 2;
 }

@@ -2,3 +2,4 @@
 export * from './protocol/index.js';
 export { renderEvent, renderFrameFields, hexdump } from './render/text.js';
 export { eventToJson, type JsonEvent } from './render/json.js';
+export * from './server/index.js';

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { register as registerDecode } from './decode.js';
 import { register as registerPackets } from './packets.js';
+import { register as registerServer } from './server.js';
 import { CliError, EXIT } from './errors.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (text, write) => write(text) });
   registerDecode(program);
   registerPackets(program);
+  registerServer(program);
   return program;
 }
 

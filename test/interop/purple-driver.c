@@ -535,6 +535,12 @@ static void on_buddy_status(PurpleBuddy *b, PurpleStatus *old, PurpleStatus *now
 	ev_end(s);
 }
 
+/* libpurple reports offline<->online transitions as buddy-signed-on/-off, not buddy-status-changed */
+static void on_buddy_signed(PurpleBuddy *b, gpointer unused)
+{
+	on_buddy_status(b, NULL, purple_presence_get_active_status(purple_buddy_get_presence(b)), unused);
+}
+
 static void on_received_im(PurpleAccount *acct, char *sender, char *message,
                            PurpleConversation *conv, PurpleMessageFlags flags, gpointer unused)
 {
@@ -828,6 +834,8 @@ int main(int argc, char **argv)
 	purple_signal_connect(conn_h, "connection-error", &h, PURPLE_CALLBACK(on_connection_error), NULL);
 	purple_signal_connect(purple_blist_get_handle(), "buddy-added", &h, PURPLE_CALLBACK(on_buddy_added), NULL);
 	purple_signal_connect(purple_blist_get_handle(), "buddy-status-changed", &h, PURPLE_CALLBACK(on_buddy_status), NULL);
+	purple_signal_connect(purple_blist_get_handle(), "buddy-signed-on", &h, PURPLE_CALLBACK(on_buddy_signed), NULL);
+	purple_signal_connect(purple_blist_get_handle(), "buddy-signed-off", &h, PURPLE_CALLBACK(on_buddy_signed), NULL);
 	purple_signal_connect(purple_conversations_get_handle(), "received-im-msg", &h, PURPLE_CALLBACK(on_received_im), NULL);
 	purple_signal_connect(purple_conversations_get_handle(), "buddy-typing", &h, PURPLE_CALLBACK(on_typing), NULL);
 

@@ -1,0 +1,160 @@
+/** `mrimtap server`: runs the reference MRIM server until Ctrl+C / SIGTERM. */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { MrimServer, withMutualContacts, type ServerLogEvent, type ServerOptions, type ServerUser } from '../server/index.js';
+import { CliError, EXIT, fileErrorText } from './errors.js';
+import { color, writeOut } from './output.js';
+
+interface ServerFlags {
+  host: string;
+  port: string;
+  redirectorPort: string;
+  user: string[];
+  users?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  pingPeriod: string;
+  json?: boolean;
+}
+
+/** Logins listed in the banner before it says "and N more". */
+const BANNER_USERS = 10;
+
+export function register(program: Command): void {
+  program
+    .command('server')
+    .description('run the reference MRIM server (protocol 1.7–1.23) and its redirector')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'MRIM port (0: any free port)', '2041')
+    .option('--redirector-port <port>', 'redirector port (0: any free port, "off": no redirector)', '2042')
+    .option('--user <login:password>', 'an account; repeat for more (the accounts become contacts of each other)', (v: string, all: string[]) => [...all, v], [])
+    .option('--users <file>', 'JSON users file: loaded if it exists, written back on exit')
+    .option('--tls-cert <file>', 'PEM certificate: enables STARTTLS (needs --tls-key)')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--ping-period <seconds>', 'ping period announced in HELLO_ACK', '30')
+    .option('--json', 'log JSON Lines, one object per event')
+    .action(async (flags: ServerFlags) => runServer(flags));
+}
+
+function port(text: string, option: string, allowOff = false): number | false {
+  if (allowOff && text === 'off') return false;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535) throw new CliError(`${option} must be a port number 0–65535${allowOff ? ' or "off"' : ''}, not "${text}"`);
+  return n;
+}
+
+function parseUser(text: string): ServerUser {
+  const colon = text.indexOf(':');
+  const login = colon === -1 ? '' : text.slice(0, colon).trim();
+  const password = colon === -1 ? '' : text.slice(colon + 1);
+  if (!/^[^@\s:]+@[^@\s:]+$/.test(login) || !password) {
+    throw new CliError(`--user must be LOGIN:PASSWORD with an e-mail login, e.g. alice@mail.ru:secret (got "${text.split(':')[0]}:…")`);
+  }
+  return { login, password };
+}
+
+function readPem(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new CliError(fileErrorText(path, e));
+  }
+}
+
+function logLine(e: ServerLogEvent): string {
+  const time = color.dim(e.time.slice(11, 23));
+  const conn = e.conn !== undefined ? color.cyan(`#${e.conn}`.padEnd(4)) : '    ';
+  const who = e.user ?? e.remote;
+  const text = e.level === 'warn' ? color.yellow(e.text) : e.text;
+  return `${time} ${conn} ${who ? `${color.bold(who)} ` : ''}${e.proto ? color.dim(`v${e.proto} `) : ''}${text}`;
+}
+
+async function runServer(flags: ServerFlags): Promise<void> {
+  const pingPeriod = Number(flags.pingPeriod);
+  if (!/^\d+$/.test(flags.pingPeriod) || pingPeriod < 1 || pingPeriod > 3600) {
+    throw new CliError(`--ping-period must be a whole number of seconds 1–3600, not "${flags.pingPeriod}"`);
+  }
+  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new CliError('--tls-cert and --tls-key go together');
+  const given = flags.user.map(parseUser);
+  const mutual = given.length > 1;
+  const opts: ServerOptions = {
+    host: flags.host,
+    port: port(flags.port, '--port') as number,
+    redirectorPort: port(flags.redirectorPort, '--redirector-port', true),
+    users: mutual ? withMutualContacts(given) : given,
+    usersFile: flags.users,
+    pingPeriod,
+    // The banner below says where it listens, in both forms.
+    log: (e) => e.event !== 'listening' && void writeOut(flags.json ? JSON.stringify(e) : logLine(e)),
+  };
+  if (flags.tlsCert && flags.tlsKey) opts.tls = { cert: readPem(flags.tlsCert), key: readPem(flags.tlsKey) };
+
+  let server: MrimServer;
+  try {
+    server = new MrimServer(opts);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  let address;
+  try {
+    address = await server.listen();
+  } catch (e) {
+    throw new CliError((e as Error).message, EXIT.FAILURE);
+  }
+
+  // Installed before the banner: whoever reads the banner may signal at once.
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    const stop = (s: NodeJS.Signals) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(s);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  const logins = [...server.users.keys()];
+  const shown = logins.slice(0, BANNER_USERS).join(', ') + (logins.length > BANNER_USERS ? ` and ${logins.length - BANNER_USERS} more` : '');
+  const mrim = `${address.host}:${address.port}`;
+  // Behind a wildcard address the redirector names the address each client reached.
+  const answered = ['0.0.0.0', '::', ''].includes(address.host) ? `<address the client reached>:${address.port}` : mrim;
+  if (flags.json) {
+    await writeOut(
+      JSON.stringify({
+        event: 'banner',
+        host: address.host,
+        port: address.port,
+        redirectorPort: address.redirectorPort ?? null,
+        tls: Boolean(opts.tls),
+        pingPeriod,
+        users: logins,
+        usersSource: server.usersSource,
+        mutualContacts: server.usersSource === 'demo' || mutual,
+        usersFile: flags.users ?? null,
+      }),
+    );
+  } else {
+    const usersLine =
+      server.usersSource === 'demo'
+        ? `demo users (none given), contacts of each other: ${[...server.users.values()].map((u) => `${u.login} / ${u.password}`).join(', ')}`
+        : `${shown}${mutual ? ' — from --user, made contacts of each other' : ''}`;
+    const lines = [
+      color.bold('mrimtap server') + ' — reference MRIM server, protocol 1.7–1.23',
+      `  MRIM        ${mrim}`,
+      address.redirectorPort !== undefined ? `  redirector  ${address.host}:${address.redirectorPort} (answers "${answered}")` : '  redirector  off',
+      `  STARTTLS    ${opts.tls ? `on (${flags.tlsCert})` : 'off: answered with FAILURE (enable with --tls-cert/--tls-key)'}`,
+      `  ping        every ${pingPeriod} s; a client silent for ${pingPeriod * 1.5} s is dropped`,
+      `  users       ${usersLine}`,
+    ];
+    if (flags.users) lines.push(`  users file  ${flags.users} (${server.usersSource === 'file' ? 'loaded' : 'new'}; written on exit)`);
+    lines.push('Ctrl+C stops the server.');
+    await writeOut(lines.join('\n'));
+  }
+
+  const signal = await stopped;
+  if (!flags.json) await writeOut(color.dim(`${signal}: stopping`));
+  try {
+    await server.close();
+  } catch (e) {
+    throw new CliError(`stopping the server: ${(e as Error).message}`, EXIT.FAILURE);
+  }
+}

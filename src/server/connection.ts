@@ -1,0 +1,199 @@
+/**
+ * One client connection of the reference server: reassembles frames with the shared Framer, decodes
+ * them with the packet table in the client's version, writes every reply as its own socket write (the
+ * revival-era peers assume one frame per read), switches to TLS after STARTTLS and drops a peer that
+ * stops sending PINGs.
+ */
+import type net from 'node:net';
+import tls from 'node:tls';
+import { decodeFrame, encodePacket, type DecodedFrame } from '../protocol/codec.js';
+import type { Fields } from '../protocol/fields.js';
+import { Framer, type FramerEvent } from '../protocol/framer.js';
+import { formatProto, protoMinor } from '../protocol/header.js';
+import { packetByCode } from '../protocol/packets.js';
+import type { StoredMessage, UserRecord } from './users.js';
+
+/**
+ * Garbage bytes reported in a row, with no frame in between, after which the stream counts as
+ * impossible to resync: no MRIM client sends that much that is not frames. (The Framer holds garbage
+ * until it finds the next magic, or reports it in parts past 64 KiB, so this always gets reached.)
+ */
+export const MAX_GARBAGE_RUN = 32 * 1024;
+/** How long a gracefully ended connection may take to close before it is destroyed. */
+const END_GRACE_MS = 2000;
+/** Packets after which the session's version is (re)learnt from the header (reference §0). */
+const VERSION_PACKETS = new Set(['HELLO', 'LOGIN', 'LOGIN2', 'LOGIN3']);
+
+export interface ConnectionHooks {
+  onFrame(conn: ClientConnection, frame: DecodedFrame): void;
+  onGarbage(conn: ClientConnection, ev: Extract<FramerEvent, { kind: 'garbage' }>): void;
+  onTls(conn: ClientConnection, text: string, ok: boolean): void;
+  onClose(conn: ClientConnection, reason: string, kind: 'disconnect' | 'timeout' | 'error'): void;
+}
+
+/** A message handed to this connection's user that awaits their MESSAGE_RECV. */
+export interface AwaitingRecv {
+  sender: ClientConnection;
+  seq: number;
+  message: StoredMessage;
+}
+
+export function addressText(ip: string | undefined, port: number | undefined): string {
+  const host = (ip ?? '?').replace(/^::ffff:/, '');
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export class ClientConnection {
+  readonly remote: string;
+  /** The protocol value of the client's headers, echoed in every reply. */
+  proto?: number;
+  user?: UserRecord;
+  loggedIn = false;
+  tls = false;
+  /** Replaced by a newer login of the same user: its close must not touch the user's presence. */
+  replaced = false;
+  /** Contact ids of this session (reference §10.1): `contactIds[i]` is the e-mail of contact id 20 + i. */
+  contactIds: string[] = [];
+  /** Features and user agent the client announced at login, kept for its status notifications. */
+  client = { features: 0, userAgent: '' };
+  /** Last USER_STATUS sent per contact, so unchanged presence is not repeated. */
+  readonly lastSeen = new Map<string, string>();
+  readonly awaitingRecv = new Map<number, AwaitingRecv>();
+  private socket: net.Socket | tls.TLSSocket;
+  private framer = new Framer({ dir: 'c2s', detectPreamble: false });
+  private outSeq = 0;
+  private garbageRun = 0;
+  private readonly deadPeer: NodeJS.Timeout;
+  private ending = false;
+  private finished = false;
+  private closeReason?: { text: string; kind: 'disconnect' | 'timeout' | 'error' };
+
+  constructor(
+    socket: net.Socket,
+    readonly id: number,
+    private readonly hooks: ConnectionHooks,
+    readonly pingPeriod: number,
+  ) {
+    this.socket = socket;
+    this.remote = addressText(socket.remoteAddress, socket.remotePort);
+    socket.setNoDelay(true);
+    this.attach(socket);
+    // Runs from the connection's start: a peer that never sends HELLO/PING is dropped the same way.
+    this.deadPeer = setTimeout(() => this.destroy(`no PING for ${this.pingPeriod * 1.5} s`, 'timeout'), this.pingPeriod * 1500);
+  }
+
+  get minor(): number {
+    return this.proto === undefined ? 0 : protoMinor(this.proto);
+  }
+
+  get protoText(): string | undefined {
+    return this.proto === undefined ? undefined : formatProto(this.proto);
+  }
+
+  get open(): boolean {
+    return !this.ending && !this.finished;
+  }
+
+  /** A PING arrived: the peer is alive for another 1.5 periods (other packets do not count, §2.5). */
+  pinged(): void {
+    this.deadPeer.refresh();
+  }
+
+  /** Encodes and writes one frame in the client's version; `seq` defaults to the next unsolicited one. */
+  send(type: string, fields: Fields = {}, seq?: number): void {
+    if (!this.open) return;
+    const frame = encodePacket(type, fields, { proto: this.proto ?? 0x10000, seq: seq ?? ++this.outSeq });
+    this.socket.write(frame);
+  }
+
+  /**
+   * Switches to TLS right after the OK: synchronously, so no byte of the client's handshake is read
+   * by the plain-text side in between.
+   */
+  startTls(context: tls.SecureContext): void {
+    const raw = this.socket as net.Socket;
+    this.framer.enterTls();
+    this.detach(raw);
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+    this.socket = secure;
+    this.framer = new Framer({ dir: 'c2s', detectPreamble: false });
+    this.tls = true;
+    secure.once('secure', () => this.hooks.onTls(this, `TLS established (${secure.getProtocol() ?? 'TLS'}, ${secure.getCipher()?.name ?? '?'})`, true));
+    this.attach(secure);
+  }
+
+  /** Ends after the queued frames are written (LOGOUT, LOGIN_REJ…). */
+  end(reason: string, kind: 'disconnect' | 'timeout' | 'error' = 'disconnect'): void {
+    if (!this.open) return;
+    this.closeReason ??= { text: reason, kind };
+    this.ending = true;
+    this.socket.end();
+    setTimeout(() => this.destroy(reason, kind), END_GRACE_MS).unref();
+  }
+
+  destroy(reason: string, kind: 'disconnect' | 'timeout' | 'error' = 'disconnect'): void {
+    this.closeReason ??= { text: reason, kind };
+    this.socket.destroy();
+    this.finish();
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    for (const ev of this.framer.push(chunk)) {
+      if (!this.open) return;
+      if (ev.kind === 'frame') {
+        this.garbageRun = 0;
+        this.hooks.onFrame(this, this.decode(ev.frame));
+      } else if (ev.kind === 'garbage') {
+        if (ev.skipped === undefined) this.garbageRun += ev.bytes.length;
+        this.hooks.onGarbage(this, ev);
+        if (this.garbageRun > MAX_GARBAGE_RUN) {
+          this.destroy(`no frame found in ${this.garbageRun} bytes: stream cannot be resynced`, 'error');
+          return;
+        }
+      } else if (ev.kind === 'tls') {
+        // Bytes sent after STARTTLS in the same read, before our OK could have arrived: not a handshake.
+        this.hooks.onTls(this, `${ev.bytes.length} bytes after STARTTLS ignored`, false);
+      }
+    }
+  };
+
+  private decode(raw: Buffer): DecodedFrame {
+    const def = packetByCode(raw.readUInt32LE(12));
+    if (this.proto === undefined || (!this.loggedIn && def && VERSION_PACKETS.has(def.name))) {
+      this.proto = raw.readUInt32LE(4);
+    }
+    return decodeFrame(raw, { dir: 'c2s', minor: this.minor });
+  }
+
+  private readonly onError = (err: NodeJS.ErrnoException): void => {
+    const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
+    this.closeReason ??= reset ? { text: 'connection reset by the client', kind: 'disconnect' } : { text: err.message, kind: 'error' };
+  };
+
+  /** MRIM has no half-close: once the client sent FIN the session is over (and nothing is written into it). */
+  private readonly onEnd = (): void => this.destroy('closed by the client');
+
+  private readonly onClose = (): void => this.finish();
+
+  private attach(socket: net.Socket): void {
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+  }
+
+  private detach(socket: net.Socket): void {
+    socket.off('data', this.onData);
+    socket.off('end', this.onEnd);
+    socket.off('error', this.onError);
+    socket.off('close', this.onClose);
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.deadPeer);
+    const reason = this.closeReason ?? { text: 'closed by the client', kind: 'disconnect' as const };
+    this.hooks.onClose(this, reason.text, reason.kind);
+  }
+}
