@@ -1,6 +1,7 @@
 /** The `mrimtap` command: one file per subcommand, registered here. */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { register as registerClient } from './client.js';
 import { register as registerDecode } from './decode.js';
 import { register as registerPackets } from './packets.js';
 import { register as registerServer } from './server.js';
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
   registerDecode(program);
+  registerClient(program);
   registerPackets(program);
   registerServer(program);
   return program;

@@ -1,0 +1,197 @@
+/**
+ * One MRIM connection of the client: frames out through `encodePacket` (one frame per socket write),
+ * frames in through a `Framer`, requests matched with their replies by the packet table's reply rules
+ * (same seq, or the latest request for HELLO/LOGIN), and the STARTTLS switch on the same socket.
+ */
+import type net from 'node:net';
+import tls from 'node:tls';
+import { decodeFrame, encodePacket, type DecodedFrame } from '../protocol/codec.js';
+import type { Fields } from '../protocol/fields.js';
+import { Framer } from '../protocol/framer.js';
+import { PACKETS } from '../protocol/packets.js';
+import type { Encoding } from '../protocol/text.js';
+import { MrimClientError, socketErrorText } from './errors.js';
+import type { Profile } from './profiles.js';
+import { seconds } from './transport.js';
+
+interface ReplyRule {
+  types: Set<string>;
+  bySeq: boolean;
+}
+
+/** For each request type, the reply types and whether they copy its seq — read off the packet table. */
+const REPLIES = new Map<string, ReplyRule>();
+for (const def of PACKETS) {
+  if (!def.reply || def.dir === 'c2s' || def.reply.by === 'field') continue;
+  for (const request of def.reply.requests) {
+    const rule = REPLIES.get(request) ?? { types: new Set<string>(), bySeq: def.reply.by === 'seq' };
+    rule.types.add(def.name);
+    REPLIES.set(request, rule);
+  }
+}
+
+interface Waiting {
+  request: string;
+  seq: number;
+  rule: ReplyRule;
+  resolve: (frame: DecodedFrame) => void;
+  reject: (err: MrimClientError) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface LinkHandlers {
+  /** A received frame that is not the awaited reply of a request. */
+  frame(frame: DecodedFrame): void;
+  /** Every frame sent and received, for observers. */
+  observe(dir: 'c2s' | 's2c', frame: Buffer): void;
+  warning(text: string): void;
+  /** The connection is gone; `error` is the socket error, if one caused it. */
+  closed(error?: Error): void;
+}
+
+export interface SendOptions {
+  /** String encodings that differ from the field's rule (multicast `to` is binary). */
+  enc?: Record<string, Encoding>;
+}
+
+export class Link {
+  private socket: net.Socket | tls.TLSSocket;
+  private readonly raw: net.Socket;
+  private framer = new Framer({ dir: 's2c', detectPreamble: false });
+  private seq = 0;
+  private waiting: Waiting[] = [];
+  private socketError?: Error;
+  private ended = false;
+  private readonly whenClosed: Promise<void>;
+  private markClosed!: () => void;
+  tls = false;
+
+  constructor(
+    socket: net.Socket,
+    private readonly profile: Profile,
+    private readonly responseTimeoutMs: number,
+    private readonly handlers: LinkHandlers,
+  ) {
+    this.raw = socket;
+    this.socket = socket;
+    this.whenClosed = new Promise((resolve) => (this.markClosed = resolve));
+    socket.on('data', this.onData);
+    socket.on('error', this.onError);
+    socket.once('close', () => this.onClose());
+  }
+
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /** Writes one frame; returns its seq. */
+  send(type: string, fields: Fields = {}, opts: SendOptions = {}): number {
+    if (this.ended) throw new MrimClientError('CONNECTION_CLOSED', 'the connection is closed');
+    const seq = ++this.seq;
+    const frame = encodePacket(type, fields, { proto: this.profile.proto, seq, enc: opts.enc });
+    this.socket.write(frame);
+    this.handlers.observe('c2s', frame);
+    return seq;
+  }
+
+  /** Sends a request and resolves with its reply (per the table's reply rule), or rejects on timeout. */
+  request(type: string, fields: Fields = {}, opts: SendOptions = {}): Promise<DecodedFrame> {
+    const rule = REPLIES.get(type);
+    if (!rule) throw new Error(`${type} has no reply in the packet table`);
+    const seq = this.send(type, fields, opts);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting = this.waiting.filter((w) => w.timer !== timer);
+        reject(new MrimClientError('TIMEOUT', `no answer to ${type} (seq ${seq}) within ${seconds(this.responseTimeoutMs)}`));
+      }, this.responseTimeoutMs);
+      this.waiting.push({ request: type, seq, rule, resolve, reject, timer });
+    });
+  }
+
+  /**
+   * Switches this socket to TLS after the server's OK (§2.3): the raw socket stops being read as
+   * MRIM and a TLS client handshake starts on it; frames continue inside TLS.
+   */
+  async startTls(options: tls.ConnectionOptions): Promise<void> {
+    this.raw.removeListener('data', this.onData);
+    const secure = tls.connect({ ...options, socket: this.raw });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        secure.destroy();
+        reject(new MrimClientError('TLS_FAILED', `TLS handshake did not complete within ${seconds(this.responseTimeoutMs)}`));
+      }, this.responseTimeoutMs);
+      secure.once('secureConnect', () => {
+        clearTimeout(timer);
+        secure.removeAllListeners('error');
+        resolve();
+      });
+      secure.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new MrimClientError('TLS_FAILED', `TLS handshake failed: ${tlsErrorText(err)}`, { cause: err }));
+      });
+    });
+    secure.on('data', this.onData);
+    secure.on('error', this.onError);
+    secure.once('close', () => this.onClose());
+    this.socket = secure;
+    this.framer = new Framer({ dir: 's2c', detectPreamble: false });
+    this.tls = true;
+  }
+
+  /** Closes gracefully (FIN), destroying the socket if the server does not close within a second. */
+  async end(): Promise<void> {
+    if (this.ended) return;
+    this.socket.end();
+    const timer = setTimeout(() => this.destroy(), 1000);
+    await this.whenClosed;
+    clearTimeout(timer);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+    this.raw.destroy();
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    for (const ev of this.framer.push(chunk)) {
+      if (ev.kind !== 'frame') {
+        this.handlers.warning(`${ev.bytes.length} bytes that are not an MRIM frame skipped (${'reason' in ev ? ev.reason : ev.kind})`);
+        continue;
+      }
+      this.handlers.observe('s2c', ev.frame);
+      const frame = decodeFrame(ev.frame, { dir: 's2c', minor: this.profile.minor });
+      const i = this.waiting.findIndex((w) => w.rule.types.has(frame.type) && (!w.rule.bySeq || w.seq === frame.seq));
+      if (i !== -1) {
+        const [w] = this.waiting.splice(i, 1);
+        clearTimeout(w.timer);
+        w.resolve(frame);
+      } else {
+        this.handlers.frame(frame);
+      }
+    }
+  };
+
+  private readonly onError = (err: Error): void => {
+    this.socketError ??= err;
+  };
+
+  private onClose(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const reason = this.socketError ? `: ${socketErrorText(this.socketError)}` : '';
+    for (const w of this.waiting) {
+      clearTimeout(w.timer);
+      w.reject(new MrimClientError('CONNECTION_CLOSED', `the connection closed before the answer to ${w.request}${reason}`, { cause: this.socketError }));
+    }
+    this.waiting = [];
+    this.markClosed();
+    this.handlers.closed(this.socketError);
+  }
+}
+
+function tlsErrorText(err: Error & { code?: string }): string {
+  if (err.code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || err.code === 'SELF_SIGNED_CERT_IN_CHAIN') return 'self-signed certificate';
+  if (err.code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'certificate does not match the host name';
+  if (err.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE') return 'certificate signed by an unknown authority';
+  return socketErrorText(err);
+}
