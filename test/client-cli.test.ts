@@ -28,7 +28,7 @@ const running = new Set<ChildProcessWithoutNullStreams>();
 
 function cli(args: string[], input?: string): Run {
   const { MRIMTAP_PASSWORD: _unset, ...env } = process.env;
-  const child = spawn(process.execPath, [BIN, 'client', ...args], { env: { ...env, MRIMTAP_FROM_SOURCE: '1', NO_COLOR: '1' } });
+  const child = spawn(process.execPath, [BIN, 'client', ...args], { env: { ...env, NO_COLOR: '1' } });
   running.add(child);
   const stdout: string[] = [];
   let err = '';

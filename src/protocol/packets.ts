@@ -678,7 +678,8 @@ export const PACKETS: readonly PacketDef[] = [
       str('email', ascii),
       str('name', nameText),
       str('phones', ascii),
-      str('authMessage', ascii, { doc: 'base64 authorization blob (§18.4)' }),
+      // Optional: pidgin-mra (1.8) ends its ADD_CONTACT after the phones.
+      str('authMessage', ascii, { optional: true, doc: 'base64 authorization blob (§18.4)' }),
       ul('actions', { flags: K.ADD_CONTACT_ACTIONS, optional: true, when: since(15) }),
       field('multichat', lpsRecordType([field('members', clpsType(ascii)), str('owner', ascii, { optional: true })]), {
         optional: true,

@@ -1,6 +1,6 @@
 /**
  * Runs `node bin/mrimtap.js server …` as a child process and reads the ports off its banner. The
- * sources are used (MRIMTAP_FROM_SOURCE=1) so a stale dist/ cannot stand in for the code under test.
+ * sources are used (bin/mrimtap.js prefers them in a clone), so a stale dist/ cannot stand in for the code under test.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ export interface ServerProcess {
 /** Runs the CLI to completion (for argument errors): exit code and output. */
 export function runCli(args: string[], timeoutMs = START_TIMEOUT_MS): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, MRIMTAP_FROM_SOURCE: '1', FORCE_COLOR: '0' } });
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, FORCE_COLOR: '0' } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
@@ -41,7 +41,7 @@ export function runCli(args: string[], timeoutMs = START_TIMEOUT_MS): Promise<{ 
 
 /** Starts `mrimtap server` with the given options (add `--port 0 --redirector-port 0` yourself). */
 export async function startServerCli(args: string[]): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [BIN, 'server', ...args], { env: { ...process.env, MRIMTAP_FROM_SOURCE: '1', FORCE_COLOR: '0' } });
+  const child = spawn(process.execPath, [BIN, 'server', ...args], { env: { ...process.env, FORCE_COLOR: '0' } });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8');
