@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type tls from 'node:tls';
 import { decodeFrame, type DecodedFrame } from '../protocol/codec.js';
-import { ANKETA_STATUS, CONTACT_FLAG, CONTACT_OPER, MESSAGE_FLAG, MESSAGE_STATUS, MPOP_STATUS, WP_FIELD } from '../protocol/constants.js';
+import { ANKETA_STATUS, CONTACT_FLAG, CONTACT_OPER, LOGOUT_FLAG, MESSAGE_FLAG, MESSAGE_STATUS, MPOP_STATUS, SERVER_FLAG, WP_FIELD } from '../protocol/constants.js';
 import type { Fields } from '../protocol/fields.js';
 import { encodeAuthBlob, formatRecipients, packRtf, plainTextRtf, type AuthBlob, type OfflineMessage, type PackedRtf } from '../protocol/formats.js';
 import { encodeString } from '../protocol/text.js';
@@ -45,8 +45,6 @@ const DEFAULT_RESPONSE_TIMEOUT_MS = 15_000;
 /** Until HELLO_ACK says otherwise (P1412's default). */
 const DEFAULT_PING_SECONDS = 40;
 const MAX_MULTICAST = 50;
-const NOT_AUTHORIZED = 0x1;
-const LOGOUT_NO_RELOGIN = 0x10;
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -309,7 +307,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
     // Before login completes, establish() reports the failure through its pending request.
     this.listReceived.reject(err);
     if (this.currentState !== 'online') return;
-    const noRelogin = err.code === 'LOGGED_OUT' && ((err.details.status ?? 0) & LOGOUT_NO_RELOGIN) !== 0;
+    const noRelogin = err.code === 'LOGGED_OUT' && ((err.details.status ?? 0) & LOGOUT_FLAG.NO_RELOGIN) !== 0;
     const willReconnect = !!this.reconnect && !this.userClosed && !noRelogin;
     this.currentState = willReconnect ? 'reconnecting' : 'closed';
     this.readiness = deferred<Link>();
@@ -436,7 +434,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
       const from = lower(String(f.email ?? ''));
       const contact = this.contactList.find((c) => c.email === from);
       if (contact) {
-        contact.serverFlags &= ~NOT_AUTHORIZED;
+        contact.serverFlags &= ~SERVER_FLAG.NOT_AUTHORIZED;
         contact.authorized = true;
       }
       this.emit('authGranted', { from });
@@ -490,7 +488,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
 
     LOGOUT(f, link) {
       const reason = Number(f.reason) >>> 0;
-      const why = reason & LOGOUT_NO_RELOGIN ? 'the account logged in elsewhere' : reason & 0x20 ? 'blocked by antispam' : `reason 0x${reason.toString(16)}`;
+      const why = reason & LOGOUT_FLAG.NO_RELOGIN ? 'the account logged in elsewhere' : reason & LOGOUT_FLAG.BY_ANTISPAM ? 'blocked by antispam' : `reason 0x${reason.toString(16)}`;
       this.logoutError = new MrimClientError('LOGGED_OUT', `the server logged us out: ${why}`, { status: reason, reason: why });
       void link.end();
     },
@@ -558,7 +556,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
       nick,
       group,
       flags,
-      serverFlags: NOT_AUTHORIZED,
+      serverFlags: SERVER_FLAG.NOT_AUTHORIZED,
       authorized: false,
       phones: '',
       status: offlineStatus(),
@@ -737,7 +735,7 @@ function toContact(c: Fields): Contact {
     group: Number(c.group ?? 0),
     flags: Number(c.flags ?? 0) >>> 0,
     serverFlags,
-    authorized: (serverFlags & NOT_AUTHORIZED) === 0,
+    authorized: (serverFlags & SERVER_FLAG.NOT_AUTHORIZED) === 0,
     phones: String(c.phones ?? ''),
     status: toStatus(c),
   };

@@ -111,6 +111,12 @@ export const CONTACT_FLAG = {
 } as const;
 
 export const SERVER_FLAGS: FlagNames = [[0x1, 'NOT_AUTHORIZED']];
+export const SERVER_FLAG = { NOT_AUTHORIZED: 0x1 } as const;
+
+/** MODIFY_CONTACT addresses contacts as this + their index in CONTACT_LIST2 (§10.1); groups by index. */
+export const FIRST_CONTACT_ID = 20;
+/** ADD_CONTACT_ACK's contact id on failure. */
+export const NO_CONTACT_ID = 0xffffffff;
 
 export const MESSAGE_STATUS: ValueNames = {
   0x0000: 'DELIVERED',
@@ -135,6 +141,8 @@ export const CONTACT_OPER: ValueNames = {
 };
 
 export const GET_CONTACTS: ValueNames = { 0: 'OK', 1: 'ERROR', 2: 'INTERR' };
+
+export const LOGOUT_FLAG = { NO_RELOGIN: 0x10, BY_ANTISPAM: 0x20 } as const;
 
 export const LOGOUT_REASON: FlagNames = [
   [0x10, 'NO_RELOGIN'],

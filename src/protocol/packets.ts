@@ -938,8 +938,7 @@ export const PACKETS: readonly PacketDef[] = [
     ],
     derive: (f) => {
       if (!Array.isArray(f.contacts)) return undefined;
-      // Contact ids used by MODIFY_CONTACT are 20 + the record's index (§10.1).
-      (f.contacts as Fields[]).forEach((ct, i) => (ct.id = 20 + i));
+      (f.contacts as Fields[]).forEach((ct, i) => (ct.id = K.FIRST_CONTACT_ID + i));
       return undefined;
     },
   },

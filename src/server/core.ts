@@ -7,7 +7,18 @@ import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { DecodedFrame } from '../protocol/codec.js';
-import { CAPABILITY, CONTACT_FLAG, MESSAGE_FLAG, STATUS, STATUS_FLAG_INVISIBLE, STATUS_USER_DEFINED, STATUS_ONLINE } from '../protocol/constants.js';
+import {
+  CAPABILITY,
+  CONTACT_FLAG,
+  FIRST_CONTACT_ID,
+  LOGOUT_FLAG,
+  MESSAGE_FLAG,
+  NO_CONTACT_ID,
+  STATUS,
+  STATUS_FLAG_INVISIBLE,
+  STATUS_USER_DEFINED,
+  STATUS_ONLINE,
+} from '../protocol/constants.js';
 import type { Fields } from '../protocol/fields.js';
 import { encodeAuthBlob } from '../protocol/formats.js';
 import type { FramerEvent } from '../protocol/framer.js';
@@ -40,9 +51,6 @@ const REJECTED_DENY_OFFFLSH = 0x8007;
 const OPER = { SUCCESS: 0, ERROR: 1, NO_SUCH_USER: 3, INVALID_INFO: 4, USER_EXISTS: 5, GROUP_LIMIT: 6 } as const;
 const ANKETA = { NOUSER: 0, OK: 1 } as const;
 const FAILURE = { DECLINE: 1, SERVICE_UNAVAILABLE: 5 } as const;
-const LOGOUT_NO_RELOGIN = 0x10;
-const FIRST_CONTACT_ID = 20;
-const NO_CONTACT_ID = 0xffffffff;
 /** The official server's search row limit is not known; this one keeps answers small. */
 const MAX_SEARCH_ROWS = 50;
 const MAX_OFFLINE_MESSAGES = 500;
@@ -268,7 +276,7 @@ export class ServerCore implements ConnectionHooks {
     const previous = this.sessions.get(login);
     if (previous) {
       previous.replaced = true;
-      previous.send('LOGOUT', { reason: LOGOUT_NO_RELOGIN });
+      previous.send('LOGOUT', { reason: LOGOUT_FLAG.NO_RELOGIN });
       this.log(previous, 'info', 'kicked', `logged in again from ${conn.remote} → LOGOUT (0x10)`, { packet: 'LOGOUT' });
       previous.end('replaced by a newer login');
     }
