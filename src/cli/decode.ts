@@ -1,10 +1,19 @@
-/** `mrimtap decode`: decodes a raw byte stream of one direction. */
+/**
+ * `mrimtap decode`: prints a capture (a proxy recording, or a pcap/pcapng file) or a raw byte stream
+ * of one direction as the annotated listing or JSON Lines.
+ */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { CaptureFormatError, readPcapFile } from '../capture/pcap.js';
+import { decodePcap } from '../capture/pcap-decode.js';
+import { CaptureFileError, readCapture } from '../capture/reader.js';
 import { protoMinor, parseProto } from '../protocol/header.js';
 import { SessionDecoder, type SessionEvent } from '../protocol/session.js';
+import type { TapEvent } from '../proxy/events.js';
+import { FilterError, FILTER_SYNTAX, parseFilter, type EventFilter } from '../render/filter.js';
 import { eventToJson } from '../render/json.js';
+import { formatTapEvent } from '../render/live.js';
 import { renderEvent } from '../render/text.js';
 import { CliError, fileErrorText } from './errors.js';
 import { color, writeOut } from './output.js';
@@ -15,6 +24,7 @@ interface DecodeFlags {
   proto?: string;
   json?: boolean;
   hex?: boolean;
+  filter?: string;
   showSecrets?: boolean;
   maxFrameSize?: string;
 }
@@ -22,37 +32,123 @@ interface DecodeFlags {
 export function register(program: Command): void {
   program
     .command('decode')
-    .description('decode a raw MRIM byte stream of one direction into an annotated listing or JSON Lines')
-    .requiredOption('--raw <file>', 'file holding the bytes one side sent, as they crossed the wire')
-    .requiredOption('--from <side>', 'who sent them: client or server')
-    .option('--proto <version>', 'protocol version to assume until the stream announces one, e.g. 1.8')
+    .description('decode a capture (proxy recording, pcap, pcapng) or a raw MRIM byte stream into an annotated listing or JSON Lines')
+    .argument('[capture]', 'a capture recorded by `mrimtap proxy --record` (.jsonl), or a .pcap/.pcapng file')
+    .option('--raw <file>', 'instead of a capture: a file holding the bytes one side sent, as they crossed the wire')
+    .option('--from <side>', 'with --raw: who sent them, client or server')
+    .option('--proto <version>', 'with --raw: protocol version to assume until the stream announces one, e.g. 1.8')
     .option('--json', 'print JSON Lines, one object per event')
     .option('--hex', 'add a hexdump of every frame')
+    .option('--filter <expr>', `show only some events: ${FILTER_SYNTAX}`)
     .option('--show-secrets', 'show passwords and session keys instead of masking them')
     .option('--max-frame-size <bytes>', 'frames announcing a larger payload are reported and skipped', '1048576')
-    .action(async (flags: DecodeFlags) => decodeRaw(flags));
+    .action(async (capture: string | undefined, flags: DecodeFlags) => {
+      if (capture !== undefined && flags.raw !== undefined) throw new CliError('give either a CAPTURE file or --raw FILE, not both');
+      if (capture !== undefined) return decodeCapture(capture, flags);
+      if (flags.raw !== undefined) return decodeRaw(flags.raw, flags);
+      throw new CliError('nothing to decode: give a CAPTURE file (.jsonl, .pcap, .pcapng), or --raw FILE --from client|server');
+    });
 }
 
-async function decodeRaw(flags: DecodeFlags): Promise<void> {
+function filterOf(flags: DecodeFlags): EventFilter | undefined {
+  try {
+    return flags.filter !== undefined ? parseFilter(flags.filter) : undefined;
+  } catch (e) {
+    if (e instanceof FilterError) throw new CliError(`--filter: ${e.message}`);
+    throw e;
+  }
+}
+
+function maxFrameSizeOf(flags: DecodeFlags): number {
+  const n = Number(flags.maxFrameSize);
+  if (!Number.isInteger(n) || n <= 0) throw new CliError(`--max-frame-size must be a positive whole number`);
+  return n;
+}
+
+async function checkFile(path: string): Promise<void> {
+  try {
+    if (!(await stat(path)).isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+  } catch (e) {
+    throw new CliError(fileErrorText(path, e));
+  }
+}
+
+type CaptureKind = 'jsonl' | 'pcap';
+
+async function sniffKind(path: string): Promise<CaptureKind> {
+  const fh = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(4), 0, 4, 0);
+    const head = buffer.subarray(0, bytesRead);
+    if (head[0] === 0x7b) return 'jsonl';
+    const magic = head.length === 4 ? head.readUInt32BE(0) : 0;
+    if ([0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a].includes(magic)) return 'pcap';
+    throw new CliError(`${path} is not a capture: expected a mrimtap recording (.jsonl) or a pcap/pcapng file`);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function decodeCapture(path: string, flags: DecodeFlags): Promise<void> {
+  const filter = filterOf(flags);
+  const maxFrameSize = maxFrameSizeOf(flags);
+  await checkFile(path);
+  const fmt = { json: flags.json, hex: flags.hex, showSecrets: flags.showSecrets, color };
+  const show = async (ev: TapEvent) => {
+    if (!filter || filter(ev)) await writeOut(formatTapEvent(ev, fmt));
+  };
+  const warn = (text: string) => process.stderr.write(`mrimtap: ${path}: ${text}\n`);
+
+  if ((await sniffKind(path)) === 'pcap') {
+    let capture;
+    try {
+      capture = await readPcapFile(path);
+    } catch (e) {
+      if (e instanceof CaptureFormatError) throw new CliError(`${path}: ${e.message}`);
+      throw new CliError(fileErrorText(path, e));
+    }
+    for (const w of capture.warnings) warn(`${w.message} (file offset ${w.offset})`);
+    const events: TapEvent[] = [];
+    decodePcap(capture, (ev) => events.push(ev), { maxFrameSize });
+    if (!flags.json) await writeOut(color.dim(`${capture.format}: ${capture.packets} packets, ${capture.connections.length} TCP connections`));
+    for (const ev of events) await show(ev);
+    return;
+  }
+
+  try {
+    for await (const item of readCapture(path)) {
+      if (item.kind === 'header') {
+        const h = item.header;
+        if (!flags.json) await writeOut(color.dim(`capture by ${h.tool}, started ${h.started}${h.listen ? ` on ${h.listen}` : ''}${h.source ? ` from ${h.source}` : ''}`));
+      } else if (item.kind === 'problem') {
+        warn(`line ${item.line}: ${item.message}`);
+      } else {
+        await show(item.event);
+      }
+    }
+  } catch (e) {
+    if (e instanceof CaptureFileError) throw new CliError(`${path}: ${e.message}`);
+    throw new CliError(fileErrorText(path, e));
+  }
+}
+
+/** One direction's bytes: no connection, no peers (a filter's `conn` is 1). */
+async function decodeRaw(path: string, flags: DecodeFlags): Promise<void> {
   const dir = flags.from === 'client' ? 'c2s' : flags.from === 'server' ? 's2c' : undefined;
-  if (!dir) throw new CliError(`--from must be "client" or "server", not "${flags.from}"`);
+  if (!dir) throw new CliError(flags.from === undefined ? '--raw needs --from client|server' : `--from must be "client" or "server", not "${flags.from}"`);
   let minor: number | undefined;
   try {
     minor = flags.proto ? protoMinor(parseProto(flags.proto)) : undefined;
   } catch (e) {
     throw new CliError((e as Error).message);
   }
-  const maxFrameSize = Number(flags.maxFrameSize);
-  if (!Number.isInteger(maxFrameSize) || maxFrameSize <= 0) throw new CliError(`--max-frame-size must be a positive whole number`);
-  const path = flags.raw!;
-  try {
-    if (!(await stat(path)).isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
-  } catch (e) {
-    throw new CliError(fileErrorText(path, e));
-  }
+  const maxFrameSize = maxFrameSizeOf(flags);
+  const filter = filterOf(flags);
+  await checkFile(path);
   const session = new SessionDecoder({ minor, maxFrameSize });
   const print = async (events: SessionEvent[]) => {
     for (const ev of events) {
+      if (filter && !filter({ conn: 1, client: { host: '', port: 0 }, ...(session.login ? { login: session.login } : {}), event: ev })) continue;
       await writeOut(
         flags.json
           ? JSON.stringify(eventToJson(ev, { showSecrets: flags.showSecrets }))

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { register as registerClient } from './client.js';
 import { register as registerDecode } from './decode.js';
+import { register as registerDemo } from './demo.js';
 import { register as registerPackets } from './packets.js';
+import { register as registerProxy } from './proxy.js';
 import { register as registerServer } from './server.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -18,6 +20,8 @@ export function buildProgram(): Command {
   registerDecode(program);
   registerClient(program);
   registerPackets(program);
+  registerProxy(program);
+  registerDemo(program);
   registerServer(program);
   return program;
 }

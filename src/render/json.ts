@@ -8,6 +8,7 @@ import { layoutOf, packetByCode } from '../protocol/packets.js';
 import type { ReplyInfo, SessionEvent } from '../protocol/session.js';
 import type { SocksMessage } from '../protocol/socks.js';
 import type { Encoding } from '../protocol/text.js';
+import { formatEndpoint, isConnEvent, type ConnEvent, type TapEvent } from '../proxy/events.js';
 
 export const MASK = '********';
 
@@ -93,4 +94,58 @@ export function eventToJson(ev: SessionEvent, opts: { showSecrets?: boolean } = 
     case 'compressed':
       return { kind: ev.kind, ...base, bytes: ev.bytes.toString('hex'), start: ev.start };
   }
+}
+
+/** A connection-level event as JSON: times ISO, addresses `host:port`. */
+export type JsonConnEvent =
+  | { kind: 'connect'; time: string; client: string; target: string; mapped?: string; upstream?: string; user?: string; reply: number; error?: string }
+  | { kind: 'auth-refused'; time: string; client: string; user: string }
+  | { kind: 'open'; time: string; client: string; server: string; follows?: number }
+  | { kind: 'close'; time: string; bytes: { c2s: number; s2c: number }; durationMs: number; reason: string }
+  | { kind: 'note'; time: string; dir?: 'c2s' | 's2c'; level: 'info' | 'warn'; message: string };
+
+/**
+ * One line of a capture and of `proxy --json`: the event plus its connection, peers and login. Frames
+ * also carry `minor`, the protocol version their layout was read with, so a reader decodes them again
+ * exactly as the session did.
+ */
+export type TapJson = (JsonEvent | JsonConnEvent) & { conn: number; client: string; server?: string; login?: string; minor?: number };
+
+export function connEventToJson(ev: ConnEvent): JsonConnEvent {
+  const time = new Date(ev.time).toISOString();
+  switch (ev.kind) {
+    case 'connect':
+      return {
+        kind: 'connect',
+        time,
+        client: formatEndpoint(ev.client),
+        target: formatEndpoint(ev.target),
+        ...(ev.mapped ? { mapped: formatEndpoint(ev.mapped) } : {}),
+        ...(ev.upstream ? { upstream: formatEndpoint(ev.upstream) } : {}),
+        ...(ev.user !== undefined ? { user: ev.user } : {}),
+        reply: ev.reply,
+        ...(ev.error ? { error: ev.error } : {}),
+      };
+    case 'auth-refused':
+      return { kind: 'auth-refused', time, client: formatEndpoint(ev.client), user: ev.user };
+    case 'open':
+      return { kind: 'open', time, client: formatEndpoint(ev.client), server: formatEndpoint(ev.server), ...(ev.follows !== undefined ? { follows: ev.follows } : {}) };
+    case 'close':
+      return { kind: 'close', time, bytes: ev.bytes, durationMs: ev.durationMs, reason: ev.reason };
+    case 'note':
+      return { kind: 'note', time, ...(ev.dir ? { dir: ev.dir } : {}), level: ev.level, message: ev.message };
+  }
+}
+
+export function tapEventToJson(ev: TapEvent, opts: { showSecrets?: boolean } = {}): TapJson {
+  const e = ev.event;
+  const body = isConnEvent(e) ? connEventToJson(e) : eventToJson(e, opts);
+  return {
+    conn: ev.conn,
+    ...body,
+    client: formatEndpoint(ev.client),
+    ...(ev.server ? { server: formatEndpoint(ev.server) } : {}),
+    ...(ev.login !== undefined ? { login: ev.login } : {}),
+    ...(e.kind === 'frame' ? { minor: e.frame.minor } : {}),
+  } as TapJson;
 }

@@ -7,7 +7,8 @@ import type { DecodedFrame } from '../protocol/codec.js';
 import type { FieldContext, FieldSpec, Fields, Layout } from '../protocol/fields.js';
 import { layoutOf, packetByCode } from '../protocol/packets.js';
 import type { SessionEvent } from '../protocol/session.js';
-import type { SocksMessage } from '../protocol/socks.js';
+import { SOCKS_REPLIES, type SocksMessage } from '../protocol/socks.js';
+import { formatEndpoint, isConnEvent, type ConnEvent, type TapEvent } from '../proxy/events.js';
 
 export interface RenderOptions {
   /** Connection label shown after the time (`#3`). */
@@ -87,6 +88,7 @@ function fieldLines(name: string, value: unknown, spec: FieldSpec | undefined, l
     const nested = spec?.type.layout;
     const lines = [`${indent}${label}`];
     for (const [k, v] of Object.entries(value as Fields)) {
+      if (v === undefined) continue;
       lines.push(...fieldLines(k, v, nested?.find((s) => s.name === k), undefined, indent + '  ', c));
     }
     return lines;
@@ -191,4 +193,51 @@ export function renderEvent(ev: SessionEvent, opts: RenderOptions = {}): string 
       break;
   }
   return lines.join('\n');
+}
+
+function formatBytes(n: number): string {
+  return n < 10 * 1024 ? `${n} B` : n < 10 * 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function formatDuration(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** Renders a connection-level event of the proxy or of a pcap connection (SOCKS outcome, open, close, note). */
+export function renderConnEvent(ev: ConnEvent, opts: RenderOptions = {}): string {
+  const c = opts.color ?? plainChalk;
+  const head: string[] = [];
+  if (!opts.noTime) head.push(c.dim(formatClock(ev.time)));
+  if (opts.conn !== undefined) head.push(c.yellow(`#${opts.conn}`));
+  switch (ev.kind) {
+    case 'connect': {
+      head.push(c.bold('SOCKS5'), `CONNECT ${formatEndpoint(ev.target)}`);
+      if (ev.mapped) head.push(c.dim(`mapped to ${formatEndpoint(ev.mapped)}`));
+      if (ev.user !== undefined) head.push(`user ${showString(ev.user)}`);
+      const reply = `${ev.reply} ${SOCKS_REPLIES[ev.reply] ?? 'unknown'}`;
+      head.push(ev.reply === 0 ? c.green(`→ ${reply}`) : c.red(`→ ${reply}${ev.error ? ` (${ev.error})` : ''}`));
+      break;
+    }
+    case 'auth-refused':
+      head.push(c.bold('SOCKS5'), c.red(`username/password refused for user ${showString(ev.user)} from ${formatEndpoint(ev.client)}`));
+      break;
+    case 'open':
+      head.push(c.bold.green('OPEN'), `${formatEndpoint(ev.client)} ⇄ ${formatEndpoint(ev.server)}`);
+      if (ev.follows !== undefined) head.push(c.magenta(`· follows redirect from #${ev.follows}`));
+      break;
+    case 'close':
+      head.push(c.bold('CLOSE'), `C→S ${formatBytes(ev.bytes.c2s)}, S→C ${formatBytes(ev.bytes.s2c)} in ${formatDuration(ev.durationMs)}`, c.dim(`— ${ev.reason}`));
+      break;
+    case 'note':
+      if (ev.dir) head.push(ev.dir === 'c2s' ? c.blue(arrow(ev.dir)) : c.green(arrow(ev.dir)));
+      head.push(ev.level === 'warn' ? c.yellow(`⚠ ${ev.message}`) : c.cyan(`ℹ ${ev.message}`));
+      break;
+  }
+  return head.join(' ');
+}
+
+/** Renders any event of a connection, labelled with its number. */
+export function renderTapEvent(ev: TapEvent, opts: RenderOptions = {}): string {
+  const o = { ...opts, conn: ev.conn };
+  return isConnEvent(ev.event) ? renderConnEvent(ev.event, o) : renderEvent(ev.event, o);
 }

@@ -3,10 +3,187 @@
  * a SOCKS5 client, a proxy that records its events, and waits that always time out.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import tls from 'node:tls';
+import { SocksClient } from 'socks';
+import { encodePacket } from '../../src/protocol/codec.js';
+import { Framer } from '../../src/protocol/framer.js';
+import { MrimProxy, type ProxyOptions } from '../../src/proxy/proxy.js';
+import type { TapEvent } from '../../src/proxy/events.js';
 
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms))),
+  ]);
+}
+
+export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+export interface Listening {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** A TCP server on 127.0.0.1 (or another host) whose close() also drops its open connections. */
+export async function listenTcp(onSocket: (s: net.Socket) => void, host = '127.0.0.1', opts: net.ServerOpts = {}): Promise<Listening> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true, ...opts }, (s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+    onSocket(s);
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, host, resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Reads a stream to its end (FIN), with a timeout. */
+export function readAll(s: NodeJS.ReadableStream, ms = 10_000): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  return withTimeout(
+    new Promise<Buffer>((resolve, reject) => {
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.on('end', () => resolve(Buffer.concat(chunks)));
+      s.on('error', reject);
+    }),
+    ms,
+    'reading to the end of a stream',
+  );
+}
+
+export interface RecordingProxy {
+  port: number;
+  events: TapEvent[];
+  close(): Promise<void>;
+}
+
+export async function startProxy(opts: Partial<ProxyOptions> = {}): Promise<RecordingProxy> {
+  const events: TapEvent[] = [];
+  const proxy = new MrimProxy({ host: '127.0.0.1', port: 0, ...opts, onEvent: (ev) => (events.push(ev), opts.onEvent?.(ev)) });
+  const { port } = await proxy.listen();
+  return { port, events, close: () => proxy.close() };
+}
+
+/** Connects through the SOCKS5 proxy (the `socks` package as the client). */
+export async function socksConnect(proxyPort: number, host: string, port: number, auth?: { user: string; password: string }): Promise<net.Socket> {
+  const { socket } = await withTimeout(
+    SocksClient.createConnection({
+      proxy: { host: '127.0.0.1', port: proxyPort, type: 5, ...(auth ? { userId: auth.user, password: auth.password } : {}) },
+      command: 'connect',
+      destination: { host, port },
+      timeout: 5000,
+    }),
+    8000,
+    `SOCKS connect to ${host}:${port}`,
+  );
+  socket.setNoDelay(true);
+  return socket;
+}
+
+/** Waits until the proxy reported the close of `conn` (or of every connection so far). */
+export async function waitForClose(proxy: RecordingProxy, count = 1, ms = 5000): Promise<void> {
+  const start = Date.now();
+  while (proxy.events.filter((e) => e.event.kind === 'close').length < count) {
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${count} close events`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** An upstream that sends back what it gets and ends when the client ends. */
+export function echoServer(): Promise<Listening> {
+  return listenTcp((s) => {
+    s.pipe(s);
+  });
+}
+
+/** Serves `body` at any path over HTTP. */
+export async function httpServer(body: Buffer): Promise<Listening> {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface ScriptedMrimOptions {
+  /** Answer STARTTLS with OK and continue in TLS with this certificate. */
+  tls?: { cert: string; key: string };
+  /** Called for every frame the server receives, with the bytes it sent back. */
+  onFrame?: (type: number, frame: Buffer) => void;
+}
+
+/**
+ * A tiny MRIM server for the relay tests: HELLO → HELLO_ACK, LOGIN2 → LOGIN_ACK, MESSAGE →
+ * MESSAGE_STATUS, STARTTLS → OK (then TLS when configured, FAILURE otherwise). Frames are built with
+ * the codec; `sent` keeps every frame the server wrote, per connection.
+ */
+export async function scriptedMrimServer(opts: ScriptedMrimOptions = {}): Promise<Listening & { sent: Buffer[][]; received: Buffer[][] }> {
+  const sent: Buffer[][] = [];
+  const received: Buffer[][] = [];
+  const listening = await listenTcp((raw) => {
+    const mine: Buffer[] = [];
+    const got: Buffer[] = [];
+    sent.push(mine);
+    received.push(got);
+    let stream: net.Socket | tls.TLSSocket = raw;
+    const framer = new Framer({ dir: 'c2s', detectPreamble: false });
+    const reply = (type: string, fields: Record<string, unknown>, seq: number) => {
+      const f = encodePacket(type, fields, { proto: '1.8', seq });
+      mine.push(f);
+      stream.write(f);
+    };
+    const onData = (chunk: Buffer) => {
+      for (const ev of framer.push(chunk)) {
+        if (ev.kind !== 'frame') continue;
+        got.push(ev.frame);
+        const msg = ev.frame.readUInt32LE(12);
+        const seq = ev.frame.readUInt32LE(8);
+        opts.onFrame?.(msg, ev.frame);
+        if (msg === 0x1001) reply('HELLO_ACK', { pingPeriod: 30 }, seq);
+        else if (msg === 0x1038) reply('LOGIN_ACK', {}, seq);
+        else if (msg === 0x1008) reply('MESSAGE_STATUS', { status: 0 }, seq);
+        else if (msg === 0x1086 && opts.tls) {
+          reply('OK', {}, seq);
+          stream.off('data', onData);
+          stream = new tls.TLSSocket(raw, { isServer: true, cert: opts.tls.cert, key: opts.tls.key });
+          stream.on('error', () => {});
+          stream.on('data', onData);
+          stream.on('end', () => stream.end());
+          return;
+        } else if (msg === 0x1086) reply('FAILURE', {}, seq);
+      }
+    };
+    raw.on('data', onData);
+    raw.on('end', () => {
+      if (stream === raw) raw.end();
+    });
+  });
+  return { ...listening, sent, received };
+}
+
+/** A throwaway self-signed certificate for localhost (openssl), or undefined when openssl is missing. */
 export function selfSignedCert(): { cert: string; key: string } | undefined {
   const dir = mkdtempSync(join(tmpdir(), 'mrimtap-cert-'));
   try {
@@ -21,4 +198,66 @@ export function selfSignedCert(): { cert: string; key: string } | undefined {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Reads MRIM frames off a stream one at a time (s2c side of a test client). */
+export class FrameQueue {
+  private frames: Buffer[] = [];
+  private waiting?: () => void;
+  private readonly framer = new Framer({ dir: 's2c', detectPreamble: false });
+  private stream!: NodeJS.ReadableStream;
+  private readonly onData = (chunk: Buffer) => {
+    for (const ev of this.framer.push(chunk)) if (ev.kind === 'frame') this.frames.push(ev.frame);
+    this.waiting?.();
+  };
+
+  constructor(stream: NodeJS.ReadableStream) {
+    this.attach(stream);
+  }
+
+  /** Reads from another stream from now on (after a TLS upgrade). */
+  attach(stream: NodeJS.ReadableStream): void {
+    this.stream?.removeListener('data', this.onData);
+    this.stream = stream;
+    stream.on('data', this.onData);
+  }
+
+  async next(ms = 5000): Promise<Buffer> {
+    const deadline = Date.now() + ms;
+    while (this.frames.length === 0) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for a frame');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 50);
+        this.waiting = () => (clearTimeout(t), resolve());
+      });
+    }
+    return this.frames.shift()!;
+  }
+}
+
+/**
+ * A SOCKS5 CONNECT done by hand (no auth, IPv4 destination); resolves with the socket paused right
+ * after the 10-byte success reply, nothing of the relayed stream read yet.
+ */
+export function rawSocksConnect(proxyPort: number, ipv4: string, port: number): Promise<net.Socket> {
+  return withTimeout(
+    new Promise<net.Socket>((resolve, reject) => {
+      const socket = net.connect(proxyPort, '127.0.0.1');
+      socket.once('error', reject);
+      const request = Buffer.from([5, 1, 0, 1, ...ipv4.split('.').map(Number), port >> 8, port & 0xff]);
+      socket.write(Buffer.concat([Buffer.from([5, 1, 0]), request]));
+      const need = 2 + 10;
+      const onReadable = () => {
+        if (socket.readableLength < need) return void socket.read(0);
+        const head = socket.read(need) as Buffer;
+        socket.off('readable', onReadable);
+        if (head[1] !== 0 || head[3] !== 0) return reject(new Error(`SOCKS refused: ${head.toString('hex')}`));
+        socket.pause();
+        resolve(socket);
+      };
+      socket.on('readable', onReadable);
+    }),
+    5000,
+    'raw SOCKS connect',
+  );
 }

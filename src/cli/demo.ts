@@ -1,0 +1,220 @@
+/**
+ * `mrimtap demo` (`npm start`): the reference server and the sniffing proxy on local ports, a scripted
+ * session of three reference clients through the proxy with its live log, a capture of it, and then
+ * both kept up for a real client until Ctrl-C (or ended with --exit).
+ */
+import { once } from 'node:events';
+import type { Command } from 'commander';
+import { defaultCapturePath } from '../capture/writer.js';
+import { MrimClient } from '../client/index.js';
+import { formatEndpoint } from '../proxy/events.js';
+import { MrimServer, type ServerAddress } from '../server/index.js';
+import { CliError } from './errors.js';
+import { color } from './output.js';
+import { printSummary, startSniffer, waitForSignal, type Sniffer, type SnifferOptions } from './proxy.js';
+
+interface DemoFlags {
+  exit?: boolean;
+  freePorts?: boolean;
+  record?: string;
+  hex?: boolean;
+}
+
+const HOST = '127.0.0.1';
+/** What real clients are configured with; the proxy maps these names to the local server. */
+const MRIM_HOST = 'mrim.mail.ru';
+const PREFERRED = { proxy: 1080, server: 2041, redirector: 2042 };
+const STEP_TIMEOUT_MS = 10_000;
+/** Pause after each step so the log of one step is complete before the next one starts. */
+const SETTLE_MS = 150;
+
+export const DEMO_ACCOUNTS = [
+  { login: 'alice@mail.ru', password: 'alice' },
+  { login: 'bob@mail.ru', password: 'bob' },
+  { login: 'carol@list.ru', password: 'carol' },
+];
+
+export function register(program: Command): void {
+  program
+    .command('demo')
+    .description('run the reference server and the sniffing proxy locally, play a scripted session through them and keep them up for a real client')
+    .option('--exit', 'stop after the scripted session instead of staying up until Ctrl-C')
+    .option('--free-ports', `use free ports instead of ${PREFERRED.proxy} (proxy) and ${PREFERRED.server}/${PREFERRED.redirector} (server)`)
+    .option('--record <file>', 'where to save the capture (default captures/mrimtap-DATE-TIME.jsonl)')
+    .option('--hex', 'add a hexdump of every frame to the log')
+    .action(async (flags: DemoFlags) => {
+      const ok = await runDemo(flags);
+      if (!ok) throw new CliError('the scripted session did not complete (see above)', 1);
+    });
+}
+
+async function startServer(freePorts: boolean): Promise<{ server: MrimServer; address: ServerAddress; preferred: boolean }> {
+  // No users given: the server's demo accounts, each with the others as contacts.
+  const preferred = new MrimServer({ host: HOST, port: freePorts ? 0 : PREFERRED.server, redirectorPort: freePorts ? 0 : PREFERRED.redirector });
+  if (freePorts) return { server: preferred, address: await preferred.listen(), preferred: true };
+  try {
+    return { server: preferred, address: await preferred.listen(), preferred: true };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' && (e as NodeJS.ErrnoException).code !== 'EACCES') throw e;
+    const fallback = new MrimServer({ host: HOST, port: 0, redirectorPort: 0 });
+    return { server: fallback, address: await fallback.listen(), preferred: false };
+  }
+}
+
+async function startProxy(opts: Omit<SnifferOptions, 'port'>, freePorts: boolean): Promise<{ sniffer: Sniffer; preferred: boolean }> {
+  if (freePorts) return { sniffer: await startSniffer({ ...opts, port: 0 }), preferred: true };
+  try {
+    return { sniffer: await startSniffer({ ...opts, port: PREFERRED.proxy }), preferred: true };
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'EADDRINUSE' && (e as { code?: string }).code !== 'EACCES') throw e;
+    return { sniffer: await startSniffer({ ...opts, port: 0 }), preferred: false };
+  }
+}
+
+const say = (text: string) => process.stdout.write(`\n${color.bold.magenta('▶')} ${color.bold(text)}\n`);
+const settle = () => new Promise((r) => setTimeout(r, SETTLE_MS));
+
+/** Resolves with the first event of `name` that satisfies `test`, or fails after a timeout. */
+async function next<T>(client: MrimClient, name: string, test: (v: T) => boolean = () => true): Promise<T> {
+  const signal = AbortSignal.timeout(STEP_TIMEOUT_MS);
+  for (;;) {
+    const [value] = (await once(client, name, { signal })) as [T];
+    if (test(value)) return value;
+  }
+}
+
+/** The scripted session; every step is narrated before it runs, the proxy's log shows its packets. */
+async function script(socks: string, server: ServerAddress): Promise<void> {
+  const redirector = `${MRIM_HOST}:${PREFERRED.redirector}`;
+  const [aliceAcc, bobAcc, carolAcc] = DEMO_ACCOUNTS;
+  const clients: MrimClient[] = [];
+  const client = (opts: ConstructorParameters<typeof MrimClient>[0]) => {
+    const c = new MrimClient({ socks, responseTimeoutMs: STEP_TIMEOUT_MS, ...opts });
+    clients.push(c);
+    return c;
+  };
+  try {
+    say(`alice logs in with protocol 1.8 (LOGIN2, CP1251 text), asking the redirector ${redirector} first`);
+    const alice = client({ redirector, ...aliceAcc, proto: '1.8' });
+    await alice.connect();
+    await settle();
+
+    say(`bob logs in with protocol 1.21 (LOGIN3, UTF-16LE text) straight to the server ${formatEndpoint({ host: HOST, port: server.port })}`);
+    const bob = client({ server: { host: HOST, port: server.port }, ...bobAcc, proto: '1.21' });
+    const bobOnline = next(alice, 'contactStatus', (s: { email: string }) => s.email === bobAcc.login);
+    await bob.connect();
+    await bobOnline;
+    await settle();
+
+    say('bob goes away with a status title; alice gets USER_STATUS');
+    const bobAway = next(alice, 'contactStatus', (s: { email: string; status: { name: string } }) => s.email === bobAcc.login && s.status.name === 'away');
+    await bob.setStatus('away', { title: 'Обедаю', description: 'вернусь через час' });
+    await bobAway;
+    await settle();
+
+    say('alice writes to bob: CP1251 on her 1.8 connection, UTF-16LE on his 1.21 one');
+    const toBob = next(bob, 'message');
+    await alice.sendMessage(bobAcc.login, 'Привет, Боб! Как дела?');
+    await toBob;
+    await settle();
+
+    say('bob answers');
+    const toAlice = next(alice, 'message');
+    await bob.sendMessage(aliceAcc.login, 'Привет, Алиса! Всё хорошо, спасибо.');
+    await toAlice;
+    await settle();
+
+    say('alice writes to carol, who is offline: the server keeps the message');
+    await alice.sendMessage(carolAcc.login, 'Carol, позвони мне, когда будешь онлайн.');
+    await settle();
+
+    say('carol logs in with protocol 1.23 (CAPABILITIES, LOGIN3 with an MD5 password) and gets the offline message');
+    const carol = client({ server: { host: HOST, port: server.port }, ...carolAcc, proto: '1.23' });
+    const offline = next(carol, 'message', (m: { offline: boolean }) => m.offline);
+    await carol.connect();
+    await offline;
+    await settle();
+
+    say('bob searches the white pages for carol');
+    await bob.search({ email: carolAcc.login });
+    await settle();
+
+    say('everyone logs out');
+    for (const c of clients) await c.logout();
+    await settle();
+  } finally {
+    for (const c of clients) if (c.state !== 'closed' && c.state !== 'idle') await c.logout().catch(() => {});
+  }
+}
+
+function nextSteps(sniffer: Sniffer, server: ServerAddress): void {
+  const proxy = formatEndpoint(sniffer.address);
+  const file = sniffer.capture?.path;
+  const commands: Array<[string, string]> = [
+    ...(file
+      ? ([
+          [`npx mrimtap decode ${file}`, 'the session again'],
+          [`npx mrimtap decode ${file} --filter 'type=MESSAGE*'`, 'only the messages'],
+          [`npx mrimtap decode ${file} --json`, 'as JSON Lines'],
+        ] as Array<[string, string]>)
+      : []),
+    ['npx mrimtap proxy --record', 'the proxy alone, in front of any server'],
+  ];
+  const width = Math.max(...commands.map(([c]) => c.length));
+  const lines = [
+    '',
+    color.bold('Next:'),
+    ...commands.map(([c, what]) => `  ${c.padEnd(width)}  ${color.dim(what)}`),
+    '',
+    color.bold('Point a real client at it') + ` (accounts ${DEMO_ACCOUNTS.map((a) => `${a.login} / ${a.password}`).join(', ')}):`,
+    `  Pidgin (pidgin-mra): a "Mail.Ru Agent" account with server ${HOST} and port ${server.port}, and on its`,
+    `    Proxy tab SOCKS 5, host ${sniffer.address.host}, port ${sniffer.address.port} (its redirector lookup bypasses the proxy, so give it the server)`,
+    `  Mail.Ru Agent or another client: its SOCKS5 proxy set to ${proxy}; requests for ${MRIM_HOST}:${PREFERRED.redirector}`,
+    `    and :${PREFERRED.server} go to the local server (--map), so the server setting can stay as it is`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+export async function runDemo(flags: DemoFlags): Promise<boolean> {
+  // From the start, so that Ctrl-C during the scripted session still closes the capture and the ports.
+  const stopped = waitForSignal();
+  const { server, address, preferred: serverPreferred } = await startServer(!!flags.freePorts);
+  let sniffer: Sniffer | undefined;
+  try {
+    const started = await startProxy({
+      host: HOST,
+      map: [
+        { from: { host: MRIM_HOST, port: PREFERRED.redirector }, to: { host: HOST, port: address.redirectorPort! } },
+        { from: { host: MRIM_HOST, port: PREFERRED.server }, to: { host: HOST, port: address.port } },
+      ],
+      record: flags.record ?? defaultCapturePath(),
+      hex: flags.hex,
+    }, !!flags.freePorts);
+    sniffer = started.sniffer;
+    const fellBack = (wanted: number) => color.yellow(` (${wanted} was in use)`);
+    const out = (line: string) => process.stdout.write(line + '\n');
+    out(color.bold('mrimtap demo') + ': the reference MRIM server and the sniffing proxy, on this machine only');
+    out(`  MRIM server   ${HOST}:${address.port}${serverPreferred ? '' : fellBack(PREFERRED.server)}`);
+    out(`  redirector    ${HOST}:${address.redirectorPort}${serverPreferred ? '' : fellBack(PREFERRED.redirector)}  (answers ${HOST}:${address.port})`);
+    out(`  SOCKS5 proxy  ${formatEndpoint(sniffer.address)}${started.preferred ? '' : fellBack(PREFERRED.proxy)}  (maps ${MRIM_HOST}:${PREFERRED.redirector} and :${PREFERRED.server} to the server)`);
+    out(`  recording to  ${sniffer.capture?.path}`);
+
+    let ok = true;
+    try {
+      await script(`socks5://${formatEndpoint(sniffer.address)}`, address);
+    } catch (e) {
+      ok = false;
+      process.stdout.write(`\n${color.red(`⚠ the scripted session stopped: ${(e as Error).message}`)}\n`);
+    }
+    nextSteps(sniffer, address);
+    if (!flags.exit) {
+      process.stdout.write(`\nServer and proxy stay up for your own client. ${color.bold('Ctrl-C')} to stop.\n`);
+      await stopped;
+    }
+    return ok;
+  } finally {
+    await sniffer?.stop();
+    await server.close();
+    if (sniffer) printSummary(sniffer);
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * What the sniffer reports about a connection, besides the decoded stream: the SOCKS handshake, the
+ * TCP session opening and closing, and notes (decoder trouble, TLS interception). Together with the
+ * SessionDecoder's events these make up the live log and the records of a capture.
+ */
+import type { Direction } from '../protocol/fields.js';
+import type { SessionEvent } from '../protocol/session.js';
+import type { Endpoint } from '../socks/server.js';
+
+export type { Endpoint };
+
+export type ConnEvent =
+  /** The outcome of a SOCKS5 CONNECT request: `reply` 0 when the upstream connection was made. */
+  | {
+      kind: 'connect';
+      time: number;
+      client: Endpoint;
+      /** Destination as the client asked for it. */
+      target: Endpoint;
+      /** Where --map sent it instead. */
+      mapped?: Endpoint;
+      /** Address actually connected to. */
+      upstream?: Endpoint;
+      user?: string;
+      reply: number;
+      /** Why the upstream connection failed (an errno code or a message). */
+      error?: string;
+    }
+  | { kind: 'auth-refused'; time: number; client: Endpoint; user: string }
+  /** A relayed TCP session is up; `follows` is the connection whose redirector answer pointed here. */
+  | { kind: 'open'; time: number; client: Endpoint; server: Endpoint; follows?: number }
+  | { kind: 'close'; time: number; bytes: Record<Direction, number>; durationMs: number; reason: string }
+  | { kind: 'note'; time: number; dir?: Direction; level: 'info' | 'warn'; message: string };
+
+export type AnyEvent = SessionEvent | ConnEvent;
+
+/** One event of one connection, as the live log shows it and a capture stores it. */
+export interface TapEvent {
+  conn: number;
+  client: Endpoint;
+  /** The peer the proxy talks to for this connection (absent while a SOCKS request failed). */
+  server?: Endpoint;
+  /** The account logged in on this connection, once its login packet went by. */
+  login?: string;
+  event: AnyEvent;
+}
+
+const CONN_KINDS = new Set(['connect', 'auth-refused', 'open', 'close', 'note']);
+
+export function isConnEvent(ev: AnyEvent): ev is ConnEvent {
+  return CONN_KINDS.has(ev.kind);
+}
+
+/** `host:port`, with brackets around IPv6 addresses. */
+export function formatEndpoint(e: Endpoint): string {
+  return `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`;
+}
+
+/** Parses `host:port` or `[v6]:port`; undefined when it is not one. */
+export function parseEndpoint(text: string): Endpoint | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: (m[1] ?? m[2]).toLowerCase(), port };
+}

@@ -1,0 +1,129 @@
+/**
+ * Byte relay between a client and a server socket: every chunk is written on as it was received (never
+ * merged), a slow reader pauses the sender (backpressure), one side's FIN ends only that direction
+ * (half-close), and a reset on either side tears both down. Observers see each chunk after it was
+ * handed on; what they do cannot change or delay what is relayed.
+ *
+ * The two endpoints can be exchanged mid-stream (`swap`) — the TLS interception replaces the raw
+ * sockets by TLS sockets layered on them.
+ */
+import type { Duplex } from 'node:stream';
+import type { Direction } from '../protocol/fields.js';
+
+export interface RelayObserver {
+  /** A chunk was relayed. */
+  data(dir: Direction, chunk: Buffer): void;
+  /** The sender of `dir` finished (FIN). */
+  end(dir: Direction): void;
+  /** The observer threw: it is not called again, the relay goes on. */
+  failed(err: unknown): void;
+}
+
+export interface RelayResult {
+  reason: string;
+}
+
+type Side = 'client' | 'server';
+
+const DIR_FROM: Record<Side, Direction> = { client: 'c2s', server: 's2c' };
+
+export class Relay {
+  readonly done: Promise<RelayResult>;
+  private finish!: (r: RelayResult) => void;
+  private sockets!: Record<Side, Duplex>;
+  private detachers: Array<() => void> = [];
+  private ended: Record<Side, boolean> = { client: false, server: false };
+  private gone: Record<Side, boolean> = { client: false, server: false };
+  private firstEnd?: Side;
+  private closed = false;
+  private observerBroken = false;
+
+  constructor(
+    client: Duplex,
+    server: Duplex,
+    private readonly observer: RelayObserver,
+  ) {
+    this.done = new Promise((resolve) => (this.finish = resolve));
+    this.attach(client, server);
+  }
+
+  /** Relays between new endpoints from here on (the old ones are left alone, not closed). */
+  swap(client: Duplex, server: Duplex): void {
+    this.detach();
+    this.attach(client, server);
+  }
+
+  /** Tears both sides down (proxy shutdown). */
+  destroy(reason: string): void {
+    this.close(reason);
+  }
+
+  private attach(client: Duplex, server: Duplex): void {
+    this.sockets = { client, server };
+    this.wire('client', 'server');
+    this.wire('server', 'client');
+  }
+
+  private detach(): void {
+    for (const d of this.detachers) d();
+    this.detachers = [];
+  }
+
+  private on(stream: Duplex, event: string, listener: (...args: any[]) => void): void {
+    stream.on(event, listener);
+    this.detachers.push(() => stream.off(event, listener));
+  }
+
+  private wire(from: Side, to: Side): void {
+    const src = this.sockets[from];
+    const dst = this.sockets[to];
+    const dir = DIR_FROM[from];
+    this.on(src, 'data', (chunk: Buffer) => {
+      if (!dst.write(chunk)) src.pause();
+      this.observe(() => this.observer.data(dir, chunk));
+    });
+    // 'drain' only follows a write that returned false, i.e. a pause of ours.
+    this.on(dst, 'drain', () => src.resume());
+    this.on(src, 'end', () => {
+      this.ended[from] = true;
+      this.firstEnd ??= from;
+      this.observe(() => this.observer.end(dir));
+      dst.end();
+    });
+    this.on(src, 'error', (err: NodeJS.ErrnoException) => this.close(`${from} ${err.code === 'ECONNRESET' ? 'reset the connection' : `error: ${err.code ?? err.message}`}`));
+    this.on(src, 'close', () => {
+      // A side closes by itself only once it sent FIN and took our FIN (both directions done), so the
+      // other side is closing too; a close before its FIN is an abort.
+      if (!this.ended[from]) return this.close(`${from} closed without FIN`);
+      this.gone[from] = true;
+      if (this.gone[to]) this.close(`${this.firstEnd} closed first`);
+    });
+    src.resume();
+  }
+
+  private observe(call: () => void): void {
+    if (this.observerBroken) return;
+    try {
+      call();
+    } catch (e) {
+      this.observerBroken = true;
+      try {
+        this.observer.failed(e);
+      } catch {
+        // Nothing left to tell; the bytes still flow.
+      }
+    }
+  }
+
+  private close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.detach();
+    for (const s of Object.values(this.sockets)) {
+      // Late errors of a torn-down socket are expected; keep them from reaching the process.
+      s.on('error', () => {});
+      s.destroy();
+    }
+    this.finish({ reason });
+  }
+}

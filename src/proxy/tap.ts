@@ -1,0 +1,133 @@
+/**
+ * Decoding beside the relay: one SessionDecoder per connection turns the bytes each side sent into
+ * annotated events. Nothing here touches a socket, and nothing here may throw into the relay: a decoder
+ * failure becomes a note and the bytes keep flowing. The same code decodes live traffic (proxy) and
+ * reassembled pcap connections (`decode CAPTURE.pcap`).
+ */
+import type { Direction } from '../protocol/fields.js';
+import { SessionDecoder, type SessionEvent } from '../protocol/session.js';
+import { formatEndpoint, type AnyEvent, type ConnEvent, type Endpoint, type TapEvent } from './events.js';
+
+/** A direction that carried this many bytes since its last frame is not MRIM; decoding it stops. */
+export const NOT_MRIM_LIMIT = 64 * 1024;
+
+export interface TapHubOptions {
+  maxFrameSize?: number;
+  /** The proxy terminates TLS itself: STARTTLS does not make the stream opaque. */
+  tlsTerminated?: boolean;
+}
+
+/** Receives every event; it runs inside the relay's data handlers, so it must not throw. */
+export type TapSink = (ev: TapEvent) => void;
+
+/** Every connection of one proxy run or one pcap file; links a redirector's answer to the connection that follows it. */
+export class TapHub {
+  /** `host:port` a redirector answered → the connection that answered it. */
+  private readonly redirects = new Map<string, number>();
+
+  constructor(
+    private readonly sink: TapSink,
+    readonly opts: TapHubOptions = {},
+  ) {}
+
+  /** Starts decoding a connection. `candidates` are the addresses it went to (as asked, as connected). */
+  open(conn: number, client: Endpoint, server: Endpoint, time: number, candidates: Endpoint[] = [server]): ConnectionTap {
+    const tap = new ConnectionTap(this, conn, client, server, time);
+    // The first connection to an answered address is the one that followed it; later ones just go there too.
+    const key = candidates.map((e) => formatEndpoint(e).toLowerCase()).find((k) => this.redirects.has(k));
+    const follows = key !== undefined ? this.redirects.get(key) : undefined;
+    if (key !== undefined) this.redirects.delete(key);
+    tap.report({ kind: 'open', time, client, server, ...(follows !== undefined ? { follows } : {}) });
+    return tap;
+  }
+
+  /** Reports an event of a connection that is not (or not yet) decoded: SOCKS outcomes. */
+  report(conn: number, client: Endpoint, server: Endpoint | undefined, event: AnyEvent): void {
+    this.sink({ conn, client, ...(server ? { server } : {}), event });
+  }
+
+  /** @internal */
+  emit(ev: TapEvent): void {
+    if (ev.event.kind === 'redirect' && ev.event.host !== undefined && ev.event.port !== undefined) {
+      this.redirects.set(formatEndpoint({ host: ev.event.host, port: ev.event.port }).toLowerCase(), ev.conn);
+    }
+    this.sink(ev);
+  }
+}
+
+export class ConnectionTap {
+  readonly bytes: Record<Direction, number> = { c2s: 0, s2c: 0 };
+  private readonly session: SessionDecoder;
+  /** Bytes since the last frame per direction, to notice a stream that is not MRIM. */
+  private readonly sinceFrame: Record<Direction, number> = { c2s: 0, s2c: 0 };
+  private readonly stopped: Record<Direction, boolean> = { c2s: false, s2c: false };
+  private closed = false;
+
+  constructor(
+    private readonly hub: TapHub,
+    readonly conn: number,
+    readonly client: Endpoint,
+    readonly server: Endpoint,
+    readonly openedAt: number,
+  ) {
+    this.session = new SessionDecoder({ maxFrameSize: hub.opts.maxFrameSize, tlsTerminated: hub.opts.tlsTerminated });
+  }
+
+  get login(): string | undefined {
+    return this.session.login;
+  }
+
+  /** STARTTLS was accepted on this connection. */
+  get tlsAccepted(): boolean {
+    return this.session.tls;
+  }
+
+  report(event: AnyEvent): void {
+    this.hub.emit({ conn: this.conn, client: this.client, server: this.server, ...(this.login ? { login: this.login } : {}), event });
+  }
+
+  note(message: string, level: 'info' | 'warn', time: number, dir?: Direction): void {
+    this.report({ kind: 'note', time, level, message, ...(dir ? { dir } : {}) });
+  }
+
+  /** Bytes one side sent, as relayed. */
+  push(dir: Direction, chunk: Buffer, time: number): void {
+    this.bytes[dir] += chunk.length;
+    if (this.stopped[dir]) return;
+    this.decode(dir, time, () => this.session.push(dir, chunk, time));
+  }
+
+  /** That side finished sending (FIN). */
+  end(dir: Direction, time: number): void {
+    if (!this.stopped[dir]) this.decode(dir, time, () => this.session.end(dir, time));
+    this.stopped[dir] = true;
+  }
+
+  close(reason: string, time: number): void {
+    if (this.closed) return;
+    for (const dir of ['c2s', 's2c'] as const) this.end(dir, time);
+    this.closed = true;
+    this.report({ kind: 'close', time, bytes: { ...this.bytes }, durationMs: time - this.openedAt, reason } satisfies ConnEvent);
+  }
+
+  private decode(dir: Direction, time: number, run: () => SessionEvent[]): void {
+    let events: SessionEvent[];
+    try {
+      events = run();
+    } catch (e) {
+      // The decoder's state is unknown after a throw: stop decoding this direction, keep relaying.
+      this.stopped[dir] = true;
+      this.note(`decoder failed (${(e as Error).message}); the rest of this direction is relayed without decoding`, 'warn', time, dir);
+      return;
+    }
+    for (const ev of events) {
+      this.report(ev);
+      if (ev.kind === 'frame') this.sinceFrame[dir] = 0;
+      else if (ev.kind === 'garbage') this.sinceFrame[dir] += ev.bytes.length + (ev.skipped ?? 0);
+    }
+    if (this.sinceFrame[dir] >= NOT_MRIM_LIMIT) {
+      this.stopped[dir] = true;
+      this.note(`${this.sinceFrame[dir]} bytes without an MRIM frame: not MRIM, the rest of this direction is relayed without decoding`, 'warn', time, dir);
+    }
+  }
+}

@@ -1,0 +1,200 @@
+/** Recording with `mrimtap proxy --record`, reading captures back, and `mrimtap decode CAPTURE`. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { readCapture, type CaptureItem } from '../src/capture/reader.js';
+import { CaptureWriter, defaultCapturePath } from '../src/capture/writer.js';
+import { encodePacket } from '../src/protocol/codec.js';
+import { spawnCli, ROOT } from './helpers/cli.js';
+import { runCli } from './helpers/server-cli.js';
+import { FrameQueue, readAll, scriptedMrimServer, socksConnect } from './helpers/net.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'mrimtap-capture-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function items(path: string): Promise<CaptureItem[]> {
+  const out: CaptureItem[] = [];
+  for await (const item of readCapture(path)) out.push(item);
+  return out;
+}
+
+describe('proxy --record and decode CAPTURE', () => {
+  const capturePath = join(dir, 'session.jsonl');
+  const sentByClient = [
+    encodePacket('HELLO', {}, { proto: '1.8', seq: 1 }),
+    encodePacket('LOGIN2', { login: 'alice@mail.ru', password: 'hunter2', status: 1, description: 'capture test' }, { proto: '1.8', seq: 2 }),
+    encodePacket('MESSAGE', { flags: 0, to: 'bob@mail.ru', text: 'Привет из записи', rtf: ' ' }, { proto: '1.8', seq: 3 }),
+  ];
+  let sentByServer: Buffer[] = [];
+  let stderrAtStop = '';
+
+  before(async () => {
+    const upstream = await scriptedMrimServer();
+    const proxy = spawnCli(['proxy', '--port', '0', '--record', capturePath, '--quiet']);
+    try {
+      const [, port] = await proxy.waitFor(/SOCKS5 on 127\.0\.0\.1:(\d+)/);
+      const client = await socksConnect(Number(port), '127.0.0.1', upstream.port);
+      const q = new FrameQueue(client);
+      for (const f of sentByClient) {
+        client.write(f);
+        await q.next();
+      }
+      client.end();
+      await readAll(client);
+      sentByServer = upstream.sent[0];
+      // Written as it happens: the close is in the file before the proxy stops.
+      const deadline = Date.now() + 5000;
+      while (!readFileSync(capturePath, 'utf8').includes('"kind":"close"')) {
+        if (Date.now() > deadline) throw new Error('the close event never reached the capture');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(await proxy.stop('SIGINT'), 0);
+      stderrAtStop = proxy.stderr();
+    } finally {
+      if (proxy.child.exitCode === null) await proxy.stop('SIGKILL');
+      await upstream.close();
+    }
+  });
+
+  it('holds exactly the frames exchanged, with a header, in a file only its owner can read', async () => {
+    assert.equal(statSync(capturePath).mode & 0o777, 0o600);
+    const all = await items(capturePath);
+    const header = all[0];
+    assert.ok(header.kind === 'header');
+    assert.equal(header.header.format, 'mrimtap-capture');
+    assert.equal(header.header.version, 1);
+    assert.match(header.header.tool, /^mrimtap \d/);
+    assert.match(header.header.listen ?? '', /^127\.0\.0\.1:\d+$/);
+    assert.ok(!Number.isNaN(Date.parse(header.header.started)));
+    const events = all.flatMap((i) => (i.kind === 'event' ? [i.event] : []));
+    assert.ok(all.every((i) => i.kind !== 'problem'));
+    const raw = (d: string) => events.flatMap((e) => (e.event.kind === 'frame' && e.event.dir === d ? [e.event.raw] : []));
+    assert.deepEqual(raw('c2s'), sentByClient);
+    assert.deepEqual(raw('s2c'), sentByServer);
+    assert.deepEqual(
+      events.map((e) => e.event.kind),
+      ['connect', 'open', 'frame', 'frame', 'frame', 'frame', 'frame', 'frame', 'close'],
+    );
+    assert.ok(events.every((e) => e.conn === 1 && e.client.host === '127.0.0.1'));
+    // Masked in the fields, whole in the raw bytes (so the capture can be decoded and replayed).
+    const lines = readFileSync(capturePath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const login = lines.find((l) => l.type === 'LOGIN2')!;
+    assert.equal((login.fields as Record<string, unknown>).password, '********');
+    assert.ok(String(login.raw).includes(Buffer.from('hunter2').toString('hex')));
+    assert.match(stderrAtStop, /1 connection\n\s+9 events recorded in/);
+  });
+
+  it('decode CAPTURE prints the session with the live log renderer', async () => {
+    const r = await runCli(['decode', capturePath]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /^capture by mrimtap /);
+    assert.match(r.stdout, /#1 SOCKS5 CONNECT 127\.0\.0\.1:\d+ → 0 succeeded/);
+    assert.match(r.stdout, /#1 OPEN 127\.0\.0\.1:\d+ ⇄ 127\.0\.0\.1:\d+/);
+    assert.match(r.stdout, /#1 C→S LOGIN2 seq=2 v1\.8 \d+ B\n\s+login\s+alice@mail\.ru\n\s+password\s+\*{8} \(plaintext\)/);
+    assert.match(r.stdout, /#1 S→C LOGIN_ACK seq=2 v1\.8 44 B ↩ LOGIN2 \+\d+ ms/);
+    assert.match(r.stdout, /text\s+Привет из записи/);
+    assert.match(r.stdout, /#1 CLOSE C→S \d+ B, S→C \d+ B in .* — client closed first/);
+    assert.doesNotMatch(r.stdout, /hunter2/);
+
+    const secrets = await runCli(['decode', capturePath, '--show-secrets', '--filter', 'type=LOGIN2']);
+    assert.match(secrets.stdout, /password\s+hunter2/);
+  });
+
+  it('decode CAPTURE --filter selects by type, direction, connection and login', async () => {
+    const types = async (filter: string) => {
+      const r = await runCli(['decode', capturePath, '--filter', filter]);
+      assert.equal(r.code, 0, r.stderr);
+      return [...r.stdout.matchAll(/#\d+ (?:[CS]→[CS] )?(\S+)/g)].map((m) => m[1]);
+    };
+    assert.deepEqual(await types('type=MESSAGE*'), ['MESSAGE', 'MESSAGE_STATUS']);
+    assert.deepEqual(await types('dir=s2c'), ['HELLO_ACK', 'LOGIN_ACK', 'MESSAGE_STATUS']);
+    assert.deepEqual(await types('dir=c2s !type=HELLO'), ['LOGIN2', 'MESSAGE']);
+    assert.deepEqual(await types('type!=open,close,SOCKS*,connect conn=1 login=ALICE@*'), ['LOGIN2', 'LOGIN_ACK', 'MESSAGE', 'MESSAGE_STATUS']);
+    assert.deepEqual(await types('conn=2-9'), []);
+    const bad = await runCli(['decode', capturePath, '--filter', 'colour=red']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^mrimtap: --filter: unknown filter key "colour"/);
+  });
+
+  it('decode CAPTURE --json gives the recorded lines back', async () => {
+    const r = await runCli(['decode', capturePath, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const recorded = readFileSync(capturePath, 'utf8').trim().split('\n').slice(1);
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l)), recorded.map((l) => JSON.parse(l)));
+  });
+
+  it('a capture cut mid-line is still readable, with a warning naming the line', async () => {
+    const text = readFileSync(capturePath, 'utf8');
+    const cut = join(dir, 'cut.jsonl');
+    const lastLine = text.lastIndexOf('\n', text.length - 2);
+    writeFileSync(cut, text.slice(0, lastLine + 20));
+    const r = await runCli(['decode', cut]);
+    assert.equal(r.code, 0);
+    assert.match(r.stderr, /cut\.jsonl: line 10: the last line is incomplete \(recording cut short\): skipped/);
+    assert.match(r.stdout, /MESSAGE_STATUS/);
+    assert.doesNotMatch(r.stdout, /CLOSE/);
+  });
+});
+
+describe('capture files', () => {
+  it('the reader reports invalid lines by number and goes on', async () => {
+    const path = join(dir, 'damaged.jsonl');
+    const w = CaptureWriter.create(path, { source: 'test' });
+    const client = { host: '127.0.0.1', port: 5000 };
+    w.write({ conn: 1, client, event: { kind: 'note', time: 0, level: 'info', message: 'first' } });
+    w.close();
+    writeFileSync(path, readFileSync(path, 'utf8') + 'not json\n{"conn":1}\n' + '{"conn":1,"kind":"note","time":"1970-01-01T00:00:00.000Z","client":"127.0.0.1:5000","level":"warn","message":"last"}\n');
+    const all = await items(path);
+    assert.deepEqual(
+      all.map((i) => (i.kind === 'problem' ? `${i.line}: ${i.message}` : i.kind)),
+      ['header', 'event', '3: not JSON: skipped', '4: not a capture record (missing or invalid kind): skipped', 'event'],
+    );
+  });
+
+  it('refuses a file that is not a capture, with a one-line error', async () => {
+    const path = join(dir, 'other.jsonl');
+    writeFileSync(path, '{"hello":"world"}\n');
+    await assert.rejects(items(path), /not a mrimtap capture/);
+    const r = await runCli(['decode', path]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^mrimtap: .*other\.jsonl: not a mrimtap capture: the first line has no "format": "mrimtap-capture"\n$/);
+    const text = join(dir, 'text.txt');
+    writeFileSync(text, 'hello');
+    assert.match((await runCli(['decode', text])).stderr, /is not a capture: expected a mrimtap recording/);
+    assert.match((await runCli(['decode', join(dir, 'missing.jsonl')])).stderr, /no such file/);
+    assert.match((await runCli(['decode'])).stderr, /nothing to decode/);
+  });
+
+  it('an existing file is made owner-only when recorded over', () => {
+    const path = join(dir, 'existing.jsonl');
+    writeFileSync(path, 'old', { mode: 0o644 });
+    CaptureWriter.create(path, {}).close();
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+  });
+
+  it('the default name is under captures/ with the date and time', () => {
+    assert.equal(defaultCapturePath(new Date(2024, 0, 31, 23, 5, 9)), join('captures', 'mrimtap-20240131-230509.jsonl'));
+  });
+});
+
+describe('decode a pcap', () => {
+  it('decodes every TCP connection, interleaved by time, with the same renderer', async () => {
+    const pcap = join(ROOT, 'test', 'fixtures', 'vectors', 'pidgin-mra-1.8-session.pcap');
+    const r = await runCli(['decode', pcap]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^pcap: \d+ packets, 2 TCP connections/);
+    assert.match(r.stdout, /#1 C→S LOGIN2 seq=1 v1\.8 116 B\n\s+login\s+alice@mail\.ru/);
+    assert.match(r.stdout, /#2 C→S LOGIN2 seq=1 v1\.8 112 B\n\s+login\s+bob@mail\.ru/);
+    const only = await runCli(['decode', pcap, '--filter', 'login=bob@mail.ru type=MESSAGE']);
+    assert.match(only.stdout, /^pcap: .*\n.*#2 C→S MESSAGE seq=2 v1\.8 \d+ B\n\s+flags\s+0\n\s+to\s+alice@mail\.ru\n\s+text\s+Привет, Alice! hello from bob/);
+    const json = await runCli(['decode', pcap, '--json']);
+    const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { conn: number; kind: string; type?: string });
+    assert.deepEqual(
+      lines.filter((l) => l.type === 'LOGIN2').map((l) => l.conn),
+      [1, 2],
+    );
+  });
+});

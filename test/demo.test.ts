@@ -1,0 +1,52 @@
+/** `mrimtap demo --exit` (what `npm start` runs, minus staying up): the scripted session end to end. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { readCapture } from '../src/capture/reader.js';
+import type { TapEvent } from '../src/proxy/events.js';
+import { runCli } from './helpers/server-cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'mrimtap-demo-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('mrimtap demo', () => {
+  it('plays the scripted session through the proxy, logs it readably and records it', async () => {
+    const capture = join(dir, 'demo.jsonl');
+    const r = await runCli(['demo', '--exit', '--free-ports', '--record', capture], 60_000);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    // Not a terminal: plain text only.
+    assert.doesNotMatch(r.stdout, /\x1b\[/);
+    for (const step of ['alice logs in with protocol 1.8', 'bob logs in with protocol 1.21', 'carol logs in with protocol 1.23', 'everyone logs out']) {
+      assert.ok(r.stdout.includes(step), step);
+    }
+    assert.match(r.stdout, /#1 S→C REDIRECT → 127\.0\.0\.1:\d+/);
+    assert.match(r.stdout, /#2 OPEN .* · follows redirect from #1/);
+    assert.match(r.stdout, /#2 C→S LOGIN2 seq=\d+ v1\.8 \d+ B\n\s+login\s+alice@mail\.ru\n\s+password\s+\*{8} \(plaintext\)/);
+    assert.match(r.stdout, /C→S LOGIN3 seq=\d+ v1\.23 \d+ B\n\s+login\s+carol@list\.ru\n\s+password\s+\*{8} \(md5\)/);
+    assert.match(r.stdout, /text\s+Привет, Боб! Как дела\?/);
+    assert.match(r.stdout, /S→C OFFLINE_MESSAGE_ACK/);
+    assert.match(r.stdout, /S→C ANKETA_INFO seq=\d+ v1\.21 \d+ B ↩ WP_REQUEST/);
+    assert.match(r.stdout, /Next:\n\s+npx mrimtap decode /);
+    assert.doesNotMatch(r.stdout + r.stderr, /scripted session stopped|⚠ decoder|cannot render/);
+
+    assert.equal(statSync(capture).mode & 0o777, 0o600);
+    const events: TapEvent[] = [];
+    for await (const item of readCapture(capture)) {
+      assert.notEqual(item.kind, 'problem');
+      if (item.kind === 'event') events.push(item.event);
+    }
+    const logins = events.flatMap((e) => (e.event.kind === 'frame' && /^LOGIN[23]$/.test(e.event.frame.type) ? [`${e.event.frame.type} ${e.event.frame.proto} ${e.login}`] : []));
+    assert.deepEqual(logins, ['LOGIN2 1.8 alice@mail.ru', 'LOGIN3 1.21 bob@mail.ru', 'LOGIN3 1.23 carol@list.ru']);
+    const types = new Set(events.flatMap((e) => (e.event.kind === 'frame' ? [e.event.frame.type] : [])));
+    for (const t of ['CONTACT_LIST2', 'USER_STATUS', 'CHANGE_STATUS', 'MESSAGE', 'MESSAGE_ACK', 'MESSAGE_STATUS', 'OFFLINE_MESSAGE_ACK', 'WP_REQUEST', 'ANKETA_INFO']) {
+      assert.ok(types.has(t), t);
+    }
+    // A message both ways: CP1251 to the 1.8 client, UTF-16LE to the 1.21 one.
+    const acks = events.flatMap((e) => (e.event.kind === 'frame' && e.event.frame.type === 'MESSAGE_ACK' ? [e.event.frame] : []));
+    assert.deepEqual(acks.map((f) => f.proto).sort(), ['1.21', '1.8']);
+    assert.equal(events.filter((e) => e.event.kind === 'close').length, 4);
+    assert.ok(!events.some((e) => e.event.kind === 'garbage' || (e.event.kind === 'frame' && e.event.frame.warnings.length > 0)));
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * The real client pidgin-mra through the sniffing proxy to the reference server, recorded. (Its
+ * redirector lookup is an HTTP fetch that ignores the account's proxy, so it is given the server.)
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { readCapture } from '../src/capture/reader.js';
+import { CaptureWriter } from '../src/capture/writer.js';
+import type { TapEvent } from '../src/proxy/events.js';
+import { MrimServer, type ServerAddress } from '../src/server/index.js';
+import { startProxy, type RecordingProxy } from './helpers/net.js';
+import { isPidginAvailable, pidginUnavailableReason, startPidgin } from './interop/pidgin.js';
+
+const skip = (await isPidginAvailable()) ? false : `pidgin-mra is not available: ${await pidginUnavailableReason()}`;
+const dir = mkdtempSync(join(tmpdir(), 'mrimtap-proxy-pidgin-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function setUp(name: string): Promise<{ server: MrimServer; address: ServerAddress; proxy: RecordingProxy; capture: CaptureWriter; done: () => Promise<void> }> {
+  const server = new MrimServer({ host: '127.0.0.1', port: 0, redirectorPort: 0 });
+  const address = await server.listen();
+  const capture = CaptureWriter.create(join(dir, `${name}.jsonl`), { source: 'test' });
+  const proxy = await startProxy({ onEvent: (ev) => capture.write(ev) });
+  return {
+    server,
+    address,
+    proxy,
+    capture,
+    done: async () => {
+      await proxy.close();
+      capture.close();
+      await server.close();
+    },
+  };
+}
+
+async function recorded(capture: CaptureWriter): Promise<TapEvent[]> {
+  const events: TapEvent[] = [];
+  for await (const item of readCapture(capture.path)) {
+    assert.notEqual(item.kind, 'problem');
+    if (item.kind === 'event') events.push(item.event);
+  }
+  return events;
+}
+
+describe('pidgin-mra through the proxy', { skip, timeout: 60_000 }, () => {
+  it('logs in to the reference server; the capture holds its LOGIN2 and the session', async () => {
+    const s = await setUp('direct');
+    const alice = await startPidgin({ host: '127.0.0.1', port: s.address.port, login: 'alice@mail.ru', password: 'alice', socks: { host: '127.0.0.1', port: s.proxy.port } });
+    try {
+      await alice.waitFor('signed-on', 10_000);
+      const list = await alice.waitFor('contact-list', 10_000);
+      assert.ok(list.buddies.some((b) => b.name === 'bob@mail.ru'));
+      await alice.sendMessage('bob@mail.ru', 'Привет через прокси');
+      await alice.logout();
+    } finally {
+      await alice.close();
+    }
+    await s.done();
+    assert.equal(alice.crashed, false);
+    const events = await recorded(s.capture);
+    const connect = events.find((e) => e.event.kind === 'connect')!.event;
+    assert.ok(connect.kind === 'connect' && connect.reply === 0 && connect.target.port === s.address.port);
+    const login = events.find((e) => e.event.kind === 'frame' && e.event.frame.type === 'LOGIN2')!.event;
+    assert.ok(login.kind === 'frame');
+    assert.equal(login.frame.proto, '1.8');
+    assert.equal(login.frame.fields.login, 'alice@mail.ru');
+    assert.match(String(login.frame.fields.description), /pidgin-mra/);
+    const message = events.find((e) => e.event.kind === 'frame' && e.event.frame.type === 'MESSAGE')!.event;
+    assert.ok(message.kind === 'frame' && message.frame.fields.text === 'Привет через прокси');
+    const types = events.flatMap((e) => (e.event.kind === 'frame' ? [e.event.frame.type] : []));
+    for (const t of ['HELLO', 'HELLO_ACK', 'LOGIN_ACK', 'CONTACT_LIST2', 'MESSAGE_STATUS']) assert.ok(types.includes(t), t);
+    assert.ok(!events.some((e) => e.event.kind === 'garbage'));
+  });
+});
