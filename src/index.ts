@@ -1,6 +1,14 @@
 /** The mrimtap library API. */
 export * from './protocol/index.js';
-export { renderEvent, renderFrameFields, hexdump } from './render/text.js';
-export { eventToJson, type JsonEvent } from './render/json.js';
+export { renderEvent, renderFrameFields, renderTapEvent, hexdump } from './render/text.js';
+export { eventToJson, tapEventToJson, type JsonEvent, type TapJson } from './render/json.js';
+export { FILTER_KEYS, FILTER_SYNTAX, FilterError, parseFilter, type EventFilter } from './render/filter.js';
+export { formatEndpoint, parseEndpoint, type Endpoint } from './net/endpoint.js';
 export * from './client/index.js';
 export * from './server/index.js';
+export { MrimProxy, type MapRule, type ProxyOptions } from './proxy/proxy.js';
+export { isConnEvent, type AnyEvent, type ConnEvent, type TapEvent } from './proxy/events.js';
+export { CAPTURE_FORMAT, CAPTURE_VERSION, CaptureWriter, defaultCapturePath, type CaptureHeader } from './capture/writer.js';
+export { CaptureFileError, readCapture, recordToTapEvent, type CaptureItem } from './capture/reader.js';
+export { CaptureFormatError, parseCapture, readPcapFile, streamBytes, type Capture, type CaptureWarning, type TcpConnection } from './capture/pcap.js';
+export { decodePcap } from './capture/pcap-decode.js';

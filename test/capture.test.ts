@@ -9,7 +9,8 @@ import { CaptureWriter, defaultCapturePath } from '../src/capture/writer.js';
 import { encodePacket } from '../src/protocol/codec.js';
 import { spawnCli, ROOT } from './helpers/cli.js';
 import { runCli } from './helpers/server-cli.js';
-import { FrameQueue, readAll, scriptedMrimServer, socksConnect } from './helpers/net.js';
+import { FrameQueue, readAll, socksConnect } from './helpers/net.js';
+import { answerEachRequest, startScriptedServer } from './helpers/scripted-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mrimtap-capture-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -31,7 +32,7 @@ describe('proxy --record and decode CAPTURE', () => {
   let stderrAtStop = '';
 
   before(async () => {
-    const upstream = await scriptedMrimServer();
+    const upstream = await startScriptedServer(answerEachRequest());
     const proxy = spawnCli(['proxy', '--port', '0', '--record', capturePath, '--quiet']);
     try {
       const [, port] = await proxy.waitFor(/SOCKS5 on 127\.0\.0\.1:(\d+)/);
@@ -43,7 +44,7 @@ describe('proxy --record and decode CAPTURE', () => {
       }
       client.end();
       await readAll(client);
-      sentByServer = upstream.sent[0];
+      sentByServer = upstream.connections[0].sent;
       // Written as it happens: the close is in the file before the proxy stops.
       const deadline = Date.now() + 5000;
       while (!readFileSync(capturePath, 'utf8').includes('"kind":"close"')) {

@@ -2,11 +2,11 @@
 // between two processes, piped commands, --trace, and one line plus a distinct exit code per failure.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { MrimServer, type ServerUser } from '../src/server/index.js';
+import { closedPort } from './helpers/net.js';
 import { startTestSocks } from './helpers/socks5.js';
 
 const BIN = join(fileURLToPath(new URL('..', import.meta.url)), 'bin', 'mrimtap.js');
@@ -28,7 +28,7 @@ const running = new Set<ChildProcessWithoutNullStreams>();
 
 function cli(args: string[], input?: string): Run {
   const { MRIMTAP_PASSWORD: _unset, ...env } = process.env;
-  const child = spawn(process.execPath, [BIN, 'client', ...args], { env: { ...env, NO_COLOR: '1' } });
+  const child = spawn(process.execPath, [BIN, 'client', ...args], { env: { ...env, NO_COLOR: '1', FORCE_COLOR: undefined } });
   running.add(child);
   const stdout: string[] = [];
   let err = '';
@@ -145,10 +145,7 @@ describe('mrimtap client', () => {
   });
 
   test('each failure is one line with its own exit code', async () => {
-    const closed = net.createServer();
-    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
-    const deadPort = (closed.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => closed.close(() => r()));
+    const deadPort = await closedPort();
     const refusing = await startTestSocks({ allow: () => false });
     try {
       const cases: [args: string[], code: number, message: RegExp][] = [

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { MrimClient, PROFILE_NAMES, type MrimClientOptions } from '../src/client/index.js';
 import type { AuthRequest, ContactStatus, IncomingMessage } from '../src/client/types.js';
 import { MrimServer, type ServerUser } from '../src/server/index.js';
+import { nextEvent, until } from './helpers/wait.js';
 import { isPidginAvailable, pidginUnavailableReason, startPidgin } from './interop/pidgin.js';
 
 const skip = (await isPidginAvailable()) ? false : `pidgin-mra is not available: ${await pidginUnavailableReason()}`;
@@ -33,25 +34,6 @@ function ourClient(login: string, proto: MrimClientOptions['proto']): MrimClient
   return new MrimClient({ server: `127.0.0.1:${port}`, login, password: USERS.find((u) => u.login === login)!.password, proto, responseTimeoutMs: 5000 });
 }
 
-function next<T>(c: MrimClient, event: string, pred: (v: T) => boolean = () => true, ms = 5000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const listener = (v: T) => {
-      if (!pred(v)) return;
-      clearTimeout(timer);
-      c.off(event as 'message', listener as never);
-      resolve(v);
-    };
-    const timer = setTimeout(() => reject(new Error(`no matching "${event}" within ${ms} ms`)), ms);
-    c.on(event as 'message', listener as never);
-  });
-}
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  for (const end = Date.now() + ms; !cond(); await new Promise((r) => setTimeout(r, 10))) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-  }
-}
-
 describe('our client ↔ pidgin-mra through the reference server', { skip }, () => {
   for (const proto of PROFILE_NAMES) {
     test(`profile ${proto}: Cyrillic messages both ways, delivery, typing, presence`, { timeout: 30_000 }, async () => {
@@ -61,7 +43,7 @@ describe('our client ↔ pidgin-mra through the reference server', { skip }, () 
         await bob.waitFor('signed-on', 5000);
         await alice.connect();
         // Whether from CONTACT_LIST2 or a USER_STATUS after it, Bob shows online.
-        await until(() => alice.contacts.contacts.find((c) => c.email === 'bob@mail.ru')?.status.name === 'online');
+        await until(() => alice.contacts.contacts.find((c) => c.email === 'bob@mail.ru')?.status.name === 'online', 5000);
 
         const since = bob.mark();
         const delivery = await alice.sendMessage('bob@mail.ru', 'Привет, Боб! Как дела?\nВторая строка');
@@ -69,19 +51,19 @@ describe('our client ↔ pidgin-mra through the reference server', { skip }, () 
         const im = await bob.waitFor((e) => e.event === 'im' && e.from === 'alice@mail.ru', 5000, { since });
         assert.equal(im.event === 'im' && im.text.replace(/\r\n/g, '\n'), 'Привет, Боб! Как дела?\nВторая строка');
 
-        const reply = next<IncomingMessage>(alice, 'message');
+        const reply = nextEvent<IncomingMessage>(alice, 'message');
         await bob.sendMessage('alice@mail.ru', 'Здравствуй, Алиса! Всё отлично, ёж.');
         const m = await reply;
         assert.deepEqual([m.from, m.text, m.offline], ['bob@mail.ru', 'Здравствуй, Алиса! Всё отлично, ёж.', false]);
 
-        const typingAtAlice = next<{ from: string }>(alice, 'typing');
+        const typingAtAlice = nextEvent<{ from: string }>(alice, 'typing');
         bob.sendTyping('alice@mail.ru');
         assert.equal((await typingAtAlice).from, 'bob@mail.ru');
         const typingSince = bob.mark();
         await alice.sendTyping('bob@mail.ru');
         await bob.waitFor((e) => e.event === 'typing' && e.from === 'alice@mail.ru', 5000, { since: typingSince });
 
-        const away = next<{ email: string; status: ContactStatus }>(alice, 'contactStatus', (e) => e.email === 'bob@mail.ru' && e.status.name === 'away');
+        const away = nextEvent<{ email: string; status: ContactStatus }>(alice, 'contactStatus', (e) => e.email === 'bob@mail.ru' && e.status.name === 'away');
         bob.setStatus('AWAY');
         await away;
         const statusSince = bob.mark();
@@ -106,9 +88,9 @@ describe('our client ↔ pidgin-mra through the reference server', { skip }, () 
       assert.equal(contact.authorized, false);
       const request = await carol.waitFor('auth-request', 5000);
       assert.equal(request.from, 'alice@mail.ru');
-      const granted = next<{ from: string }>(alice, 'authGranted');
+      const granted = nextEvent<{ from: string }>(alice, 'authGranted');
       // pidgin-mra grants by AUTHORIZE and adds us back: its ADD_CONTACT reaches us as an auth request.
-      const back = next<AuthRequest>(alice, 'authRequest', (r) => r.from === 'carol@mail.ru');
+      const back = nextEvent<AuthRequest>(alice, 'authRequest', (r) => r.from === 'carol@mail.ru');
       carol.authorize('alice@mail.ru');
       assert.equal((await granted).from, 'carol@mail.ru');
       assert.equal(alice.contacts.contacts.find((c) => c.email === 'carol@mail.ru')?.authorized, true);

@@ -8,8 +8,10 @@ import { MrimClient, MrimClientError, type MrimClientOptions } from '../src/clie
 import type { DecodedFrame } from '../src/protocol/codec.js';
 import { MESSAGE_FLAG } from '../src/protocol/constants.js';
 import { formatOfflineMessage } from '../src/protocol/formats.js';
+import { closedPort, listenTcp } from './helpers/net.js';
 import { answerLogin, startScriptedServer, type ScriptedConnection } from './helpers/scripted-server.js';
 import { startTestSocks } from './helpers/socks5.js';
+import { nextEvent, until } from './helpers/wait.js';
 
 const cleanup: (() => Promise<unknown> | void)[] = [];
 after(async () => {
@@ -28,32 +30,8 @@ async function scripted(onFrame: (f: DecodedFrame, c: ScriptedConnection) => voi
   return srv;
 }
 
-/** Resolves with the first event of that name, or fails after `ms`. */
-function next<T>(emitter: NodeJS.EventEmitter, event: string, ms = 3000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "${event}" within ${ms} ms`)), ms);
-    emitter.once(event, (v: T) => {
-      clearTimeout(timer);
-      resolve(v);
-    });
-  });
-}
-
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
+/** Resolves with the first event of that name, or fails after 3 s. */
+const next = <T>(c: MrimClient, event: string): Promise<T> => nextEvent(c, event, undefined, 3000);
 
 async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp): Promise<MrimClientError> {
   const err = await p.then(
@@ -141,10 +119,9 @@ describe('connecting', () => {
 
 describe('redirector', () => {
   async function redirector(answer: string | Buffer): Promise<number> {
-    const srv = net.createServer((s) => s.end(answer));
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    cleanup.push(() => new Promise<void>((r) => srv.close(() => r())));
-    return (srv.address() as net.AddressInfo).port;
+    const srv = await listenTcp((s) => s.end(answer));
+    cleanup.push(() => srv.close());
+    return srv.port;
   }
 
   test('the answer may end in EOF, NUL or LF, with spaces around it', async () => {
@@ -189,11 +166,9 @@ describe('SOCKS5 failures', () => {
   });
 
   test('a proxy that never answers is CONNECT_TIMEOUT', async () => {
-    const held: net.Socket[] = [];
-    const mute = net.createServer((s) => held.push(s.on('error', () => undefined)));
-    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
-    cleanup.push(() => new Promise<void>((r) => (held.forEach((s) => s.destroy()), mute.close(() => r()))));
-    const port = (mute.address() as net.AddressInfo).port;
+    const mute = await listenTcp(() => undefined);
+    cleanup.push(() => mute.close());
+    const port = mute.port;
     await rejectsWith(client(1, { socks: `socks5://127.0.0.1:${port}`, connectTimeoutMs: 300 }).connect(), 'CONNECT_TIMEOUT', /timed out after 0\.3 s/);
   });
 
@@ -286,9 +261,9 @@ describe('in session', () => {
     cl.on('message', (m) => messages.push(m));
     await cl.connect();
     assert.deepEqual(await typing, { from: 'bob@mail.ru' });
-    await until(() => messages.length === 2);
+    await until(() => messages.length === 2, 3000);
     assert.deepEqual(messages.map((m) => m.text), ['no ack', 'Привет\nмир']);
-    await until(() => srv.connections[0].frames.filter((f) => f.type === 'MESSAGE_RECV').length === 2);
+    await until(() => srv.connections[0].frames.filter((f) => f.type === 'MESSAGE_RECV').length === 2, 3000);
     const acks = srv.connections[0].frames.filter((f) => f.type === 'MESSAGE_RECV').map((f) => f.fields.msgId);
     assert.deepEqual(acks, [5, 7]);
   });
@@ -311,7 +286,7 @@ describe('in session', () => {
     assert.deepEqual([m.from, m.text, m.offline], ['bob@mail.ru', 'Ты где?', true]);
     assert.match(m.date ?? '', /2024 06:04:05 \+0300/);
     assert.deepEqual([(await auth).from, (await auth).offline], ['carol@mail.ru', true]);
-    await until(() => srv.connections[0].frames.filter((f) => f.type === 'DELETE_OFFLINE_MESSAGE').length === 2);
+    await until(() => srv.connections[0].frames.filter((f) => f.type === 'DELETE_OFFLINE_MESSAGE').length === 2, 3000);
     const deleted = srv.connections[0].frames.filter((f) => f.type === 'DELETE_OFFLINE_MESSAGE').map((f) => f.fields.uidl);
     assert.deepEqual(deleted, ['0102030405060708', '1112131415161718']);
   });
@@ -336,7 +311,7 @@ describe('in session', () => {
     const lists: { groups: { name: string }[]; contacts: { nick: string; status: { name: string } }[] }[] = [];
     cl.on('contactList', (l) => lists.push(l));
     await cl.connect();
-    await until(() => lists.length === 3);
+    await until(() => lists.length === 3, 3000);
     assert.deepEqual(lists[2].groups.map((g) => g.name), ['Друзья', 'Работа']);
     assert.deepEqual(lists[2].contacts.map((c) => [c.nick, c.status.name]), [['Борис', 'online']]);
   });

@@ -8,6 +8,7 @@ import type { AuthRequest, ContactStatus, IncomingMessage } from '../src/client/
 import { MrimServer, type ServerUser } from '../src/server/index.js';
 import { selfSignedCert } from './helpers/net.js';
 import { startTestSocks, type TestSocks } from './helpers/socks5.js';
+import { nextEvent } from './helpers/wait.js';
 
 const USERS: ServerUser[] = [
   { login: 'alice@mail.ru', password: 'alicepw', nick: 'Алиса', firstName: 'Алиса', contacts: [{ email: 'bob@mail.ru' }] },
@@ -52,22 +53,8 @@ async function online(login: string, proto: ProfileName = '1.21', extra: Partial
   return c;
 }
 
-/** The next event matching `pred`, or a failure after `ms`. */
-function waitEvent<T>(c: MrimClient, event: string, pred: (v: T) => boolean = () => true, ms = 3000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const listener = (v: T) => {
-      if (!pred(v)) return;
-      clearTimeout(timer);
-      c.off(event as 'message', listener as never);
-      resolve(v);
-    };
-    const timer = setTimeout(() => {
-      c.off(event as 'message', listener as never);
-      reject(new Error(`no matching "${event}" within ${ms} ms`));
-    }, ms);
-    c.on(event as 'message', listener as never);
-  });
-}
+/** The next event matching `pred`, or a failure after 3 s. */
+const waitEvent = <T>(c: MrimClient, event: string, pred?: (v: T) => boolean): Promise<T> => nextEvent(c, event, pred, 3000);
 
 const statusOf = (c: MrimClient, email: string, pred: (s: ContactStatus) => boolean): Promise<ContactStatus> =>
   waitEvent<{ email: string; status: ContactStatus }>(c, 'contactStatus', (e) => e.email === email && pred(e.status)).then((e) => e.status);

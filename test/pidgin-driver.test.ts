@@ -3,22 +3,14 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-
+import { closedPort } from './helpers/net.js';
 import { isPidginAvailable, pidginUnavailableReason, startPidgin } from './interop/pidgin.js';
 
 const available = await isPidginAvailable();
 const skip = available ? false : ((await pidginUnavailableReason()) ?? 'pidgin-mra unavailable');
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
 test('pidgin-mra driver reports a refused connection and exits cleanly', { skip, timeout: 30_000 }, async () => {
-  const port = await freePort();
+  const port = await closedPort();
   const s = await startPidgin({ host: '127.0.0.1', port, login: 'alice@mail.ru', password: 'pw' });
   try {
     const ready = await s.waitFor('ready', 1000);

@@ -17,7 +17,6 @@ import {
   listenTcp,
   rawSocksConnect,
   readAll,
-  scriptedMrimServer,
   selfSignedCert,
   sha256,
   socksConnect,
@@ -27,6 +26,7 @@ import {
   type Listening,
   type RecordingProxy,
 } from './helpers/net.js';
+import { answerEachRequest, startScriptedServer } from './helpers/scripted-server.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 after(async () => {
@@ -74,7 +74,7 @@ function rawSocks(port: number): { socket: net.Socket; read: (n: number) => Prom
 
 describe('proxy: an MRIM session', () => {
   it('relays every frame unchanged, chunk by chunk, and decodes each with its session context', async () => {
-    const upstream = keep(await scriptedMrimServer());
+    const upstream = keep(await startScriptedServer(answerEachRequest()));
     const proxy = await proxyFor();
     const client = await socksConnect(proxy.port, '127.0.0.1', upstream.port);
     const q = new FrameQueue(client);
@@ -92,11 +92,11 @@ describe('proxy: an MRIM session', () => {
     await waitForClose(proxy);
 
     // What each side received is exactly what the other sent, one write per frame.
-    assert.deepEqual(upstream.received[0], sentByClient);
+    assert.deepEqual(upstream.connections[0].received, sentByClient);
     const c2s = frames(proxy.events, 'c2s');
     const s2c = frames(proxy.events, 's2c');
     assert.deepEqual(c2s.map((f) => f.raw), sentByClient);
-    assert.deepEqual(s2c.map((f) => f.raw), upstream.sent[0]);
+    assert.deepEqual(s2c.map((f) => f.raw), upstream.connections[0].sent);
     assert.deepEqual(c2s.map((f) => f.frame.type), ['HELLO', 'LOGIN2', 'MESSAGE']);
     assert.deepEqual(s2c.map((f) => f.frame.type), ['HELLO_ACK', 'LOGIN_ACK', 'MESSAGE_STATUS']);
     assert.equal(s2c[1].replyTo?.type, 'LOGIN2');
@@ -115,7 +115,7 @@ describe('proxy: an MRIM session', () => {
     const close = proxy.events.at(-1)!.event;
     const total = (list: Buffer[]) => list.reduce((n, b) => n + b.length, 0);
     assert.ok(close.kind === 'close');
-    assert.deepEqual(close.bytes, { c2s: total(sentByClient), s2c: total(upstream.sent[0]) });
+    assert.deepEqual(close.bytes, { c2s: total(sentByClient), s2c: total(upstream.connections[0].sent) });
     assert.ok(new Set(proxy.events.map((e) => e.conn)).size === 1);
   });
 
@@ -135,7 +135,7 @@ describe('proxy: an MRIM session', () => {
   });
 
   it('links the connection that follows a redirector answer to it', async () => {
-    const session = keep(await scriptedMrimServer());
+    const session = keep(await startScriptedServer(answerEachRequest()));
     const redirector = keep(await listenTcp((s) => s.end(`127.0.0.1:${session.port}\n`)));
     const proxy = await proxyFor();
     const r = await socksConnect(proxy.port, '127.0.0.1', redirector.port);
@@ -411,7 +411,7 @@ describe('proxy: STARTTLS', () => {
 
   it('without interception: TLS after OK is reported as encrypted, not decoded', async (t) => {
     if (!cert) return t.skip('openssl is not available to make a test certificate');
-    const upstream = keep(await scriptedMrimServer({ tls: cert }));
+    const upstream = keep(await startScriptedServer(answerEachRequest(cert)));
     const proxy = await proxyFor();
     await tlsSession(proxy, upstream.port);
     await waitForClose(proxy);
@@ -423,7 +423,7 @@ describe('proxy: STARTTLS', () => {
 
   it('--tls-intercept terminates TLS after STARTTLS and keeps decoding the MRIM inside', async (t) => {
     if (!cert) return t.skip('openssl is not available to make a test certificate');
-    const upstream = keep(await scriptedMrimServer({ tls: cert }));
+    const upstream = keep(await startScriptedServer(answerEachRequest(cert)));
     const proxy = await proxyFor({ tlsIntercept: selfSignedCert()! });
     await tlsSession(proxy, upstream.port);
     await waitForClose(proxy);
@@ -433,6 +433,6 @@ describe('proxy: STARTTLS', () => {
     assert.deepEqual(s2c, ['HELLO_ACK', 'OK', 'LOGIN_ACK']);
     assert.ok(!proxy.events.some((e) => e.event.kind === 'tls'));
     assert.ok(proxy.events.some((e) => e.event.kind === 'note' && e.event.message.startsWith('TLS intercepted')));
-    assert.deepEqual(upstream.received[0].map((f) => f.readUInt32LE(12)), [0x1001, 0x1086, 0x1038]);
+    assert.deepEqual(upstream.connections[0].received.map((f) => f.readUInt32LE(12)), [0x1001, 0x1086, 0x1038]);
   });
 });

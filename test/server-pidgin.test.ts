@@ -8,6 +8,7 @@ import { MrimServer, type ServerLogEvent } from '../src/server/index.js';
 import { isPidginAvailable, pidginUnavailableReason, startPidgin, type PidginEvent, type PidginSession } from './interop/pidgin.js';
 import { RawClient } from './helpers/raw-client.js';
 import { startServerCli } from './helpers/server-cli.js';
+import { until } from './helpers/wait.js';
 
 const skip = (await isPidginAvailable()) ? false : ((await pidginUnavailableReason()) ?? 'pidgin-mra is not available');
 const WAIT = 5000;
@@ -89,13 +90,13 @@ describe('pidgin-mra against the reference server', { skip, timeout: 60_000 }, (
     await alice.waitFor(buddyStatus('bob@mail.ru', 'OFFLINE'), WAIT, { since });
     const text = 'Это сообщение ждало, пока ты войдёшь';
     await alice.sendMessage('bob@mail.ru', text);
-    await waitUntil(() => server.users.get('bob@mail.ru')!.offline.length === 1);
+    await until(() => server.users.get('bob@mail.ru')!.offline.length === 1, WAIT);
 
     const bob2 = await open('bob@mail.ru', 'bobpw');
     const got = await bob2.waitFor(im('alice@mail.ru'), WAIT);
     assert.equal(got.event === 'im' && got.text, text);
     // pidgin-mra answers with DELETE_OFFLINE_MESSAGE: the server's store is empty again.
-    await waitUntil(() => server.users.get('bob@mail.ru')!.offline.length === 0);
+    await until(() => server.users.get('bob@mail.ru')!.offline.length === 0, WAIT);
   });
 
   it('a wrong password is reported by the client as a failed login', async () => {
@@ -140,7 +141,7 @@ describe('pidgin-mra against the reference server', { skip, timeout: 60_000 }, (
       const back = await dave.next('MESSAGE_ACK');
       assert.equal(Number(back.fields.flags) & MESSAGE_FLAG.AUTHORIZE, MESSAGE_FLAG.AUTHORIZE);
       assert.equal(back.fields.from, 'bob@mail.ru');
-      await waitUntil(() => server.users.get('bob@mail.ru')!.contacts.some((c) => c.email === 'dave@bk.ru'));
+      await until(() => server.users.get('bob@mail.ru')!.contacts.some((c) => c.email === 'dave@bk.ru'), WAIT);
     } finally {
       await dave.close();
     }
@@ -179,10 +180,3 @@ describe('pidgin-mra against `mrimtap server --user alice@mail.ru:alicepw --user
   });
 });
 
-async function waitUntil(cond: () => boolean, ms = WAIT): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

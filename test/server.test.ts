@@ -17,6 +17,7 @@ import { encodeString } from '../src/protocol/text.js';
 import { MrimServer, type ServerLogEvent, type ServerOptions, type ServerUser } from '../src/server/index.js';
 import { selfSignedCert } from './helpers/net.js';
 import { RawClient } from './helpers/raw-client.js';
+import { until } from './helpers/wait.js';
 
 const USERS: ServerUser[] = [
   {
@@ -204,7 +205,7 @@ describe('HELLO and login, per version', () => {
         // LOGIN3 has no status: the client appears with its CHANGE_STATUS.
         assert.equal(alice.presence.status, 0);
         c.send('CHANGE_STATUS', { status: 1, statusUri: 'STATUS_ONLINE', statusTitle: 'В сети', statusDesc: '', features: 0xbff });
-        await waitFor(() => alice.presence.status === 1);
+        await until(() => alice.presence.status === 1, 2000);
         assert.equal(alice.presence.statusTitle, 'В сети');
       } else {
         assert.equal(alice.presence.status, 1);
@@ -213,14 +214,6 @@ describe('HELLO and login, per version', () => {
     });
   }
 });
-
-async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
 
 describe('rejected logins', () => {
   const cases: { name: string; proto: string; login: string; password: string; via?: 'LOGIN2' | 'LOGIN3'; md5?: boolean; why: RegExp }[] = [
@@ -369,7 +362,7 @@ describe('presence', () => {
     const h = await start(t);
     const bob = await h.online('bob@mail.ru', '1.19');
     bob.send('CHANGE_STATUS', { status: 4, statusUri: 'status_22', statusTitle: 'Работаю', statusDesc: 'занят', features: 0x3ff });
-    await waitFor(() => h.server.users.get('bob@mail.ru')!.presence.status === 4);
+    await until(() => h.server.users.get('bob@mail.ru')!.presence.status === 4, 2000);
     const c = await h.connect('1.16');
     const { contactList } = await c.login('alice@mail.ru', 'alicepw');
     const entry = (contactList.fields.contacts as Fields[]).find((x) => x.email === 'bob@mail.ru')!;
@@ -398,7 +391,7 @@ describe('messages', () => {
     const status = await alice.next('MESSAGE_STATUS');
     assert.deepEqual([status.seq, status.fields.status], [seq, 0]);
     bob.send('MESSAGE_RECV', { from: 'alice@mail.ru', msgId: 999_999 });
-    await waitFor(() => hasLog(h, 'message', /MESSAGE_RECV for unknown msg_id 999999/));
+    await until(() => hasLog(h, 'message', /MESSAGE_RECV for unknown msg_id 999999/), 2000);
   });
 
   it('1.8 ↔ 1.21: the text is re-encoded for each recipient and the encoding flags follow', async (t) => {
@@ -513,7 +506,7 @@ describe('offline messages', () => {
     const off2 = await again.next('OFFLINE_MESSAGE_ACK');
     assert.equal(off2.fields.uidl, off.fields.uidl);
     again.send('DELETE_OFFLINE_MESSAGE', { uidl: off2.fields.uidl });
-    await waitFor(() => h.server.users.get('bob@mail.ru')!.offline.length === 0);
+    await until(() => h.server.users.get('bob@mail.ru')!.offline.length === 0, 2000);
     await again.close();
     const third = await h.connect('1.8');
     await third.login('bob@mail.ru', 'bobpw');
@@ -789,7 +782,7 @@ describe('bad input', () => {
     assert.deepEqual([sms.seq, sms.fields.status], [smsSeq, 2]);
     c.send('FILE_TRANSFER', { peer: 'bob@mail.ru', idRequest: 1, totalSize: 3, description: { files: 'a;3;' } });
     c.send('MESSAGE_ACK', { msgId: 1, flags: 0, from: 'x@mail.ru', text: 'server packet from a client' });
-    await waitFor(() => h.logs.filter((e) => e.event === 'unsupported').length >= 4);
+    await until(() => h.logs.filter((e) => e.event === 'unsupported').length >= 4, 2000);
     assert.ok(hasLog(h, 'unsupported', /UNKNOWN\(0x1007\) is not supported/));
     assert.ok(hasLog(h, 'unsupported', /FILE_TRANSFER is not supported/));
     assert.ok(hasLog(h, 'bad-frame', /ADD_CONTACT: truncated LPS/));

@@ -4,7 +4,8 @@
  * connections come out interleaved by capture time.
  */
 import type { Direction } from '../protocol/fields.js';
-import type { Endpoint, TapEvent } from '../proxy/events.js';
+import type { Endpoint } from '../net/endpoint.js';
+import type { TapEvent } from '../proxy/events.js';
 import { TapHub, type ConnectionTap } from '../proxy/tap.js';
 import type { Capture, TcpConnection } from './pcap.js';
 

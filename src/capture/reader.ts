@@ -7,7 +7,8 @@
 import { createReadStream } from 'node:fs';
 import { decodeFrame } from '../protocol/codec.js';
 import type { SessionEvent } from '../protocol/session.js';
-import { parseEndpoint, type AnyEvent, type ConnEvent, type Endpoint, type TapEvent } from '../proxy/events.js';
+import { parseEndpoint, type Endpoint } from '../net/endpoint.js';
+import type { AnyEvent, ConnEvent, TapEvent } from '../proxy/events.js';
 import { CAPTURE_FORMAT, CAPTURE_VERSION, type CaptureHeader } from './writer.js';
 
 export class CaptureFileError extends Error {}

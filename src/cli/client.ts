@@ -3,18 +3,19 @@
  * `--json`) or interactive (a small REPL when stdin is a terminal; commands read line by line when
  * stdin is a pipe).
  */
-import { readFileSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
 import type { Command } from 'commander';
-import { Chalk, type ChalkInstance } from 'chalk';
+import type { ChalkInstance } from 'chalk';
 import { MrimClient } from '../client/client.js';
 import { MrimClientError, type MrimErrorCode } from '../client/errors.js';
 import { PROFILE_NAMES, type ProfileName } from '../client/profiles.js';
 import { STATUSES, statusSpec, type StatusName } from '../client/status.js';
 import type { AnketaRow, ContactList, ContactStatus, Delivery, MrimClientOptions } from '../client/types.js';
 import { renderEvent, formatClock } from '../render/text.js';
-import { CliError, EXIT, fileErrorText } from './errors.js';
+import { CliError, EXIT } from './errors.js';
+import { collect, readOptionFile } from './options.js';
 import { color, writeOut } from './output.js';
+import { waitForSignal } from './signals.js';
 
 /** Exit codes of `mrimtap client` (documented in the README). */
 export const CLIENT_EXIT = {
@@ -76,7 +77,7 @@ export function register(program: Command): void {
     .option('--tls', 'ask for STARTTLS (profile 1.23); continues in clear if the server refuses')
     .option('--tls-ca <file>', 'PEM certificate(s) to trust for TLS')
     .option('--tls-insecure', 'accept any TLS certificate')
-    .option('--send <to=text>', 'send a message and wait for its delivery (repeatable)', (v: string, all: string[]) => [...all, v], [])
+    .option('--send <to=text>', 'send a message and wait for its delivery (repeatable)', collect, [])
     .option('--status <name>', `presence: ${Object.keys(STATUSES).join(', ')} or status_N`)
     .option('--status-title <text>', 'x-status title')
     .option('--status-desc <text>', 'x-status description')
@@ -115,13 +116,7 @@ function clientOptions(flags: ClientFlags): MrimClientOptions {
   if (flags.tls && (flags.tlsCa || flags.tlsInsecure)) {
     tls = {};
     if (flags.tlsInsecure) tls.rejectUnauthorized = false;
-    if (flags.tlsCa) {
-      try {
-        tls.ca = readFileSync(flags.tlsCa);
-      } catch (e) {
-        throw new CliError(fileErrorText(flags.tlsCa, e));
-      }
-    }
+    if (flags.tlsCa) tls.ca = readOptionFile(flags.tlsCa);
   }
   if (flags.status) statusSpec(flags.status);
   return {
@@ -207,32 +202,18 @@ async function runScript(client: MrimClient, out: Printer, sends: { to: string; 
     if (!delivery.delivered) throw new CliError(`message to ${to} not delivered: ${delivery.statusName}`, CLIENT_EXIT.NOT_DELIVERED);
   }
   if (listen === undefined) return;
-  const stop = stopSignal(listen);
+  // `listen` seconds (0: no limit), or until Ctrl-C / SIGTERM.
+  const stop = waitForSignal();
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => {
+    if (listen > 0) timer = setTimeout(resolve, listen * 1000);
+  });
   try {
-    await Promise.race([stop.reached, lost]);
+    await Promise.race([stop.received, elapsed, lost]);
   } finally {
+    clearTimeout(timer);
     stop.cancel();
   }
-}
-
-/** `reached` resolves after `seconds` (0: never) or on Ctrl-C / SIGTERM; `cancel` drops the timer and handlers. */
-function stopSignal(seconds: number): { reached: Promise<void>; cancel: () => void } {
-  let cancel!: () => void;
-  const reached = new Promise<void>((resolve) => {
-    const timer = seconds > 0 ? setTimeout(() => done(), seconds * 1000) : undefined;
-    const done = () => {
-      cancel();
-      resolve();
-    };
-    cancel = () => {
-      clearTimeout(timer);
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-    };
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
-  return { reached, cancel };
 }
 
 // --------------------------------------------------------------------------------------------------
@@ -349,7 +330,7 @@ async function runCommands(client: MrimClient, out: Printer, lost: Promise<never
 
 /** Prints client events as readable lines or as JSON Lines, without breaking an open prompt. */
 class Printer {
-  readonly c: ChalkInstance;
+  readonly c: ChalkInstance = color;
   prompt?: Interface;
 
   constructor(
@@ -358,9 +339,7 @@ class Printer {
     readonly commands: boolean,
     /** …from a terminal, with a prompt. */
     readonly interactive: boolean,
-  ) {
-    this.c = process.env.NO_COLOR ? new Chalk({ level: 0 }) : color;
-  }
+  ) {}
 
   attach(client: MrimClient): void {
     const c = this.c;

@@ -11,11 +11,12 @@ import { CaptureFileError, readCapture } from '../capture/reader.js';
 import { protoMinor, parseProto } from '../protocol/header.js';
 import { SessionDecoder, type SessionEvent } from '../protocol/session.js';
 import type { TapEvent } from '../proxy/events.js';
-import { FilterError, FILTER_SYNTAX, parseFilter, type EventFilter } from '../render/filter.js';
+import { FILTER_SYNTAX } from '../render/filter.js';
 import { eventToJson } from '../render/json.js';
 import { formatTapEvent } from '../render/live.js';
 import { renderEvent } from '../render/text.js';
 import { CliError, fileErrorText } from './errors.js';
+import { parseFilterOption } from './options.js';
 import { color, writeOut } from './output.js';
 
 interface DecodeFlags {
@@ -50,15 +51,6 @@ export function register(program: Command): void {
     });
 }
 
-function filterOf(flags: DecodeFlags): EventFilter | undefined {
-  try {
-    return flags.filter !== undefined ? parseFilter(flags.filter) : undefined;
-  } catch (e) {
-    if (e instanceof FilterError) throw new CliError(`--filter: ${e.message}`);
-    throw e;
-  }
-}
-
 function maxFrameSizeOf(flags: DecodeFlags): number {
   const n = Number(flags.maxFrameSize);
   if (!Number.isInteger(n) || n <= 0) throw new CliError(`--max-frame-size must be a positive whole number`);
@@ -90,7 +82,7 @@ async function sniffKind(path: string): Promise<CaptureKind> {
 }
 
 async function decodeCapture(path: string, flags: DecodeFlags): Promise<void> {
-  const filter = filterOf(flags);
+  const filter = parseFilterOption(flags.filter);
   const maxFrameSize = maxFrameSizeOf(flags);
   await checkFile(path);
   const fmt = { json: flags.json, hex: flags.hex, showSecrets: flags.showSecrets, color };
@@ -143,7 +135,7 @@ async function decodeRaw(path: string, flags: DecodeFlags): Promise<void> {
     throw new CliError((e as Error).message);
   }
   const maxFrameSize = maxFrameSizeOf(flags);
-  const filter = filterOf(flags);
+  const filter = parseFilterOption(flags.filter);
   await checkFile(path);
   const session = new SessionDecoder({ minor, maxFrameSize });
   const print = async (events: SessionEvent[]) => {

@@ -7,11 +7,12 @@ import { once } from 'node:events';
 import type { Command } from 'commander';
 import { defaultCapturePath } from '../capture/writer.js';
 import { MrimClient } from '../client/index.js';
-import { formatEndpoint } from '../proxy/events.js';
+import { formatEndpoint } from '../net/endpoint.js';
 import { MrimServer, type ServerAddress } from '../server/index.js';
 import { CliError } from './errors.js';
 import { color } from './output.js';
-import { printSummary, startSniffer, waitForSignal, type Sniffer, type SnifferOptions } from './proxy.js';
+import { printSummary, startSniffer, type Sniffer, type SnifferOptions } from './proxy.js';
+import { waitForSignal } from './signals.js';
 
 interface DemoFlags {
   exit?: boolean;
@@ -48,27 +49,31 @@ export function register(program: Command): void {
     });
 }
 
-async function startServer(freePorts: boolean): Promise<{ server: MrimServer; address: ServerAddress; preferred: boolean }> {
-  // No users given: the server's demo accounts, each with the others as contacts.
-  const preferred = new MrimServer({ host: HOST, port: freePorts ? 0 : PREFERRED.server, redirectorPort: freePorts ? 0 : PREFERRED.redirector });
-  if (freePorts) return { server: preferred, address: await preferred.listen(), preferred: true };
+/**
+ * Starts on the usual ports (`start(true)`), or on free ones when a usual one is taken or not allowed;
+ * `preferred` is false only after such a fallback. --free-ports goes to free ones straight away.
+ */
+async function onUsualPorts<T extends object>(freePorts: boolean, start: (usual: boolean) => Promise<T>): Promise<T & { preferred: boolean }> {
+  if (freePorts) return { ...(await start(false)), preferred: true };
   try {
-    return { server: preferred, address: await preferred.listen(), preferred: true };
+    return { ...(await start(true)), preferred: true };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' && (e as NodeJS.ErrnoException).code !== 'EACCES') throw e;
-    const fallback = new MrimServer({ host: HOST, port: 0, redirectorPort: 0 });
-    return { server: fallback, address: await fallback.listen(), preferred: false };
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES') throw e;
+    return { ...(await start(false)), preferred: false };
   }
 }
 
-async function startProxy(opts: Omit<SnifferOptions, 'port'>, freePorts: boolean): Promise<{ sniffer: Sniffer; preferred: boolean }> {
-  if (freePorts) return { sniffer: await startSniffer({ ...opts, port: 0 }), preferred: true };
-  try {
-    return { sniffer: await startSniffer({ ...opts, port: PREFERRED.proxy }), preferred: true };
-  } catch (e) {
-    if ((e as { code?: string }).code !== 'EADDRINUSE' && (e as { code?: string }).code !== 'EACCES') throw e;
-    return { sniffer: await startSniffer({ ...opts, port: 0 }), preferred: false };
-  }
+function startServer(freePorts: boolean): Promise<{ server: MrimServer; address: ServerAddress; preferred: boolean }> {
+  return onUsualPorts(freePorts, async (usual) => {
+    // No users given: the server's demo accounts, each with the others as contacts.
+    const server = new MrimServer({ host: HOST, port: usual ? PREFERRED.server : 0, redirectorPort: usual ? PREFERRED.redirector : 0 });
+    return { server, address: await server.listen() };
+  });
+}
+
+function startProxy(opts: Omit<SnifferOptions, 'port'>, freePorts: boolean): Promise<{ sniffer: Sniffer; preferred: boolean }> {
+  return onUsualPorts(freePorts, async (usual) => ({ sniffer: await startSniffer({ ...opts, port: usual ? PREFERRED.proxy : 0 }) }));
 }
 
 const say = (text: string) => process.stdout.write(`\n${color.bold.magenta('▶')} ${color.bold(text)}\n`);
@@ -177,7 +182,7 @@ function nextSteps(sniffer: Sniffer, server: ServerAddress): void {
 
 export async function runDemo(flags: DemoFlags): Promise<boolean> {
   // From the start, so that Ctrl-C during the scripted session still closes the capture and the ports.
-  const stopped = waitForSignal();
+  const stop = waitForSignal();
   const { server, address, preferred: serverPreferred } = await startServer(!!flags.freePorts);
   let sniffer: Sniffer | undefined;
   try {
@@ -209,7 +214,7 @@ export async function runDemo(flags: DemoFlags): Promise<boolean> {
     nextSteps(sniffer, address);
     if (!flags.exit) {
       process.stdout.write(`\nServer and proxy stay up for your own client. ${color.bold('Ctrl-C')} to stop.\n`);
-      await stopped;
+      await stop.received;
     }
     return ok;
   } finally {

@@ -1,13 +1,15 @@
 /** `mrimtap proxy`: the sniffing SOCKS5 proxy with a live decoded log and optional recording. */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CaptureWriter, defaultCapturePath } from '../capture/writer.js';
-import { formatEndpoint, parseEndpoint, type Endpoint, type TapEvent } from '../proxy/events.js';
+import { formatEndpoint, parseEndpoint, type Endpoint } from '../net/endpoint.js';
+import type { TapEvent } from '../proxy/events.js';
 import { MrimProxy, type MapRule, type ProxyOptions } from '../proxy/proxy.js';
-import { FilterError, FILTER_SYNTAX, parseFilter, type EventFilter } from '../render/filter.js';
+import { FILTER_SYNTAX, type EventFilter } from '../render/filter.js';
 import { liveLog } from '../render/live.js';
-import { CliError, fileErrorText } from './errors.js';
+import { CliError } from './errors.js';
+import { collect, parseFilterOption, parsePort, readOptionFile } from './options.js';
 import { color } from './output.js';
+import { waitForSignal } from './signals.js';
 
 interface ProxyFlags {
   host: string;
@@ -46,16 +48,12 @@ export function register(program: Command): void {
     .action(async (flags: ProxyFlags) => {
       const sniffer = await startSniffer(snifferOptions(flags));
       // Installed before the banner: whoever reads it may signal at once.
-      const stopped = waitForSignal();
+      const stop = waitForSignal();
       printBanner(sniffer);
-      await stopped;
+      await stop.received;
       await sniffer.stop();
       printSummary(sniffer);
     });
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 export interface SnifferOptions {
@@ -81,19 +79,9 @@ export interface Sniffer {
   stop(): Promise<void>;
 }
 
-function parsePort(text: string, what: string): number {
-  const port = Number(text);
-  if (!/^\d+$/.test(text) || port > 65535) throw new CliError(`${what} must be a port number 0-65535, not "${text}"`);
-  return port;
-}
-
-function readPem(path: string | undefined, flag: string): string {
+function readPem(path: string | undefined, flag: string): Buffer {
   if (!path) throw new CliError(`--tls-intercept needs ${flag} FILE`);
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CliError(fileErrorText(path, e));
-  }
+  return readOptionFile(path);
 }
 
 export function parseMapRule(text: string): MapRule {
@@ -113,13 +101,7 @@ function snifferOptions(flags: ProxyFlags): SnifferOptions {
     if (Buffer.byteLength(auth.user) > 255 || Buffer.byteLength(auth.password) > 255) throw new CliError('--auth: user and password are at most 255 bytes each (RFC 1929)');
   }
   if ((flags.tlsCert || flags.tlsKey) && !flags.tlsIntercept) throw new CliError('--tls-cert and --tls-key go with --tls-intercept');
-  let filter: EventFilter | undefined;
-  try {
-    filter = flags.filter !== undefined ? parseFilter(flags.filter) : undefined;
-  } catch (e) {
-    if (e instanceof FilterError) throw new CliError(`--filter: ${e.message}`);
-    throw e;
-  }
+  const filter = parseFilterOption(flags.filter);
   return {
     host: flags.host,
     port: parsePort(flags.port, '--port'),
@@ -203,17 +185,4 @@ export function printSummary(s: Sniffer): void {
   const lines = [`mrimtap proxy: ${s.connections} connection${s.connections === 1 ? '' : 's'}`];
   if (s.capture) lines.push(`  ${s.capture.events} events recorded in ${s.capture.path}`, `  read it again with: npx mrimtap decode ${s.capture.path}`);
   process.stderr.write(lines.join('\n') + '\n');
-}
-
-/** Resolves on the first Ctrl-C or SIGTERM. */
-export function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(sig);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }

@@ -1,9 +1,10 @@
 /** `mrimtap server`: runs the reference MRIM server until Ctrl+C / SIGTERM. */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { MrimServer, withMutualContacts, type ServerLogEvent, type ServerOptions, type ServerUser } from '../server/index.js';
-import { CliError, EXIT, fileErrorText } from './errors.js';
+import { CliError, EXIT } from './errors.js';
+import { collect, parsePort, readOptionFile } from './options.js';
 import { color, writeOut } from './output.js';
+import { waitForSignal } from './signals.js';
 
 interface ServerFlags {
   host: string;
@@ -27,20 +28,13 @@ export function register(program: Command): void {
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'MRIM port (0: any free port)', '2041')
     .option('--redirector-port <port>', 'redirector port (0: any free port, "off": no redirector)', '2042')
-    .option('--user <login:password>', 'an account; repeat for more (the accounts become contacts of each other)', (v: string, all: string[]) => [...all, v], [])
+    .option('--user <login:password>', 'an account; repeat for more (the accounts become contacts of each other)', collect, [])
     .option('--users <file>', 'JSON users file: loaded if it exists, written back on exit')
     .option('--tls-cert <file>', 'PEM certificate: enables STARTTLS (needs --tls-key)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--ping-period <seconds>', 'ping period announced in HELLO_ACK', '30')
     .option('--json', 'log JSON Lines, one object per event')
     .action(async (flags: ServerFlags) => runServer(flags));
-}
-
-function port(text: string, option: string, allowOff = false): number | false {
-  if (allowOff && text === 'off') return false;
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n > 65535) throw new CliError(`${option} must be a port number 0–65535${allowOff ? ' or "off"' : ''}, not "${text}"`);
-  return n;
 }
 
 function parseUser(text: string): ServerUser {
@@ -51,14 +45,6 @@ function parseUser(text: string): ServerUser {
     throw new CliError(`--user must be LOGIN:PASSWORD with an e-mail login, e.g. alice@mail.ru:secret (got "${text.split(':')[0]}:…")`);
   }
   return { login, password };
-}
-
-function readPem(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new CliError(fileErrorText(path, e));
-  }
 }
 
 function logLine(e: ServerLogEvent): string {
@@ -79,15 +65,15 @@ async function runServer(flags: ServerFlags): Promise<void> {
   const mutual = given.length > 1;
   const opts: ServerOptions = {
     host: flags.host,
-    port: port(flags.port, '--port') as number,
-    redirectorPort: port(flags.redirectorPort, '--redirector-port', true),
+    port: parsePort(flags.port, '--port'),
+    redirectorPort: parsePort(flags.redirectorPort, '--redirector-port', true),
     users: mutual ? withMutualContacts(given) : given,
     usersFile: flags.users,
     pingPeriod,
     // The banner below says where it listens, in both forms.
     log: (e) => e.event !== 'listening' && void writeOut(flags.json ? JSON.stringify(e) : logLine(e)),
   };
-  if (flags.tlsCert && flags.tlsKey) opts.tls = { cert: readPem(flags.tlsCert), key: readPem(flags.tlsKey) };
+  if (flags.tlsCert && flags.tlsKey) opts.tls = { cert: readOptionFile(flags.tlsCert), key: readOptionFile(flags.tlsKey) };
 
   let server: MrimServer;
   try {
@@ -103,15 +89,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
   }
 
   // Installed before the banner: whoever reads the banner may signal at once.
-  const stopped = new Promise<NodeJS.Signals>((resolve) => {
-    const stop = (s: NodeJS.Signals) => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve(s);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  const stop = waitForSignal();
   const logins = [...server.users.keys()];
   const shown = logins.slice(0, BANNER_USERS).join(', ') + (logins.length > BANNER_USERS ? ` and ${logins.length - BANNER_USERS} more` : '');
   const mrim = `${address.host}:${address.port}`;
@@ -150,7 +128,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     await writeOut(lines.join('\n'));
   }
 
-  const signal = await stopped;
+  const signal = await stop.received;
   if (!flags.json) await writeOut(color.dim(`${signal}: stopping`));
   try {
     await server.close();

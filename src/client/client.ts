@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type tls from 'node:tls';
+import { parseEndpoint, type Endpoint } from '../net/endpoint.js';
 import { decodeFrame, type DecodedFrame } from '../protocol/codec.js';
 import { ANKETA_STATUS, CONTACT_FLAG, CONTACT_OPER, LOGOUT_FLAG, MESSAGE_FLAG, MESSAGE_STATUS, MPOP_STATUS, SERVER_FLAG, WP_FIELD } from '../protocol/constants.js';
 import type { Fields } from '../protocol/fields.js';
@@ -20,7 +21,7 @@ import { MrimClientError } from './errors.js';
 import { Link } from './link.js';
 import { profileByName, type Profile } from './profiles.js';
 import { statusName, statusSpec, type StatusName } from './status.js';
-import { openSocket, parseEndpoint, parseSocksUrl, resolveRedirect, seconds, type Endpoint, type TransportOptions } from './transport.js';
+import { openSocket, parseSocksUrl, resolveRedirect, seconds, type TransportOptions } from './transport.js';
 import type {
   AnketaRow,
   Contact,
@@ -106,7 +107,12 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
     if (!options.server && !options.redirector) throw new MrimClientError('INVALID_ARGUMENT', 'give a server or a redirector address');
     this.login = lower(options.login);
     this.password = options.password ?? '';
-    const endpoint = (v: string | Endpoint, what: string) => (typeof v === 'string' ? parseEndpoint(v, what) : v);
+    const endpoint = (v: string | Endpoint, what: string): Endpoint => {
+      if (typeof v !== 'string') return v;
+      const parsed = parseEndpoint(v);
+      if (!parsed) throw new MrimClientError('INVALID_ARGUMENT', `${what} must be HOST:PORT, not "${v}"`);
+      return parsed;
+    };
     if (options.server) this.server = endpoint(options.server, 'server');
     if (options.redirector) this.redirector = endpoint(options.redirector, 'redirector');
     this.responseTimeoutMs = options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;

@@ -6,13 +6,9 @@
  */
 import net from 'node:net';
 import { SocksClient } from 'socks';
+import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
 import { Framer, type FramerEvent } from '../protocol/framer.js';
 import { MrimClientError, socketErrorText } from './errors.js';
-
-export interface Endpoint {
-  host: string;
-  port: number;
-}
 
 export interface SocksProxy extends Endpoint {
   user?: string;
@@ -35,16 +31,6 @@ export interface TransportOptions {
  */
 export const KEEPALIVE_IDLE_MS = 5000;
 
-/** `host:port` (IPv6 in brackets) → endpoint; throws INVALID_ARGUMENT with a readable message. */
-export function parseEndpoint(text: string, what = 'address'): Endpoint {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text.trim()) ?? /^([^\s]+):(\d+)$/.exec(text.trim());
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !m[1] || port < 1 || port > 65535) {
-    throw new MrimClientError('INVALID_ARGUMENT', `${what} must be HOST:PORT, not "${text}"`);
-  }
-  return { host: m[1], port };
-}
-
 /** `socks5://[user:pass@]host:port` → proxy settings. */
 export function parseSocksUrl(text: string): SocksProxy {
   let url: URL;
@@ -65,10 +51,6 @@ export function parseSocksUrl(text: string): SocksProxy {
 /** The proxy URL with its password hidden, for messages. */
 export function maskUrl(text: string): string {
   return text.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1****@');
-}
-
-export function formatEndpoint(e: Endpoint): string {
-  return e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
 }
 
 function tune(socket: net.Socket): net.Socket {

@@ -5,7 +5,7 @@ import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { MrimClientError } from './errors.js';
 import type { ProfileName } from './profiles.js';
 import type { StatusName } from './status.js';
-import type { Endpoint } from './transport.js';
+import type { Endpoint } from '../net/endpoint.js';
 
 export interface ReconnectOptions {
   /** Attempts after a lost connection before giving up (default 5). */

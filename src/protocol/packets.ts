@@ -3,7 +3,7 @@
  * Decoding, encoding, pretty-printing, filters and the packet list in the README are all driven by it.
  * Where the reference marks a point [CONFLICT], the rule chosen is named in a comment next to it.
  */
-import { PayloadReader, PayloadWriter } from './buffer.js';
+import { PayloadReader } from './buffer.js';
 import * as K from './constants.js';
 import {
   childContext,
@@ -27,7 +27,6 @@ import {
   u64Type,
   uidlType,
   ul,
-  ulType,
   type EncodingRule,
   type FieldContext,
   type FieldSpec,

@@ -5,9 +5,7 @@
  */
 import type { Direction } from '../protocol/fields.js';
 import type { SessionEvent } from '../protocol/session.js';
-import type { Endpoint } from '../socks/server.js';
-
-export type { Endpoint };
+import type { Endpoint } from '../net/endpoint.js';
 
 export type ConnEvent =
   /** The outcome of a SOCKS5 CONNECT request: `reply` 0 when the upstream connection was made. */
@@ -49,18 +47,4 @@ const CONN_KINDS = new Set(['connect', 'auth-refused', 'open', 'close', 'note'])
 
 export function isConnEvent(ev: AnyEvent): ev is ConnEvent {
   return CONN_KINDS.has(ev.kind);
-}
-
-/** `host:port`, with brackets around IPv6 addresses. */
-export function formatEndpoint(e: Endpoint): string {
-  return `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`;
-}
-
-/** Parses `host:port` or `[v6]:port`; undefined when it is not one. */
-export function parseEndpoint(text: string): Endpoint | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text.trim());
-  if (!m) return undefined;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return undefined;
-  return { host: (m[1] ?? m[2]).toLowerCase(), port };
 }

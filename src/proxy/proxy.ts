@@ -7,7 +7,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { SocksServer, SOCKS_REPLY, normalizeHost, replyForError, type SocksDecision, type SocksRequest } from '../socks/server.js';
-import type { Endpoint, TapEvent } from './events.js';
+import type { Endpoint } from '../net/endpoint.js';
+import type { TapEvent } from './events.js';
 import { Relay } from './relay.js';
 import { TapHub, type ConnectionTap } from './tap.js';
 

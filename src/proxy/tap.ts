@@ -4,9 +4,10 @@
  * failure becomes a note and the bytes keep flowing. The same code decodes live traffic (proxy) and
  * reassembled pcap connections (`decode CAPTURE.pcap`).
  */
+import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
 import type { Direction } from '../protocol/fields.js';
 import { SessionDecoder, type SessionEvent } from '../protocol/session.js';
-import { formatEndpoint, type AnyEvent, type ConnEvent, type Endpoint, type TapEvent } from './events.js';
+import type { AnyEvent, ConnEvent, TapEvent } from './events.js';
 
 /** A direction that carried this many bytes since its last frame is not MRIM; decoding it stops. */
 export const NOT_MRIM_LIMIT = 64 * 1024;

@@ -3,12 +3,13 @@
  * and stored in captures. Bytes are hex; secret fields are masked unless asked for (the frame's raw
  * bytes are kept whole, since re-decoding and replay need them).
  */
+import { formatEndpoint } from '../net/endpoint.js';
 import type { Fields } from '../protocol/fields.js';
 import { layoutOf, packetByCode } from '../protocol/packets.js';
 import type { ReplyInfo, SessionEvent } from '../protocol/session.js';
 import type { SocksMessage } from '../protocol/socks.js';
 import type { Encoding } from '../protocol/text.js';
-import { formatEndpoint, isConnEvent, type ConnEvent, type TapEvent } from '../proxy/events.js';
+import { isConnEvent, type ConnEvent, type TapEvent } from '../proxy/events.js';
 
 export const MASK = '********';
 

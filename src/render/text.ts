@@ -3,12 +3,13 @@
  * Everything it says about a field comes from the packet table: names, constant names, secrets.
  */
 import { Chalk, type ChalkInstance } from 'chalk';
+import { formatEndpoint } from '../net/endpoint.js';
 import type { DecodedFrame } from '../protocol/codec.js';
 import type { FieldContext, FieldSpec, Fields, Layout } from '../protocol/fields.js';
 import { layoutOf, packetByCode } from '../protocol/packets.js';
 import type { SessionEvent } from '../protocol/session.js';
 import { SOCKS_REPLIES, type SocksMessage } from '../protocol/socks.js';
-import { formatEndpoint, isConnEvent, type ConnEvent, type TapEvent } from '../proxy/events.js';
+import { isConnEvent, type ConnEvent, type TapEvent } from '../proxy/events.js';
 
 export interface RenderOptions {
   /** Connection label shown after the time (`#3`). */

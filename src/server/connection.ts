@@ -6,6 +6,7 @@
  */
 import type net from 'node:net';
 import tls from 'node:tls';
+import { formatEndpoint } from '../net/endpoint.js';
 import { decodeFrame, encodePacket, type DecodedFrame } from '../protocol/codec.js';
 import type { Fields } from '../protocol/fields.js';
 import { Framer, type FramerEvent } from '../protocol/framer.js';
@@ -38,9 +39,10 @@ export interface AwaitingRecv {
   message: StoredMessage;
 }
 
+/** A socket's address for logs and redirector answers; IPv4-mapped IPv6 as plain IPv4. */
 export function addressText(ip: string | undefined, port: number | undefined): string {
-  const host = (ip ?? '?').replace(/^::ffff:/, '');
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  // Node leaves both undefined on a socket already gone; the text is then `?:undefined`.
+  return formatEndpoint({ host: (ip ?? '?').replace(/^::ffff:/, ''), port: port as number });
 }
 
 export class ClientConnection {

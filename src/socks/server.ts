@@ -12,11 +12,7 @@
  */
 import net from 'node:net';
 import socksv5, { type AuthHandler, type RequestInfo, type Server } from '@mongodb-js/socksv5';
-
-export interface Endpoint {
-  host: string;
-  port: number;
-}
+import type { Endpoint } from '../net/endpoint.js';
 
 /** RFC 1928 reply codes. */
 export const SOCKS_REPLY = {

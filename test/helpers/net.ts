@@ -1,5 +1,5 @@
 /**
- * Real-socket helpers for the proxy and capture tests: upstream servers (echo, scripted MRIM, HTTP),
+ * Real-socket helpers for the proxy and capture tests: upstream servers (echo, HTTP),
  * a SOCKS5 client, a proxy that records its events, and waits that always time out.
  */
 import { execFileSync } from 'node:child_process';
@@ -9,9 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import { SocksClient } from 'socks';
-import { encodePacket } from '../../src/protocol/codec.js';
 import { Framer } from '../../src/protocol/framer.js';
 import { MrimProxy, type ProxyOptions } from '../../src/proxy/proxy.js';
 import type { TapEvent } from '../../src/proxy/events.js';
@@ -49,6 +47,15 @@ export async function listenTcp(onSocket: (s: net.Socket) => void, host = '127.0
         server.close(() => resolve());
       }),
   };
+}
+
+/** A port on 127.0.0.1 that nothing listens on (bound and released at once): connecting is refused. */
+export async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 /** Reads a stream to its end (FIN), with a timeout. */
@@ -125,62 +132,6 @@ export async function httpServer(body: Buffer): Promise<Listening> {
         server.close(() => resolve());
       }),
   };
-}
-
-export interface ScriptedMrimOptions {
-  /** Answer STARTTLS with OK and continue in TLS with this certificate. */
-  tls?: { cert: string; key: string };
-  /** Called for every frame the server receives, with the bytes it sent back. */
-  onFrame?: (type: number, frame: Buffer) => void;
-}
-
-/**
- * A tiny MRIM server for the relay tests: HELLO → HELLO_ACK, LOGIN2 → LOGIN_ACK, MESSAGE →
- * MESSAGE_STATUS, STARTTLS → OK (then TLS when configured, FAILURE otherwise). Frames are built with
- * the codec; `sent` keeps every frame the server wrote, per connection.
- */
-export async function scriptedMrimServer(opts: ScriptedMrimOptions = {}): Promise<Listening & { sent: Buffer[][]; received: Buffer[][] }> {
-  const sent: Buffer[][] = [];
-  const received: Buffer[][] = [];
-  const listening = await listenTcp((raw) => {
-    const mine: Buffer[] = [];
-    const got: Buffer[] = [];
-    sent.push(mine);
-    received.push(got);
-    let stream: net.Socket | tls.TLSSocket = raw;
-    const framer = new Framer({ dir: 'c2s', detectPreamble: false });
-    const reply = (type: string, fields: Record<string, unknown>, seq: number) => {
-      const f = encodePacket(type, fields, { proto: '1.8', seq });
-      mine.push(f);
-      stream.write(f);
-    };
-    const onData = (chunk: Buffer) => {
-      for (const ev of framer.push(chunk)) {
-        if (ev.kind !== 'frame') continue;
-        got.push(ev.frame);
-        const msg = ev.frame.readUInt32LE(12);
-        const seq = ev.frame.readUInt32LE(8);
-        opts.onFrame?.(msg, ev.frame);
-        if (msg === 0x1001) reply('HELLO_ACK', { pingPeriod: 30 }, seq);
-        else if (msg === 0x1038) reply('LOGIN_ACK', {}, seq);
-        else if (msg === 0x1008) reply('MESSAGE_STATUS', { status: 0 }, seq);
-        else if (msg === 0x1086 && opts.tls) {
-          reply('OK', {}, seq);
-          stream.off('data', onData);
-          stream = new tls.TLSSocket(raw, { isServer: true, cert: opts.tls.cert, key: opts.tls.key });
-          stream.on('error', () => {});
-          stream.on('data', onData);
-          stream.on('end', () => stream.end());
-          return;
-        } else if (msg === 0x1086) reply('FAILURE', {}, seq);
-      }
-    };
-    raw.on('data', onData);
-    raw.on('end', () => {
-      if (stream === raw) raw.end();
-    });
-  });
-  return { ...listening, sent, received };
 }
 
 /** A throwaway self-signed certificate for localhost (openssl), or undefined when openssl is missing. */
