@@ -2,7 +2,6 @@
 // timeouts, rejections, a server that hangs up or logs us out, reconnects, pings, offline messages,
 // acknowledgements, the redirector and SOCKS5 failures.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, describe, test } from 'node:test';
 import { MrimClient, MrimClientError, type MrimClientOptions } from '../src/client/index.js';
 import type { DecodedFrame } from '../src/protocol/codec.js';

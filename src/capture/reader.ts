@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { decodeFrame } from '../protocol/codec.js';
 import type { SessionEvent } from '../protocol/session.js';
 import { parseEndpoint, type Endpoint } from '../net/endpoint.js';
-import type { AnyEvent, ConnEvent, TapEvent } from '../proxy/events.js';
+import type { AnyEvent, TapEvent } from '../proxy/events.js';
 import { CAPTURE_FORMAT, CAPTURE_VERSION, type CaptureHeader } from './writer.js';
 
 export class CaptureFileError extends Error {}
@@ -86,7 +86,8 @@ function sessionEvent(o: Json): SessionEvent {
   }
 }
 
-function connEvent(o: Json): ConnEvent {
+/** A record's event: a connection-level one by its kind, otherwise a session event. */
+function anyEvent(o: Json): AnyEvent {
   const time = timeOf(o);
   switch (o.kind) {
     case 'connect':
@@ -112,7 +113,7 @@ function connEvent(o: Json): ConnEvent {
     case 'note':
       return { kind: 'note', time, ...(o.dir !== undefined ? { dir: dirOf(o) } : {}), level: o.level === 'warn' ? 'warn' : 'info', message: str(o, 'message') ?? '' };
     default:
-      return sessionEvent(o) as never;
+      return sessionEvent(o);
   }
 }
 
@@ -121,8 +122,8 @@ export function recordToTapEvent(record: unknown): TapEvent {
   if (!record || typeof record !== 'object' || Array.isArray(record)) throw new Error('not a JSON object');
   const o = record as Json;
   const conn = need(num(o, 'conn'), 'conn');
-  const kind = need(str(o, 'kind'), 'kind');
-  const event: AnyEvent = ['connect', 'auth-refused', 'open', 'close', 'note'].includes(kind) ? connEvent(o) : sessionEvent(o);
+  need(str(o, 'kind'), 'kind');
+  const event = anyEvent(o);
   return {
     conn,
     client: endpoint(o, 'client'),

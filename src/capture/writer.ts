@@ -23,7 +23,7 @@ export interface CaptureHeader {
   source?: string;
 }
 
-export function toolVersion(): string {
+function toolVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
   return `${pkg.name} ${pkg.version}`;
 }

@@ -206,7 +206,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
     this.logoutError = undefined;
     const link = new Link(socket, this.profile, this.responseTimeoutMs, {
       frame: (f) => this.onFrame(link, f),
-      observe: (dir, raw) => this.observe(dir, raw),
+      observe: (dir, raw, decoded) => this.observe(dir, raw, decoded),
       warning: (text) => this.emit('warning', { text }),
       closed: (error) => this.onClosed(link, error),
     });
@@ -351,9 +351,9 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
     this.emit('disconnect', { error: last, willReconnect: false });
   }
 
-  private observe(dir: 'c2s' | 's2c', raw: Buffer): void {
+  private observe(dir: 'c2s' | 's2c', raw: Buffer, decoded?: DecodedFrame): void {
     if (this.listenerCount('frame') === 0) return;
-    this.emit('frame', { dir, raw, frame: decodeFrame(raw, { dir, minor: this.profile.minor }) });
+    this.emit('frame', { dir, raw, frame: decoded ?? decodeFrame(raw, { dir, minor: this.profile.minor }) });
   }
 
   /** The link of a ready session, waiting while one is being set up. */

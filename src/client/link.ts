@@ -42,8 +42,8 @@ interface Waiting {
 export interface LinkHandlers {
   /** A received frame that is not the awaited reply of a request. */
   frame(frame: DecodedFrame): void;
-  /** Every frame sent and received, for observers. */
-  observe(dir: 'c2s' | 's2c', frame: Buffer): void;
+  /** Every frame sent and received, for observers; received ones come decoded already. */
+  observe(dir: 'c2s' | 's2c', frame: Buffer, decoded?: DecodedFrame): void;
   warning(text: string): void;
   /** The connection is gone; `error` is the socket error, if one caused it. */
   closed(error?: Error): void;
@@ -158,8 +158,8 @@ export class Link {
         this.handlers.warning(`${ev.bytes.length} bytes that are not an MRIM frame skipped (${'reason' in ev ? ev.reason : ev.kind})`);
         continue;
       }
-      this.handlers.observe('s2c', ev.frame);
       const frame = decodeFrame(ev.frame, { dir: 's2c', minor: this.profile.minor });
+      this.handlers.observe('s2c', ev.frame, frame);
       const i = this.waiting.findIndex((w) => w.rule.types.has(frame.type) && (!w.rule.bySeq || w.seq === frame.seq));
       if (i !== -1) {
         const [w] = this.waiting.splice(i, 1);

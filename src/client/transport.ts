@@ -29,7 +29,7 @@ export interface TransportOptions {
  * the probe interval and count stay at the OS defaults with libuv < 1.48 (Node 20), and are 1 s × 10
  * with libuv ≥ 1.48 (Node 22). The MRIM PING every period keeps the session alive in any case.
  */
-export const KEEPALIVE_IDLE_MS = 5000;
+const KEEPALIVE_IDLE_MS = 5000;
 
 /** `socks5://[user:pass@]host:port` → proxy settings. */
 export function parseSocksUrl(text: string): SocksProxy {
@@ -49,7 +49,7 @@ export function parseSocksUrl(text: string): SocksProxy {
 }
 
 /** The proxy URL with its password hidden, for messages. */
-export function maskUrl(text: string): string {
+function maskUrl(text: string): string {
   return text.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1****@');
 }
 

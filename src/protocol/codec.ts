@@ -3,7 +3,7 @@
  * cannot read becomes a warning, and what it could read is returned.
  */
 import { PayloadReader, PayloadWriter } from './buffer.js';
-import { decodeFields, encodeFields, type Direction, type FieldContext, type Fields } from './fields.js';
+import { decodeFields, encodeFields, type Direction, type FieldContext, type Fields, type Layout } from './fields.js';
 import { HEADER_SIZE, MRIM_MAGIC, decodeHeader, encodeHeader, formatProto, parseProto, protoMinor } from './header.js';
 import { layoutOf, packetByCode, packetByName, packetName, type PacketDef } from './packets.js';
 import type { Encoding } from './text.js';
@@ -108,6 +108,12 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
   const derived = def.derive?.(fields, c);
   if (derived) Object.assign(fields, derived);
   return out;
+}
+
+/** The field layout a decoded frame was read with: its packet's, in the wire form it was found in. */
+export function frameLayout(d: DecodedFrame): Layout {
+  const def = packetByCode(d.msg);
+  return def?.variants?.find((v) => v.name === d.variant)?.layout ?? def?.layout ?? [];
 }
 
 export interface EncodeOptions {

@@ -75,10 +75,6 @@ export class Framer {
     return this.skipLeft;
   }
 
-  get streamMode(): Mode {
-    return this.mode;
-  }
-
   /** From here on the direction carries TLS records (after STARTTLS/OK). */
   enterTls(): void {
     if (this.mode !== 'tls') {

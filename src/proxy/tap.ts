@@ -10,7 +10,7 @@ import { SessionDecoder, type SessionEvent } from '../protocol/session.js';
 import type { AnyEvent, ConnEvent, TapEvent } from './events.js';
 
 /** A direction that carried this many bytes since its last frame is not MRIM; decoding it stops. */
-export const NOT_MRIM_LIMIT = 64 * 1024;
+const NOT_MRIM_LIMIT = 64 * 1024;
 
 export interface TapHubOptions {
   maxFrameSize?: number;

@@ -4,8 +4,8 @@
  * bytes are kept whole, since re-decoding and replay need them).
  */
 import { formatEndpoint } from '../net/endpoint.js';
+import { frameLayout } from '../protocol/codec.js';
 import type { Fields } from '../protocol/fields.js';
-import { layoutOf, packetByCode } from '../protocol/packets.js';
 import type { ReplyInfo, SessionEvent } from '../protocol/session.js';
 import type { SocksMessage } from '../protocol/socks.js';
 import type { Encoding } from '../protocol/text.js';
@@ -41,14 +41,6 @@ export type JsonEvent =
   | (JsonBase & { kind: 'redirect'; bytes: string; text: string; address?: string; host?: string; port?: number })
   | (JsonBase & { kind: 'tls' | 'compressed'; bytes: string; start: boolean });
 
-/** Names of the secret fields of a frame, from the packet table. */
-function secretFields(ev: Extract<SessionEvent, { kind: 'frame' }>): string[] {
-  const def = packetByCode(ev.frame.msg);
-  if (!def) return [];
-  const ctx = { minor: ev.frame.minor, dir: ev.dir, fields: ev.frame.fields, root: ev.frame.fields, enc: ev.frame.enc, warnings: [] };
-  return layoutOf(def, ctx, ev.raw.subarray(44)).layout.filter((s) => s.secret).map((s) => s.name);
-}
-
 export function eventToJson(ev: SessionEvent, opts: { showSecrets?: boolean } = {}): JsonEvent {
   const base: JsonBase = { dir: ev.dir, offset: ev.offset };
   if (ev.time !== undefined) base.time = new Date(ev.time).toISOString();
@@ -57,8 +49,8 @@ export function eventToJson(ev: SessionEvent, opts: { showSecrets?: boolean } = 
       const f = ev.frame;
       let fields = f.fields;
       if (!opts.showSecrets) {
-        const secrets = secretFields(ev).filter((k) => k in fields);
-        if (secrets.length) fields = { ...fields, ...Object.fromEntries(secrets.map((k) => [k, MASK])) };
+        const secrets = frameLayout(f).filter((s) => s.secret && s.name in fields);
+        if (secrets.length) fields = { ...fields, ...Object.fromEntries(secrets.map((s) => [s.name, MASK])) };
       }
       return {
         kind: 'frame',
@@ -112,7 +104,7 @@ export type JsonConnEvent =
  */
 export type TapJson = (JsonEvent | JsonConnEvent) & { conn: number; client: string; server?: string; login?: string; minor?: number };
 
-export function connEventToJson(ev: ConnEvent): JsonConnEvent {
+function connEventToJson(ev: ConnEvent): JsonConnEvent {
   const time = new Date(ev.time).toISOString();
   switch (ev.kind) {
     case 'connect':

@@ -3,7 +3,7 @@ import type { FieldContext, Layout } from '../protocol/fields.js';
 import { PACKETS, layoutOf, type PacketDef } from '../protocol/packets.js';
 
 const DIR_TEXT = { c2s: 'C→S', s2c: 'S→C', both: 'C↔S' } as const;
-export const hexCode = (code: number) => `0x${code.toString(16).toUpperCase()}`;
+const hexCode = (code: number) => `0x${code.toString(16).toUpperCase()}`;
 
 /** Markdown table of every packet type. */
 export function packetTableMarkdown(): string {

@@ -4,12 +4,12 @@
  */
 import { Chalk, type ChalkInstance } from 'chalk';
 import { formatEndpoint } from '../net/endpoint.js';
-import type { DecodedFrame } from '../protocol/codec.js';
-import type { FieldContext, FieldSpec, Fields, Layout } from '../protocol/fields.js';
-import { layoutOf, packetByCode } from '../protocol/packets.js';
+import { frameLayout, type DecodedFrame } from '../protocol/codec.js';
+import type { Direction, FieldContext, FieldSpec, Fields, Layout } from '../protocol/fields.js';
 import type { SessionEvent } from '../protocol/session.js';
 import { SOCKS_REPLIES, type SocksMessage } from '../protocol/socks.js';
 import { isConnEvent, type ConnEvent, type TapEvent } from '../proxy/events.js';
+import { MASK } from './json.js';
 
 export interface RenderOptions {
   /** Connection label shown after the time (`#3`). */
@@ -25,10 +25,10 @@ export interface RenderOptions {
 const NAME_WIDTH = 12;
 const MAX_VALUE = 400;
 
-export const plainChalk = new Chalk({ level: 0 });
+const plainChalk = new Chalk({ level: 0 });
 
-export function arrow(dir: 'c2s' | 's2c'): string {
-  return dir === 'c2s' ? 'C→S' : 'S→C';
+function arrow(dir: Direction, c: ChalkInstance): string {
+  return dir === 'c2s' ? c.blue('C→S') : c.green('S→C');
 }
 
 export function formatClock(ms: number): string {
@@ -53,11 +53,10 @@ function showString(s: string): string {
   return s === '' || /^\s|\s$|[\x00-\x1f"]/.test(cut) ? JSON.stringify(cut) : cut;
 }
 
-function maskSecret(value: unknown, spec: FieldSpec, frame: DecodedFrame, path: string, ctx: FieldContext): string {
-  const encoding = frame.enc[path] ?? spec.type.rule?.(ctx);
-  const kind = encoding === 'hex' ? 'md5' : 'plaintext';
-  const len = String(value ?? '').length;
-  return `${'*'.repeat(Math.min(8, Math.max(len, 8)))} (${kind})`;
+/** The mask says whether the secret went as an MD5 digest or in plain text, never how long it is. */
+function maskSecret(spec: FieldSpec, frame: DecodedFrame, ctx: FieldContext): string {
+  const encoding = frame.enc[spec.name] ?? spec.type.rule?.(ctx);
+  return `${MASK} (${encoding === 'hex' ? 'md5' : 'plaintext'})`;
 }
 
 function describe(spec: FieldSpec | undefined, value: unknown): string {
@@ -71,9 +70,7 @@ function describe(spec: FieldSpec | undefined, value: unknown): string {
 function inlineRecord(record: Fields, layout: Layout | undefined): string {
   return Object.entries(record)
     .map(([k, v]) => {
-      const spec = layout?.find((s) => s.name === k);
-      const shown = typeof v === 'number' && spec?.type.describe ? (spec.type.describe(v) ?? String(v)) : describe(spec, v);
-      return `${k}=${shown}`;
+      return `${k}=${describe(layout?.find((s) => s.name === k), v)}`;
     })
     .join(' ');
 }
@@ -97,11 +94,10 @@ function fieldLines(name: string, value: unknown, spec: FieldSpec | undefined, l
   return [`${indent}${label} ${describe(spec, value)}`];
 }
 
-export function renderFrameFields(frame: DecodedFrame, raw: Buffer, opts: RenderOptions = {}): string[] {
+export function renderFrameFields(frame: DecodedFrame, opts: RenderOptions = {}): string[] {
   const c = opts.color ?? plainChalk;
-  const def = packetByCode(frame.msg);
   const ctx: FieldContext = { minor: frame.minor, dir: frame.dir, fields: frame.fields, root: frame.fields, enc: frame.enc, warnings: [] };
-  const layout = def ? layoutOf(def, ctx, raw.subarray(44)).layout : [];
+  const layout = frameLayout(frame);
   const lines: string[] = [];
   const shown = new Set<string>();
   for (const spec of layout) {
@@ -118,7 +114,7 @@ export function renderFrameFields(frame: DecodedFrame, raw: Buffer, opts: Render
     shown.add(spec.name);
     const value = frame.fields[spec.name];
     if (spec.secret && !opts.showSecrets) {
-      lines.push(`    ${c.cyan(spec.name.padEnd(NAME_WIDTH))} ${maskSecret(value, spec, frame, spec.name, ctx)}`);
+      lines.push(`    ${c.cyan(spec.name.padEnd(NAME_WIDTH))} ${maskSecret(spec, frame, ctx)}`);
     } else {
       lines.push(...fieldLines(spec.name, value, spec, undefined, '    ', c));
     }
@@ -136,7 +132,7 @@ function socksText(m: SocksMessage, showSecrets: boolean): string {
     case 'greeting':
       return `greeting, methods: ${m.methods.join(', ')}`;
     case 'auth':
-      return `username/password: ${m.user} / ${showSecrets ? m.password : '********'}`;
+      return `username/password: ${m.user} / ${showSecrets ? m.password : MASK}`;
     case 'request':
       return `${m.command} ${m.host}:${m.port} (${m.atyp})`;
     case 'method':
@@ -154,7 +150,7 @@ export function renderEvent(ev: SessionEvent, opts: RenderOptions = {}): string 
   const head: string[] = [];
   if (!opts.noTime && ev.time !== undefined) head.push(c.dim(formatClock(ev.time)));
   if (opts.conn !== undefined) head.push(c.yellow(`#${opts.conn}`));
-  head.push(ev.dir === 'c2s' ? c.blue(arrow(ev.dir)) : c.green(arrow(ev.dir)));
+  head.push(arrow(ev.dir, c));
   const lines: string[] = [];
   switch (ev.kind) {
     case 'frame': {
@@ -167,7 +163,7 @@ export function renderEvent(ev: SessionEvent, opts: RenderOptions = {}): string 
         head.push(c.magenta(`↩ ${ev.replyTo.type}${latency}`));
       }
       lines.push(head.join(' '));
-      lines.push(...renderFrameFields(f, ev.raw, opts));
+      lines.push(...renderFrameFields(f, opts));
       if (f.trailing) lines.push(`    ${c.dim('trailing'.padEnd(NAME_WIDTH))} ${c.dim(f.trailing.length > 80 ? f.trailing.slice(0, 80) + '…' : f.trailing)}`);
       for (const w of f.warnings) lines.push(`    ${c.yellow(`⚠ ${w}`)}`);
       if (opts.hex) lines.push(c.dim(hexdump(ev.raw)));
@@ -205,7 +201,7 @@ function formatDuration(ms: number): string {
 }
 
 /** Renders a connection-level event of the proxy or of a pcap connection (SOCKS outcome, open, close, note). */
-export function renderConnEvent(ev: ConnEvent, opts: RenderOptions = {}): string {
+function renderConnEvent(ev: ConnEvent, opts: RenderOptions = {}): string {
   const c = opts.color ?? plainChalk;
   const head: string[] = [];
   if (!opts.noTime) head.push(c.dim(formatClock(ev.time)));
@@ -230,7 +226,7 @@ export function renderConnEvent(ev: ConnEvent, opts: RenderOptions = {}): string
       head.push(c.bold('CLOSE'), `C→S ${formatBytes(ev.bytes.c2s)}, S→C ${formatBytes(ev.bytes.s2c)} in ${formatDuration(ev.durationMs)}`, c.dim(`— ${ev.reason}`));
       break;
     case 'note':
-      if (ev.dir) head.push(ev.dir === 'c2s' ? c.blue(arrow(ev.dir)) : c.green(arrow(ev.dir)));
+      if (ev.dir) head.push(arrow(ev.dir, c));
       head.push(ev.level === 'warn' ? c.yellow(`⚠ ${ev.message}`) : c.cyan(`ℹ ${ev.message}`));
       break;
   }

@@ -19,7 +19,7 @@ import type { StoredMessage, UserRecord } from './users.js';
  * impossible to resync: no MRIM client sends that much that is not frames. (The Framer holds garbage
  * until it finds the next magic, or reports it in parts past 64 KiB, so this always gets reached.)
  */
-export const MAX_GARBAGE_RUN = 32 * 1024;
+const MAX_GARBAGE_RUN = 32 * 1024;
 /** How long a gracefully ended connection may take to close before it is destroyed. */
 const END_GRACE_MS = 2000;
 /** Packets after which the session's version is (re)learnt from the header (reference §0). */
@@ -66,6 +66,7 @@ export class ClientConnection {
   private outSeq = 0;
   private garbageRun = 0;
   private readonly deadPeer: NodeJS.Timeout;
+  private endGrace?: NodeJS.Timeout;
   private ending = false;
   private finished = false;
   private closeReason?: { text: string; kind: 'disconnect' | 'timeout' | 'error' };
@@ -130,7 +131,7 @@ export class ClientConnection {
     this.closeReason ??= { text: reason, kind };
     this.ending = true;
     this.socket.end();
-    setTimeout(() => this.destroy(reason, kind), END_GRACE_MS).unref();
+    this.endGrace = setTimeout(() => this.destroy(reason, kind), END_GRACE_MS);
   }
 
   destroy(reason: string, kind: 'disconnect' | 'timeout' | 'error' = 'disconnect'): void {
@@ -195,6 +196,7 @@ export class ClientConnection {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.deadPeer);
+    clearTimeout(this.endGrace);
     const reason = this.closeReason ?? { text: 'closed by the client', kind: 'disconnect' as const };
     this.hooks.onClose(this, reason.text, reason.kind);
   }

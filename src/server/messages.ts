@@ -28,7 +28,7 @@ export function forwardedFlags(flags: number): number {
 }
 
 /** Flags and text of `message` for a recipient speaking protocol minor `minor`. */
-export function renderFor(message: Pick<StoredMessage, 'flags' | 'text'>, minor: number): { flags: number; text: string } {
+function renderFor(message: Pick<StoredMessage, 'flags' | 'text'>, minor: number): { flags: number; text: string } {
   const encoding = textEncodingFor(minor);
   let text = message.text;
   if (message.flags & MESSAGE_FLAG.AUTHORIZE) {

@@ -213,7 +213,7 @@ export function mergeUsers(base: Map<string, UserRecord>, extra: UserRecord[]): 
 }
 
 /** The file form of the directory: removed groups compacted away, contacts' group indexes remapped. */
-export function toUsersJson(users: Iterable<UserRecord>): { users: StoredUserJson[] } {
+function toUsersJson(users: Iterable<UserRecord>): { users: StoredUserJson[] } {
   return {
     users: [...users].map((u) => {
       const index = new Map<number, number>();
