@@ -1,6 +1,7 @@
 /** Recording with `mrimtap proxy --record`, reading captures back, and `mrimtap decode CAPTURE`. */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -167,6 +168,25 @@ describe('capture files', () => {
     assert.match((await runCli(['decode', text])).stderr, /is not a capture: expected a mrimtap recording/);
     assert.match((await runCli(['decode', join(dir, 'missing.jsonl')])).stderr, /no such file/);
     assert.match((await runCli(['decode'])).stderr, /nothing to decode/);
+    const direction = await runCli(['decode', path, '--from', 'client']);
+    assert.equal(direction.code, 2);
+    assert.equal(direction.stderr, 'mrimtap: --from and --proto go with --raw FILE; a capture says who sent each frame and in which version\n');
+  });
+
+  it('proxy: a folder to record to is a one-line error (2), a port in use too (1)', async () => {
+    const folder = await runCli(['proxy', '--port', '0', '--record', dir]);
+    assert.equal(folder.code, 2, folder.stderr);
+    assert.equal(folder.stderr, `mrimtap: cannot record to ${dir}: is a directory\n`);
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as net.AddressInfo).port;
+      const busy = await runCli(['proxy', '--port', String(port)]);
+      assert.equal(busy.code, 1, busy.stderr);
+      assert.equal(busy.stderr, `mrimtap: cannot listen on 127.0.0.1:${port}: the port is in use (pick another with --port)\n`);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 
   it('an existing file is made owner-only when recorded over', () => {

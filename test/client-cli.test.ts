@@ -171,6 +171,24 @@ describe('mrimtap client', () => {
     }
   });
 
+  test('offline messages are printed after the "connected" line, not before it', async () => {
+    const own = new MrimServer({ host: '127.0.0.1', port: 0, redirectorPort: false, users: USERS });
+    const { port } = await own.listen();
+    try {
+      for (const proto of ['1.8', '1.23']) {
+        const sender = cli(['--server', `127.0.0.1:${port}`, '--login', 'alice@mail.ru', '--password', 'alice-secret', '--send', 'bob@mail.ru=пока тебя не было']);
+        assert.equal(await sender.exit(), 0, sender.stderr());
+        const run = cli(['--server', `127.0.0.1:${port}`, '--login', 'bob@mail.ru', '--password', 'bob-secret', '--proto', proto, '--listen', '0.3']);
+        assert.equal(await run.exit(), 0, run.stderr());
+        const connected = run.stdout.findIndex((l) => l.startsWith('connected to'));
+        const offline = run.stdout.findIndex((l) => l.endsWith('alice@mail.ru (offline): пока тебя не было'));
+        assert.ok(connected >= 0 && offline > connected, run.stdout.join('\n'));
+      }
+    } finally {
+      await own.close();
+    }
+  });
+
   test('the server going away mid-session ends --listen with exit code 6', async () => {
     const own = new MrimServer({ host: '127.0.0.1', port: 0, redirectorPort: false, users: USERS });
     const { port } = await own.listen();

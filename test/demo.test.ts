@@ -1,11 +1,13 @@
 /** `mrimtap demo --exit` (what `npm start` runs, minus staying up): the scripted session end to end. */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readCapture } from '../src/capture/reader.js';
 import type { TapEvent } from '../src/proxy/events.js';
+import { spawnCli } from './helpers/cli.js';
 import { runCli } from './helpers/server-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mrimtap-demo-test-'));
@@ -48,5 +50,26 @@ describe('mrimtap demo', () => {
     assert.deepEqual(acks.map((f) => f.proto).sort(), ['1.21', '1.8']);
     assert.equal(events.filter((e) => e.event.kind === 'close').length, 4);
     assert.ok(!events.some((e) => e.event.kind === 'garbage' || (e.event.kind === 'frame' && e.event.frame.warnings.length > 0)));
+  });
+
+  it('falls back to a free port when 2041 is taken, and Ctrl-C mid-session stops it there', async () => {
+    // Holds 2041 unless something else already does; either way the demo must not take it.
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.once('error', () => resolve()).listen(2041, '127.0.0.1', () => resolve()));
+    const capture = join(dir, 'interrupted.jsonl');
+    const demo = spawnCli(['demo', '--record', capture]);
+    try {
+      await demo.waitFor(/MRIM server +127\.0\.0\.1:\d+ \(2041 was in use\)/, 20_000, 'stdout');
+      // The steps after the first take over a second (each one settles for 150 ms): the signal lands mid-session.
+      await demo.waitFor(/▶ alice logs in/, 10_000, 'stdout');
+      assert.equal(await demo.stop('SIGINT'), 1, demo.stdout() + demo.stderr());
+      assert.match(demo.stdout(), /⚠ the scripted session stopped: interrupted \(SIGINT\)/);
+      assert.doesNotMatch(demo.stdout(), /everyone logs out|stay up/);
+      assert.equal(demo.stderr().split('\n').filter((l) => l.startsWith('mrimtap:')).join('\n'), 'mrimtap: the scripted session did not complete (see above)');
+      for await (const item of readCapture(capture)) assert.notEqual(item.kind, 'problem');
+    } finally {
+      await demo.stop('SIGKILL');
+      await new Promise((resolve) => holder.close(resolve));
+    }
   });
 });

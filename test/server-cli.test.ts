@@ -94,6 +94,7 @@ describe('mrimtap server', () => {
       [['--tls-cert', 'x.pem'], /--tls-cert and --tls-key go together/],
       [['--ping-period', '0'], /--ping-period must be a whole number of seconds/],
       [['--users', join(dir, 'bad.json')], /users file .*bad\.json: /],
+      [['--users', join(dir, 'missing', 'users.json')], /--users .*users\.json: the folder .*missing does not exist, so the users could not be saved on exit\n$/],
     ];
     writeFileSync(join(dir, 'bad.json'), '{"users": [{"login": "x"}]}');
     const results = await Promise.all(cases.map(([args]) => runCli(['server', '--port', '0', '--redirector-port', 'off', ...args])));

@@ -222,7 +222,7 @@ async function runScript(client: MrimClient, out: Printer, sends: { to: string; 
 const HELP = [
   '/msg EMAIL TEXT      send a message (plain text after /msg or /to goes to the same person)',
   '/to EMAIL            talk to EMAIL: lines without a leading / are sent there',
-  '/status NAME [TITLE] online, away, invisible, dnd, chat, status_N',
+  '/status NAME [TITLE] online, away, invisible, dnd, chat, mobile, dating, status_N',
   '/add EMAIL [NICK]    add a contact (asks them for authorization)',
   '/auth EMAIL          authorize EMAIL (answer to their request)',
   '/search EMAIL|NICK   look a user up',
@@ -332,6 +332,8 @@ async function runCommands(client: MrimClient, out: Printer, lost: Promise<never
 class Printer {
   readonly c: ChalkInstance = color;
   prompt?: Interface;
+  /** Lines that come before 'ready' (offline messages arrive with the contact list): printed after "connected". */
+  private beforeReady: string[] | undefined = [];
 
   constructor(
     readonly json: boolean,
@@ -344,8 +346,11 @@ class Printer {
   attach(client: MrimClient): void {
     const c = this.c;
     client.on('ready', async (e) => {
+      const held = this.beforeReady ?? [];
+      this.beforeReady = undefined;
       await this.emit('ready', e, `${c.green('connected')} to ${e.server.host}:${e.server.port} as ${c.bold(e.login)} (MRIM ${e.proto}${e.tls ? ', TLS' : ''})`);
       if (!this.json) await this.contactList(client.contacts, false);
+      for (const text of held) await this.line(text);
     });
     client.on('contactList', (list) => {
       if (this.json) void this.emit('contactList', list, '');
@@ -380,6 +385,10 @@ class Printer {
 
   async line(text: string): Promise<void> {
     if (this.json) return;
+    if (this.beforeReady) {
+      this.beforeReady.push(text);
+      return;
+    }
     if (this.prompt && this.interactive) {
       // Print above the prompt and redraw what the user was typing.
       process.stdout.write('\r\x1b[K');

@@ -45,6 +45,10 @@ export function register(program: Command): void {
     .option('--max-frame-size <bytes>', 'frames announcing a larger payload are reported and skipped', '1048576')
     .action(async (capture: string | undefined, flags: DecodeFlags) => {
       if (capture !== undefined && flags.raw !== undefined) throw new CliError('give either a CAPTURE file or --raw FILE, not both');
+      if (capture !== undefined && (flags.from !== undefined || flags.proto !== undefined)) {
+        // A capture knows both directions and the version of every frame; these would be silently ignored.
+        throw new CliError('--from and --proto go with --raw FILE; a capture says who sent each frame and in which version');
+      }
       if (capture !== undefined) return decodeCapture(capture, flags);
       if (flags.raw !== undefined) return decodeRaw(flags.raw, flags);
       throw new CliError('nothing to decode: give a CAPTURE file (.jsonl, .pcap, .pcapng), or --raw FILE --from client|server');

@@ -76,7 +76,7 @@ function startProxy(opts: Omit<SnifferOptions, 'port'>, freePorts: boolean): Pro
   return onUsualPorts(freePorts, async (usual) => ({ sniffer: await startSniffer({ ...opts, port: usual ? PREFERRED.proxy : 0 }) }));
 }
 
-const say = (text: string) => process.stdout.write(`\n${color.bold.magenta('▶')} ${color.bold(text)}\n`);
+const narrate = (text: string) => process.stdout.write(`\n${color.bold.magenta('▶')} ${color.bold(text)}\n`);
 const settle = () => new Promise((r) => setTimeout(r, SETTLE_MS));
 
 /** Resolves with the first event of `name` that satisfies `test`, or fails after a timeout. */
@@ -88,8 +88,12 @@ async function next<T>(client: MrimClient, name: string, test: (v: T) => boolean
   }
 }
 
-/** The scripted session; every step is narrated before it runs, the proxy's log shows its packets. */
-async function script(socks: string, server: ServerAddress): Promise<void> {
+/** The scripted session; every step is narrated before it runs, the proxy's log shows its packets. Stops at the next step once `abort` fires. */
+async function script(socks: string, server: ServerAddress, abort: AbortSignal): Promise<void> {
+  const say = (text: string) => {
+    abort.throwIfAborted();
+    narrate(text);
+  };
   const redirector = `${MRIM_HOST}:${PREFERRED.redirector}`;
   const [aliceAcc, bobAcc, carolAcc] = DEMO_ACCOUNTS;
   const clients: MrimClient[] = [];
@@ -163,7 +167,7 @@ function nextSteps(sniffer: Sniffer, server: ServerAddress): void {
           [`npx mrimtap decode ${file} --json`, 'as JSON Lines'],
         ] as Array<[string, string]>)
       : []),
-    ['npx mrimtap proxy --record', 'the proxy alone, in front of any server'],
+    ['npx mrimtap proxy --record', 'the proxy alone, in front of any server (once this demo has stopped)'],
   ];
   const width = Math.max(...commands.map(([c]) => c.length));
   const lines = [
@@ -204,13 +208,20 @@ export async function runDemo(flags: DemoFlags): Promise<boolean> {
     out(`  SOCKS5 proxy  ${formatEndpoint(sniffer.address)}${started.preferred ? '' : fellBack(PREFERRED.proxy)}  (maps ${MRIM_HOST}:${PREFERRED.redirector} and :${PREFERRED.server} to the server)`);
     out(`  recording to  ${sniffer.capture?.path}`);
 
-    let ok = true;
-    try {
-      await script(`socks5://${formatEndpoint(sniffer.address)}`, address);
-    } catch (e) {
-      ok = false;
-      process.stdout.write(`\n${color.red(`⚠ the scripted session stopped: ${(e as Error).message}`)}\n`);
-    }
+    // Ctrl-C during the scripted session stops it there; closing the server and the proxy below ends its clients.
+    const abort = new AbortController();
+    const played = script(`socks5://${formatEndpoint(sniffer.address)}`, address, abort.signal);
+    const failure = await Promise.race([
+      played.then(() => undefined, (e: Error) => e.message),
+      stop.received.then((signal) => {
+        abort.abort();
+        return `interrupted (${signal})`;
+      }),
+    ]);
+    played.catch(() => {});
+    if (failure !== undefined) process.stdout.write(`\n${color.red(`⚠ the scripted session stopped: ${failure}`)}\n`);
+    const ok = failure === undefined;
+    if (abort.signal.aborted) return false;
     nextSteps(sniffer, address);
     if (!flags.exit) {
       process.stdout.write(`\nServer and proxy stay up for your own client. ${color.bold('Ctrl-C')} to stop.\n`);

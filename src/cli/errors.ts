@@ -16,9 +16,11 @@ export const EXIT = {
 } as const;
 
 /** A readable reason for a file system error (ENOENT → "no such file"). */
-export function fileErrorText(path: string, err: unknown): string {
+export function fileErrorReason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
-  const reason =
-    e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'is a directory' : e.message;
-  return `cannot read ${path}: ${reason}`;
+  return e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'is a directory' : e.message;
+}
+
+export function fileErrorText(path: string, err: unknown): string {
+  return `cannot read ${path}: ${fileErrorReason(err)}`;
 }

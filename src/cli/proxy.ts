@@ -6,7 +6,7 @@ import type { TapEvent } from '../proxy/events.js';
 import { MrimProxy, type MapRule, type ProxyOptions } from '../proxy/proxy.js';
 import { FILTER_SYNTAX, type EventFilter } from '../render/filter.js';
 import { liveLog } from '../render/live.js';
-import { CliError } from './errors.js';
+import { CliError, EXIT, fileErrorReason } from './errors.js';
 import { collect, parseFilterOption, parsePort, readOptionFile } from './options.js';
 import { color } from './output.js';
 import { waitForSignal } from './signals.js';
@@ -144,14 +144,14 @@ export async function startSniffer(opts: SnifferOptions): Promise<Sniffer> {
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'EADDRINUSE' ? 'the port is in use (pick another with --port)' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
     // The code lets a caller that prefers a port (the demo) fall back to another.
-    throw Object.assign(new CliError(`cannot listen on ${formatEndpoint({ host: opts.host, port: opts.port })}: ${why}`), { code: err.code });
+    throw Object.assign(new CliError(`cannot listen on ${formatEndpoint({ host: opts.host, port: opts.port })}: ${why}`, EXIT.FAILURE), { code: err.code });
   }
   if (opts.record) {
     try {
       capture = CaptureWriter.create(opts.record, { listen: formatEndpoint(address) }, { showSecrets: opts.showSecrets });
     } catch (e) {
       await proxy.close();
-      throw new CliError(`cannot record to ${opts.record}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new CliError(`cannot record to ${opts.record}: ${fileErrorReason(e)}`);
     }
   }
   const sniffer: Sniffer = {

@@ -1,4 +1,6 @@
 /** `mrimtap server`: runs the reference MRIM server until Ctrl+C / SIGTERM. */
+import { accessSync, constants } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { MrimServer, withMutualContacts, type ServerLogEvent, type ServerOptions, type ServerUser } from '../server/index.js';
 import { CliError, EXIT } from './errors.js';
@@ -47,6 +49,17 @@ function parseUser(text: string): ServerUser {
   return { login, password };
 }
 
+/** The users file is written (through a temporary file beside it) only on exit: find out now that it cannot be. */
+function checkWritableFolder(file: string): void {
+  const folder = dirname(resolve(file));
+  try {
+    accessSync(folder, constants.W_OK);
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'is not writable';
+    throw new CliError(`--users ${file}: the folder ${folder} ${why}, so the users could not be saved on exit`);
+  }
+}
+
 function logLine(e: ServerLogEvent): string {
   const time = color.dim(e.time.slice(11, 23));
   const conn = e.conn !== undefined ? color.cyan(`#${e.conn}`.padEnd(4)) : '    ';
@@ -61,6 +74,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     throw new CliError(`--ping-period must be a whole number of seconds 1–3600, not "${flags.pingPeriod}"`);
   }
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new CliError('--tls-cert and --tls-key go together');
+  if (flags.users) checkWritableFolder(flags.users);
   const given = flags.user.map(parseUser);
   const mutual = given.length > 1;
   const opts: ServerOptions = {

@@ -24,8 +24,10 @@ function checkPort(value: number, name: string): number {
 function listenOn(server: net.Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.message;
-      reject(new Error(`cannot listen on ${host}:${port}: ${why}`));
+      const why =
+        err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
+      // The code stays on the error: callers fall back to other ports on EADDRINUSE (mrimtap demo).
+      reject(Object.assign(new Error(`cannot listen on ${host}:${port}: ${why}`), { code: err.code }));
     };
     server.once('error', onError);
     server.listen(port, host, () => {
