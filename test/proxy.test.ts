@@ -73,6 +73,31 @@ function rawSocks(port: number): { socket: net.Socket; read: (n: number) => Prom
 }
 
 describe('proxy: an MRIM session', () => {
+  it('tags events with the login from the login packet on, even when frames before it share its chunk', async () => {
+    const upstream = keep(await startScriptedServer(answerEachRequest()));
+    const proxy = await proxyFor();
+    const client = await socksConnect(proxy.port, '127.0.0.1', upstream.port);
+    const q = new FrameQueue(client);
+    // HELLO, CAPABILITIES and LOGIN3 in one write, as a pipelining client sends them.
+    client.write(
+      Buffer.concat([
+        encodePacket('HELLO', {}, { proto: '1.23', seq: 1 }),
+        encodePacket('CAPABILITIES', { capabilities: [] }, { proto: '1.23', seq: 2 }),
+        encodePacket('LOGIN3', { login: 'carol@list.ru', password: '00'.repeat(16), features: 0, userAgent: '', lang: 'ru', uaDataNames: [], description: '' }, { proto: '1.23', seq: 3 }),
+      ]),
+    );
+    await q.next();
+    client.end();
+    await readAll(client);
+    await waitForClose(proxy);
+    const tags = frames(proxy.events, 'c2s').map((f) => [f.frame.type, proxy.events.find((e) => e.event === f)!.login]);
+    assert.deepEqual(tags, [
+      ['HELLO', undefined],
+      ['CAPABILITIES', undefined],
+      ['LOGIN3', 'carol@list.ru'],
+    ]);
+  });
+
   it('relays every frame unchanged, chunk by chunk, and decodes each with its session context', async () => {
     const upstream = keep(await startScriptedServer(answerEachRequest()));
     const proxy = await proxyFor();

@@ -28,7 +28,15 @@ interface EventBase {
 }
 
 export type SessionEvent =
-  | (EventBase & { kind: 'frame'; index: number; raw: Buffer; frame: DecodedFrame; replyTo?: ReplyInfo })
+  | (EventBase & {
+      kind: 'frame';
+      index: number;
+      raw: Buffer;
+      frame: DecodedFrame;
+      replyTo?: ReplyInfo;
+      /** The account logged in on the connection as of this frame (set from the login packet on). */
+      login?: string;
+    })
   | (EventBase & { kind: 'garbage'; bytes: Buffer; reason: string; skipped?: number })
   | (EventBase & { kind: 'socks'; bytes: Buffer; message: SocksMessage })
   | (EventBase & { kind: 'redirect'; bytes: Buffer; text: string; address?: string; host?: string; port?: number })
@@ -122,7 +130,7 @@ export class SessionDecoder {
       this.compressed = true;
       this.framers.s2c.enterCompressed();
     }
-    return { kind: 'frame', dir, offset, time, index, raw, frame, ...(replyTo ? { replyTo } : {}) };
+    return { kind: 'frame', dir, offset, time, index, raw, frame, ...(replyTo ? { replyTo } : {}), ...(this.login ? { login: this.login } : {}) };
   }
 
   /** Finds (and retires) the newest outstanding request from the other side that this frame answers. */

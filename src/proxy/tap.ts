@@ -63,6 +63,11 @@ export class ConnectionTap {
   private readonly sinceFrame: Record<Direction, number> = { c2s: 0, s2c: 0 };
   private readonly stopped: Record<Direction, boolean> = { c2s: false, s2c: false };
   private closed = false;
+  /**
+   * The account as of the events reported so far: taken from each frame (not from the session after a
+   * whole chunk), so frames that precede the login packet in the same chunk are not tagged with it.
+   */
+  private login?: string;
 
   constructor(
     private readonly hub: TapHub,
@@ -74,17 +79,14 @@ export class ConnectionTap {
     this.session = new SessionDecoder({ maxFrameSize: hub.opts.maxFrameSize, tlsTerminated: hub.opts.tlsTerminated });
   }
 
-  get login(): string | undefined {
-    return this.session.login;
-  }
-
   /** STARTTLS was accepted on this connection. */
   get tlsAccepted(): boolean {
     return this.session.tls;
   }
 
   report(event: AnyEvent): void {
-    this.hub.emit({ conn: this.conn, client: this.client, server: this.server, ...(this.login ? { login: this.login } : {}), event });
+    const login = this.login;
+    this.hub.emit({ conn: this.conn, client: this.client, server: this.server, ...(login ? { login } : {}), event });
   }
 
   note(message: string, level: 'info' | 'warn', time: number, dir?: Direction): void {
@@ -122,6 +124,7 @@ export class ConnectionTap {
       return;
     }
     for (const ev of events) {
+      if (ev.kind === 'frame' && ev.login) this.login = ev.login;
       this.report(ev);
       if (ev.kind === 'frame') this.sinceFrame[dir] = 0;
       else if (ev.kind === 'garbage') this.sinceFrame[dir] += ev.bytes.length + (ev.skipped ?? 0);
