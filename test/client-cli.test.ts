@@ -171,6 +171,12 @@ describe('mrimtap client', () => {
     }
   });
 
+  test('an x-status title on a profile without x-status is reported as ignored, not dropped silently', async () => {
+    const run = cli(['--server', target, '--login', 'alice@mail.ru', '--password', 'alice-secret', '--proto', '1.8', '--status', 'away', '--status-title', 'Занят', '--send', 'bob@mail.ru=hi']);
+    assert.equal(await run.exit(), 0, run.stderr());
+    assert.equal(run.stderr(), 'mrimtap: --status-title/--status-desc ignored: protocol 1.8 has no x-status (1.14 and later)\n');
+  });
+
   test('offline messages are printed after the "connected" line, not before it', async () => {
     const own = new MrimServer({ host: '127.0.0.1', port: 0, redirectorPort: false, users: USERS });
     const { port } = await own.listen();

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import type { ChalkInstance } from 'chalk';
 import { MrimClient } from '../client/client.js';
 import { MrimClientError, type MrimErrorCode } from '../client/errors.js';
-import { PROFILE_NAMES, type ProfileName } from '../client/profiles.js';
+import { PROFILE_NAMES, PROFILES, type ProfileName } from '../client/profiles.js';
 import { STATUSES, statusSpec, type StatusName } from '../client/status.js';
 import type { AnketaRow, ContactList, ContactStatus, Delivery, MrimClientOptions } from '../client/types.js';
 import { renderEvent, formatClock } from '../render/text.js';
@@ -119,6 +119,10 @@ function clientOptions(flags: ClientFlags): MrimClientOptions {
     if (flags.tlsCa) tls.ca = readOptionFile(flags.tlsCa);
   }
   if (flags.status) statusSpec(flags.status);
+  const profile = PROFILES[flags.proto as ProfileName];
+  if (!profile.xstatus && (flags.statusTitle || flags.statusDesc)) {
+    process.stderr.write(`mrimtap: --status-title/--status-desc ignored: protocol ${profile.name} has no x-status (1.14 and later)\n`);
+  }
   return {
     server: flags.server,
     redirector: flags.redirector,

@@ -8,7 +8,6 @@ import type { Command } from 'commander';
 import { CaptureFormatError, readPcapFile } from '../capture/pcap.js';
 import { decodePcap } from '../capture/pcap-decode.js';
 import { CaptureFileError, readCapture } from '../capture/reader.js';
-import { protoMinor, parseProto } from '../protocol/header.js';
 import { SessionDecoder, type SessionEvent } from '../protocol/session.js';
 import type { TapEvent } from '../proxy/events.js';
 import { FILTER_SYNTAX } from '../render/filter.js';
@@ -16,7 +15,7 @@ import { eventToJson } from '../render/json.js';
 import { formatTapEvent } from '../render/live.js';
 import { renderEvent } from '../render/text.js';
 import { CliError, fileErrorText } from './errors.js';
-import { parseFilterOption } from './options.js';
+import { parseFilterOption, parseProtoOption } from './options.js';
 import { color, writeOut } from './output.js';
 
 interface DecodeFlags {
@@ -132,12 +131,7 @@ async function decodeCapture(path: string, flags: DecodeFlags): Promise<void> {
 async function decodeRaw(path: string, flags: DecodeFlags): Promise<void> {
   const dir = flags.from === 'client' ? 'c2s' : flags.from === 'server' ? 's2c' : undefined;
   if (!dir) throw new CliError(flags.from === undefined ? '--raw needs --from client|server' : `--from must be "client" or "server", not "${flags.from}"`);
-  let minor: number | undefined;
-  try {
-    minor = flags.proto ? protoMinor(parseProto(flags.proto)) : undefined;
-  } catch (e) {
-    throw new CliError((e as Error).message);
-  }
+  const minor = flags.proto ? parseProtoOption(flags.proto) : undefined;
   const maxFrameSize = maxFrameSizeOf(flags);
   const filter = parseFilterOption(flags.filter);
   await checkFile(path);

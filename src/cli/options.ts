@@ -1,5 +1,6 @@
 /** Option values the subcommands share: how each is parsed, and the one-line error when it is wrong. */
 import { readFileSync } from 'node:fs';
+import { parseProto, protoMajor, protoMinor } from '../protocol/header.js';
 import { FilterError, parseFilter, type EventFilter } from '../render/filter.js';
 import { CliError, fileErrorText } from './errors.js';
 
@@ -16,6 +17,18 @@ export function parsePort(text: string, option: string, allowOff = false): numbe
   const n = Number(text);
   if (!/^\d+$/.test(text) || n > 65535) throw new CliError(`${option} must be a port number 0–65535${allowOff ? ' or "off"' : ''}, not "${text}"`);
   return n;
+}
+
+/** `--proto 1.x` → the minor version; MRIM has only major version 1. */
+export function parseProtoOption(text: string): number {
+  let proto: number;
+  try {
+    proto = parseProto(text);
+  } catch (e) {
+    throw new CliError(`--proto: ${(e as Error).message}`);
+  }
+  if (protoMajor(proto) !== 1) throw new CliError(`--proto: MRIM versions are 1.x (1.7–1.24), not "${text}"`);
+  return protoMinor(proto);
 }
 
 /** `--filter EXPR`, or undefined without one. */

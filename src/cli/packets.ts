@@ -1,9 +1,9 @@
 /** `mrimtap packets`: the packet table, as the codec knows it. */
 import type { Command } from 'commander';
-import { protoMinor, parseProto } from '../protocol/header.js';
 import { PACKETS, packetByName } from '../protocol/packets.js';
 import { describePacket, packetTableMarkdown } from '../render/packets-doc.js';
 import { CliError } from './errors.js';
+import { parseProtoOption } from './options.js';
 import { writeOut } from './output.js';
 
 export function register(program: Command): void {
@@ -14,13 +14,9 @@ export function register(program: Command): void {
     .option('--proto <version>', 'show the layout as this protocol version sees it', '1.23')
     .option('--markdown', 'print the list as a Markdown table')
     .action(async (name: string | undefined, flags: { proto: string; markdown?: boolean }) => {
-      let minor: number;
-      try {
-        minor = protoMinor(parseProto(flags.proto));
-      } catch (e) {
-        throw new CliError((e as Error).message);
-      }
+      const minor = parseProtoOption(flags.proto);
       if (name) {
+        if (flags.markdown) throw new CliError('--markdown prints the whole list: give it without a packet name');
         const def = packetByName(name);
         if (!def) throw new CliError(`unknown packet "${name}" (see: mrimtap packets)`);
         await writeOut(describePacket(def, minor));
