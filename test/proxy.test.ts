@@ -27,6 +27,7 @@ import {
   type RecordingProxy,
 } from './helpers/net.js';
 import { answerEachRequest, startScriptedServer } from './helpers/scripted-server.js';
+import { renderTapEvent } from '../src/render/text.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 after(async () => {
@@ -343,12 +344,16 @@ describe('proxy: SOCKS5', () => {
     assert.ok(connect.kind === 'connect' && connect.user === 'alice');
   });
 
-  it('a client offering no acceptable method gets 05 FF', async () => {
+  it('a client offering no acceptable method gets 05 FF, and the log says what it offered', async () => {
     const proxy = await proxyFor({ auth: { user: 'a', password: 'b' } });
     const c = rawSocks(proxy.port);
     c.socket.write(Buffer.from([5, 1, 0]));
     assert.deepEqual([...(await c.read(2))], [5, 0xff]);
     await c.closed;
+    const refused = proxy.events.find((e) => e.event.kind === 'auth-refused')?.event;
+    assert.ok(refused && refused.kind === 'auth-refused');
+    assert.deepEqual(refused.methods, ['no-auth']);
+    assert.match(renderTapEvent(proxy.events.find((e) => e.event === refused)!), /no acceptable authentication method from 127\.0\.0\.1:\d+ \(it offered: no-auth\) → 05 FF/);
   });
 
   it('an upstream that refuses gets reply 5 (connection refused), as a full reply', async () => {

@@ -103,7 +103,13 @@ function anyEvent(o: Json): AnyEvent {
         ...(str(o, 'error') ? { error: str(o, 'error') } : {}),
       };
     case 'auth-refused':
-      return { kind: 'auth-refused', time, client: endpoint(o, 'client'), user: str(o, 'user') ?? '' };
+      return {
+        kind: 'auth-refused',
+        time,
+        client: endpoint(o, 'client'),
+        user: str(o, 'user') ?? '',
+        ...(Array.isArray(o.methods) ? { methods: o.methods.map(String) } : {}),
+      };
     case 'open':
       return { kind: 'open', time, client: endpoint(o, 'client'), server: endpoint(o, 'server'), ...(num(o, 'follows') !== undefined ? { follows: num(o, 'follows') } : {}) };
     case 'close': {

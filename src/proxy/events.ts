@@ -24,7 +24,8 @@ export type ConnEvent =
       /** Why the upstream connection failed (an errno code or a message). */
       error?: string;
     }
-  | { kind: 'auth-refused'; time: number; client: Endpoint; user: string }
+  /** Wrong username/password, or — with `methods`, what the client offered — no acceptable method. */
+  | { kind: 'auth-refused'; time: number; client: Endpoint; user: string; methods?: string[] }
   /** A relayed TCP session is up; `follows` is the connection whose redirector answer pointed here. */
   | { kind: 'open'; time: number; client: Endpoint; server: Endpoint; follows?: number }
   | { kind: 'close'; time: number; bytes: Record<Direction, number>; durationMs: number; reason: string }

@@ -53,7 +53,8 @@ export class MrimProxy {
     this.socks = new SocksServer({
       auth: opts.auth,
       onRequest: (req, decision) => this.onRequest(req, decision),
-      onAuthRefused: ({ id, client, user }) => this.hub.report(id, client, undefined, { kind: 'auth-refused', time: Date.now(), client, user }),
+      onAuthRefused: ({ id, client, user, methods }) =>
+        this.hub.report(id, client, undefined, { kind: 'auth-refused', time: Date.now(), client, user, ...(methods ? { methods } : {}) }),
     });
   }
 

@@ -92,7 +92,7 @@ export function eventToJson(ev: SessionEvent, opts: { showSecrets?: boolean } = 
 /** A connection-level event as JSON: times ISO, addresses `host:port`. */
 export type JsonConnEvent =
   | { kind: 'connect'; time: string; client: string; target: string; mapped?: string; upstream?: string; user?: string; reply: number; error?: string }
-  | { kind: 'auth-refused'; time: string; client: string; user: string }
+  | { kind: 'auth-refused'; time: string; client: string; user: string; methods?: string[] }
   | { kind: 'open'; time: string; client: string; server: string; follows?: number }
   | { kind: 'close'; time: string; bytes: { c2s: number; s2c: number }; durationMs: number; reason: string }
   | { kind: 'note'; time: string; dir?: 'c2s' | 's2c'; level: 'info' | 'warn'; message: string };
@@ -120,7 +120,7 @@ function connEventToJson(ev: ConnEvent): JsonConnEvent {
         ...(ev.error ? { error: ev.error } : {}),
       };
     case 'auth-refused':
-      return { kind: 'auth-refused', time, client: formatEndpoint(ev.client), user: ev.user };
+      return { kind: 'auth-refused', time, client: formatEndpoint(ev.client), user: ev.user, ...(ev.methods ? { methods: ev.methods } : {}) };
     case 'open':
       return { kind: 'open', time, client: formatEndpoint(ev.client), server: formatEndpoint(ev.server), ...(ev.follows !== undefined ? { follows: ev.follows } : {}) };
     case 'close':

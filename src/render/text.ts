@@ -216,7 +216,14 @@ function renderConnEvent(ev: ConnEvent, opts: RenderOptions = {}): string {
       break;
     }
     case 'auth-refused':
-      head.push(c.bold('SOCKS5'), c.red(`username/password refused for user ${showString(ev.user)} from ${formatEndpoint(ev.client)}`));
+      head.push(
+        c.bold('SOCKS5'),
+        c.red(
+          ev.methods
+            ? `no acceptable authentication method from ${formatEndpoint(ev.client)} (it offered: ${ev.methods.join(', ') || 'none'}) → 05 FF`
+            : `username/password refused for user ${showString(ev.user)} from ${formatEndpoint(ev.client)}`,
+        ),
+      );
       break;
     case 'open':
       head.push(c.bold.green('OPEN'), `${formatEndpoint(ev.client)} ⇄ ${formatEndpoint(ev.server)}`);

@@ -13,6 +13,7 @@
 import net from 'node:net';
 import socksv5, { type AuthHandler, type RequestInfo, type Server } from '@mongodb-js/socksv5';
 import type { Endpoint } from '../net/endpoint.js';
+import { SOCKS_METHODS } from '../protocol/socks.js';
 
 /** RFC 1928 reply codes. */
 export const SOCKS_REPLY = {
@@ -53,10 +54,16 @@ export interface SocksServerOptions {
   /** A client that has not finished its handshake by then is dropped. */
   handshakeTimeoutMs?: number;
   onRequest(req: SocksRequest, decision: SocksDecision): void;
-  onAuthRefused?(info: { id: number; client: Endpoint; user: string }): void;
+  /**
+   * A client was turned away before its request: wrong username/password, or (with `methods`, the
+   * methods it offered) no authentication method the proxy accepts — answered `05 FF` by the library.
+   */
+  onAuthRefused?(info: { id: number; client: Endpoint; user: string; methods?: string[] }): void;
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
+const METHOD_NONE = 0x00;
+const METHOD_PASSWORD = 0x02;
 /** A denied client has this long to read the reply and close before it is dropped. */
 const DENIED_LINGER_MS = 5_000;
 
@@ -154,16 +161,26 @@ export class SocksServer {
     socket.setNoDelay(true);
     socket.setTimeout(this.opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, () => socket.destroy());
     socket.on('error', () => {});
+    socket.once('data', (greeting: Buffer) => this.checkGreeting(socket, greeting));
     socket.once('close', () => {
       this.byPeer.delete(key);
       this.ownSockets.delete(socket);
     });
   }
 
+  /** The library refuses a greeting without an acceptable method silently; say so. */
+  private checkGreeting(socket: net.Socket, greeting: Buffer): void {
+    if (greeting[0] !== 0x05 || greeting.length < 2 + greeting[1]) return;
+    const offered = [...greeting.subarray(2, 2 + greeting[1])];
+    if (offered.includes(this.opts.auth ? METHOD_PASSWORD : METHOD_NONE)) return;
+    const methods = offered.map((m) => SOCKS_METHODS[m] ?? `0x${m.toString(16)}`);
+    this.opts.onAuthRefused?.({ id: this.idOf(socket), client: peerOf(socket), user: '', methods });
+  }
+
   private passwordAuth(expected: { user: string; password: string }): AuthHandler {
     // The library's handler does not pass the socket to the check, so one handler is made per client.
     return {
-      METHOD: 0x02,
+      METHOD: METHOD_PASSWORD,
       server: (stream, done) => {
         const inner = socksv5.auth.UserPassword((user, password, reply) => {
           const ok = user === expected.user && password === expected.password;
