@@ -13,7 +13,7 @@ import { isIP } from 'node:net';
 import type tls from 'node:tls';
 import { parseEndpoint, type Endpoint } from '../net/endpoint.js';
 import { decodeFrame, type DecodedFrame } from '../protocol/codec.js';
-import { ANKETA_STATUS, CONTACT_FLAG, CONTACT_OPER, LOGOUT_FLAG, MESSAGE_FLAG, MESSAGE_STATUS, MPOP_STATUS, SERVER_FLAG, WP_FIELD } from '../protocol/constants.js';
+import { ANKETA_STATUS, CONTACT_FLAG, CONTACT_OPER, LOGOUT_FLAG, MESSAGE_FLAG, MESSAGE_STATUS, MESSAGE_STATUS_CODE, MPOP_STATUS, SERVER_FLAG, WP_FIELD } from '../protocol/constants.js';
 import type { Fields } from '../protocol/fields.js';
 import { encodeAuthBlob, formatRecipients, packRtf, plainTextRtf, type AuthBlob, type OfflineMessage, type PackedRtf } from '../protocol/formats.js';
 import { encodeString } from '../protocol/text.js';
@@ -529,7 +529,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   private async deliver(link: Link, to: string[], fields: Fields, enc?: Record<string, 'latin1'>): Promise<Delivery> {
     const reply = await link.request('MESSAGE', fields, { enc });
     const status = Number(reply.fields.status) >>> 0;
-    return { to, status, statusName: MESSAGE_STATUS[status] ?? `0x${status.toString(16)}`, delivered: status === 0 };
+    return { to, status, statusName: MESSAGE_STATUS[status] ?? `0x${status.toString(16)}`, delivered: status === MESSAGE_STATUS_CODE.DELIVERED };
   }
 
   /** "Typing…" to a contact (MESSAGE with NOTIFY; repeat every ~10 s while typing). No reply. */

@@ -118,27 +118,35 @@ export const FIRST_CONTACT_ID = 20;
 /** ADD_CONTACT_ACK's contact id on failure. */
 export const NO_CONTACT_ID = 0xffffffff;
 
-export const MESSAGE_STATUS: ValueNames = {
-  0x0000: 'DELIVERED',
-  0x8001: 'REJECTED_NOUSER',
-  0x8003: 'REJECTED_INTERR',
-  0x8004: 'REJECTED_LIMIT_EXCEEDED',
-  0x8005: 'REJECTED_TOO_LARGE',
-  0x8006: 'REJECTED_DENY_OFFMSG',
-  0x8007: 'REJECTED_DENY_OFFFLSH',
-  0x8008: 'REJECTED_PERMISSION',
-  0x8009: 'REJECTED_LIMIT',
-};
+/** A name table from named codes, for codes that programs also use by name: each is written once. */
+function namesOf(codes: Readonly<Record<string, number>>): ValueNames {
+  return Object.fromEntries(Object.entries(codes).map(([name, code]) => [code, name]));
+}
 
-export const CONTACT_OPER: ValueNames = {
-  0: 'SUCCESS',
-  1: 'ERROR',
-  2: 'INTERR',
-  3: 'NO_SUCH_USER',
-  4: 'INVALID_INFO',
-  5: 'USER_EXISTS',
-  6: 'GROUP_LIMIT',
-};
+export const MESSAGE_STATUS_CODE = {
+  DELIVERED: 0x0000,
+  REJECTED_NOUSER: 0x8001,
+  REJECTED_INTERR: 0x8003,
+  REJECTED_LIMIT_EXCEEDED: 0x8004,
+  REJECTED_TOO_LARGE: 0x8005,
+  REJECTED_DENY_OFFMSG: 0x8006,
+  REJECTED_DENY_OFFFLSH: 0x8007,
+  REJECTED_PERMISSION: 0x8008,
+  REJECTED_LIMIT: 0x8009,
+} as const;
+export const MESSAGE_STATUS: ValueNames = namesOf(MESSAGE_STATUS_CODE);
+
+/** ADD_CONTACT_ACK / MODIFY_CONTACT_ACK status. */
+export const CONTACT_OPER_CODE = {
+  SUCCESS: 0,
+  ERROR: 1,
+  INTERR: 2,
+  NO_SUCH_USER: 3,
+  INVALID_INFO: 4,
+  USER_EXISTS: 5,
+  GROUP_LIMIT: 6,
+} as const;
+export const CONTACT_OPER: ValueNames = namesOf(CONTACT_OPER_CODE);
 
 export const GET_CONTACTS: ValueNames = { 0: 'OK', 1: 'ERROR', 2: 'INTERR' };
 
@@ -149,7 +157,8 @@ export const LOGOUT_REASON: FlagNames = [
   [0x20, 'BY_ANTISPAM'],
 ];
 
-export const ANKETA_STATUS: ValueNames = { 0: 'NOUSER', 1: 'OK', 2: 'DBERR', 3: 'RATELIMERR' };
+export const ANKETA_STATUS_CODE = { NOUSER: 0, OK: 1, DBERR: 2, RATELIMERR: 3 } as const;
+export const ANKETA_STATUS: ValueNames = namesOf(ANKETA_STATUS_CODE);
 export const MPOP_STATUS: ValueNames = { 0: 'FAIL', 1: 'SUCCESS' };
 export const SMS_STATUS: ValueNames = { 1: 'SUCCESS', 2: 'SERVICE_UNAVAILABLE', 0x10000: 'INVALID_PARAMS' };
 export const FILE_TRANSFER_STATUS: ValueNames = { 0: 'DECLINE', 1: 'OK', 2: 'ERROR', 3: 'INCOMPATIBLE_VERS', 4: 'MIRROR' };
@@ -166,15 +175,17 @@ export const PROXY_TYPE: ValueNames = {
   8: 'WEBRTC',
   9: 'WEBRTC_PHONE',
 };
-export const FAILURE_CODE: ValueNames = {
-  1: 'DECLINE',
-  2: 'NOENT',
-  3: 'INVVAL',
-  4: 'ACCESS',
-  5: 'SERVICE_UNAVAILABLE',
-  6: 'TIMEDOUT',
-  7: 'RATE_LIMIT',
-};
+/** FAILURE (0x1088) codes. */
+export const FAILURE = {
+  DECLINE: 1,
+  NOENT: 2,
+  INVVAL: 3,
+  ACCESS: 4,
+  SERVICE_UNAVAILABLE: 5,
+  TIMEDOUT: 6,
+  RATE_LIMIT: 7,
+} as const;
+export const FAILURE_CODE: ValueNames = namesOf(FAILURE);
 export const RESULT_CODE: ValueNames = { 0: 'OK' };
 export const CAPABILITY: ValueNames = {
   0: 'ONLINE_ALERTS',

@@ -8,11 +8,15 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import type { DecodedFrame } from '../protocol/codec.js';
 import {
+  ANKETA_STATUS_CODE,
   CAPABILITY,
   CONTACT_FLAG,
+  CONTACT_OPER_CODE,
+  FAILURE,
   FIRST_CONTACT_ID,
   LOGOUT_FLAG,
   MESSAGE_FLAG,
+  MESSAGE_STATUS_CODE,
   NO_CONTACT_ID,
   STATUS,
   STATUS_FLAG_INVISIBLE,
@@ -42,15 +46,7 @@ import {
   type UserRecord,
 } from './users.js';
 
-/** Codes of the reply packets (reference §17.5, §17.7, §17.8). */
-const DELIVERED = 0;
-const REJECTED_NOUSER = 0x8001;
-const REJECTED_INTERR = 0x8003;
-const REJECTED_LIMIT_EXCEEDED = 0x8004;
-const REJECTED_DENY_OFFFLSH = 0x8007;
-const OPER = { SUCCESS: 0, ERROR: 1, NO_SUCH_USER: 3, INVALID_INFO: 4, USER_EXISTS: 5, GROUP_LIMIT: 6 } as const;
-const ANKETA = { NOUSER: 0, OK: 1 } as const;
-const FAILURE = { DECLINE: 1, SERVICE_UNAVAILABLE: 5 } as const;
+const { DELIVERED, REJECTED_NOUSER, REJECTED_INTERR, REJECTED_LIMIT_EXCEEDED, REJECTED_DENY_OFFFLSH } = MESSAGE_STATUS_CODE;
 /** The official server's search row limit is not known; this one keeps answers small. */
 const MAX_SEARCH_ROWS = 50;
 const MAX_OFFLINE_MESSAGES = 500;
@@ -521,7 +517,7 @@ export class ServerCore implements ConnectionHooks {
 
   private addContact(conn: ClientConnection, f: DecodedFrame): void {
     const ack = (status: number, contactId = NO_CONTACT_ID) => conn.send('ADD_CONTACT_ACK', { status, contactId }, f.seq);
-    if (this.lacks(conn, f, ['flags', 'group', 'email'], ['ADD_CONTACT_ACK', { status: OPER.INVALID_INFO, contactId: NO_CONTACT_ID }])) return;
+    if (this.lacks(conn, f, ['flags', 'group', 'email'], ['ADD_CONTACT_ACK', { status: CONTACT_OPER_CODE.INVALID_INFO, contactId: NO_CONTACT_ID }])) return;
     const user = conn.user!;
     const flags = Number(f.fields.flags) >>> 0;
     const name = str(f.fields.name);
@@ -531,19 +527,19 @@ export class ServerCore implements ConnectionHooks {
       // Servers for ≤1.15 clients reportedly took a new group's name from the e-mail field (§10.2).
       const groupName = name || str(f.fields.email);
       if (user.groups.filter((g) => !g.removed).length >= MAX_GROUPS) {
-        ack(OPER.GROUP_LIMIT);
+        ack(CONTACT_OPER_CODE.GROUP_LIMIT);
         done('warn', `group "${groupName}" not added: ${MAX_GROUPS} groups already → GROUP_LIMIT`);
         return;
       }
       let index = user.groups.findIndex((g) => g.removed);
       if (index === -1) index = user.groups.length;
       user.groups[index] = { name: groupName, flags: (index << 24) >>> 0, removed: false };
-      ack(OPER.SUCCESS, index);
+      ack(CONTACT_OPER_CODE.SUCCESS, index);
       done('info', `group "${groupName}" added as group ${index}`);
       return;
     }
     if (flags & (CONTACT_FLAG.PHONE | CONTACT_FLAG.MULTICHAT)) {
-      ack(OPER.ERROR);
+      ack(CONTACT_OPER_CODE.ERROR);
       this.log(conn, 'warn', 'unsupported', `ADD_CONTACT of a ${flags & CONTACT_FLAG.PHONE ? 'phone contact' : 'multichat'} is not supported → ERROR`, {
         packet: f.type,
       });
@@ -552,17 +548,17 @@ export class ServerCore implements ConnectionHooks {
     const email = normalizeLogin(str(f.fields.email));
     const target = this.users.get(email);
     if (!email.includes('@') || email === user.login) {
-      ack(OPER.INVALID_INFO);
+      ack(CONTACT_OPER_CODE.INVALID_INFO);
       done('warn', `contact "${email}" not added: invalid address → INVALID_INFO`);
       return;
     }
     if (!target) {
-      ack(OPER.NO_SUCH_USER);
+      ack(CONTACT_OPER_CODE.NO_SUCH_USER);
       done('warn', `contact ${email} not added: no such user → NO_SUCH_USER`);
       return;
     }
     if (user.contacts.some((c) => c.email === email)) {
-      ack(OPER.USER_EXISTS);
+      ack(CONTACT_OPER_CODE.USER_EXISTS);
       done('warn', `contact ${email} not added: already in the list → USER_EXISTS`);
       return;
     }
@@ -580,7 +576,7 @@ export class ServerCore implements ConnectionHooks {
     // Not authorized yet: the observer sees nothing until AUTHORIZE, so there is nothing to announce.
     conn.lastSeen.set(email, JSON.stringify(this.userStatusFields(conn, email, this.seenBy(conn, user, contact))));
     const id = FIRST_CONTACT_ID + conn.contactIds.length - 1;
-    ack(OPER.SUCCESS, id);
+    ack(CONTACT_OPER_CODE.SUCCESS, id);
     if (flags & CONTACT_FLAG.SHADOW) {
       done('info', `${email} added as contact ${id} (shadow, to ignore: no authorization request)`);
       return;
@@ -609,7 +605,7 @@ export class ServerCore implements ConnectionHooks {
 
   private modifyContact(conn: ClientConnection, f: DecodedFrame): void {
     const ack = (status: number) => conn.send('MODIFY_CONTACT_ACK', { status }, f.seq);
-    if (this.lacks(conn, f, ['id', 'flags'], ['MODIFY_CONTACT_ACK', { status: OPER.INVALID_INFO }])) return;
+    if (this.lacks(conn, f, ['id', 'flags'], ['MODIFY_CONTACT_ACK', { status: CONTACT_OPER_CODE.INVALID_INFO }])) return;
     const user = conn.user!;
     const id = Number(f.fields.id);
     const flags = Number(f.fields.flags) >>> 0;
@@ -619,20 +615,20 @@ export class ServerCore implements ConnectionHooks {
     if (id < FIRST_CONTACT_ID) {
       const g = user.groups[id];
       if (!g || g.removed) {
-        ack(OPER.INVALID_INFO);
+        ack(CONTACT_OPER_CODE.INVALID_INFO);
         done('warn', `MODIFY_CONTACT of unknown group ${id} → INVALID_INFO`);
         return;
       }
       if (flags & CONTACT_FLAG.REMOVED) {
         g.removed = true;
         for (const c of user.contacts) if (c.group === id) c.group = 0;
-        ack(OPER.SUCCESS);
+        ack(CONTACT_OPER_CODE.SUCCESS);
         done('info', `group ${id} "${g.name}" removed (its contacts moved to group 0)`);
         return;
       }
       if (name) g.name = name;
       if (flags & 0xff000000) g.flags = (flags & 0xff000000) >>> 0;
-      ack(OPER.SUCCESS);
+      ack(CONTACT_OPER_CODE.SUCCESS);
       done('info', `group ${id} is now "${g.name}"`);
       return;
     }
@@ -641,14 +637,14 @@ export class ServerCore implements ConnectionHooks {
     const email = normalizeLogin(str(f.fields.email)) || byId;
     const index = user.contacts.findIndex((c) => c.email === email);
     if (index === -1) {
-      ack(OPER.NO_SUCH_USER);
+      ack(CONTACT_OPER_CODE.NO_SUCH_USER);
       done('warn', `MODIFY_CONTACT of unknown contact ${id} (${email || 'no e-mail'}) → NO_SUCH_USER`);
       return;
     }
     const contact = user.contacts[index];
     if (flags & CONTACT_FLAG.REMOVED) {
       user.contacts.splice(index, 1);
-      ack(OPER.SUCCESS);
+      ack(CONTACT_OPER_CODE.SUCCESS);
       done('info', `contact ${id} ${email} removed`);
       return;
     }
@@ -656,7 +652,7 @@ export class ServerCore implements ConnectionHooks {
     if (f.fields.group !== undefined) contact.group = this.validGroup(user, Number(f.fields.group));
     contact.flags = contactFlags(flags);
     if (typeof f.fields.phones === 'string') contact.phones = f.fields.phones.trim();
-    ack(OPER.SUCCESS);
+    ack(CONTACT_OPER_CODE.SUCCESS);
     done('info', `contact ${id} ${email}: nick "${contact.nick}", group ${contact.group}, flags 0x${contact.flags.toString(16)}`);
     // Visibility lists changed what that contact sees of this user.
     const watcher = this.sessions.get(email);
@@ -724,7 +720,7 @@ export class ServerCore implements ConnectionHooks {
     conn.send(
       'ANKETA_INFO',
       {
-        status: rows.length ? ANKETA.OK : ANKETA.NOUSER,
+        status: rows.length ? ANKETA_STATUS_CODE.OK : ANKETA_STATUS_CODE.NOUSER,
         maxRows: MAX_SEARCH_ROWS,
         serverTime: Math.floor(Date.now() / 1000),
         columns: ANKETA_COLUMNS,
