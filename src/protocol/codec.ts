@@ -31,12 +31,16 @@ export interface DecodedFrame {
   /** Payload bytes after the last field (hex), kept for re-encoding. */
   trailing?: string;
   warnings: string[];
+  /** With `spans: true`: the bytes of each field in the frame, `[start, end)` by field path. */
+  spans?: Record<string, [number, number]>;
 }
 
 export interface DecodeOptions {
   dir: Direction;
   /** Protocol minor version of the session (the client's); defaults to the frame header's. */
   minor?: number;
+  /** Also report where each field's bytes are (hexdump highlighting, masking secrets in raw bytes). */
+  spans?: boolean;
 }
 
 function context(minor: number, dir: Direction, fields: Fields, enc: Record<string, Encoding>, warnings: string[]): FieldContext {
@@ -73,6 +77,7 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
   const fields: Fields = {};
   const enc: Record<string, Encoding> = {};
   const c = context(minor, opts.dir, fields, enc, warnings);
+  if (opts.spans) c.spans = { frame, ranges: {} };
   const def = packetByCode(h.msg);
   const out: DecodedFrame = {
     msg: h.msg,
@@ -107,6 +112,7 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
   }
   const derived = def.derive?.(fields, c);
   if (derived) Object.assign(fields, derived);
+  if (c.spans) out.spans = c.spans.ranges;
   return out;
 }
 

@@ -21,6 +21,14 @@ export interface FieldContext {
   /** Encodings that differ from what the field's rule would choose, by field path. */
   enc: Record<string, Encoding>;
   warnings: string[];
+  /** When asked for: where each decoded field's bytes lie in the frame, by field path. */
+  spans?: FieldSpans;
+}
+
+/** Byte ranges `[start, end)` in the frame, by field path; `frame` is the buffer the offsets count from. */
+export interface FieldSpans {
+  frame: Buffer;
+  ranges: Record<string, [number, number]>;
 }
 
 /** Returned by a decoder when the payload ended inside the field. */
@@ -82,11 +90,13 @@ export function decodeFields(specs: Layout, r: PayloadReader, c: FieldContext, p
         break;
       }
     }
+    const start = r.pos;
     const value = spec.type.decode(r, c, path);
     if (value === TRUNCATED) {
       c.warnings.push(`truncated: field "${path}" runs past the end of the payload`);
       break;
     }
+    if (c.spans) recordSpan(c.spans, path, r, start);
     if (spec.spread && value && typeof value === 'object') Object.assign(out, value);
     else out[spec.name] = value;
   }
@@ -100,6 +110,13 @@ export function encodeFields(specs: Layout, w: PayloadWriter, c: FieldContext, p
     if (value === undefined && spec.optional) continue;
     spec.type.encode(w, value === undefined ? spec.type.empty : value, c, prefix + spec.name);
   }
+}
+
+/** Nested readers read subarrays of the frame, so their offsets are found through the shared memory. */
+function recordSpan(spans: FieldSpans, path: string, r: PayloadReader, start: number): void {
+  if (r.buf.buffer !== spans.frame.buffer) return;
+  const base = r.buf.byteOffset - spans.frame.byteOffset;
+  spans.ranges[path] = [base + start, base + r.pos];
 }
 
 /** A spread field's value is the record itself, unless the record holds none of the field's keys. */
