@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { it } from 'node:test';
-import { PACKETS } from '../src/protocol/packets.js';
+import { PACKETS } from '../src/protocol/packets/index.js';
 import { withPacketTable } from '../src/render/packets-doc.js';
 import { runCli } from './helpers/server-cli.js';
 

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { decodeFrame, encodePacket, reencode } from '../src/protocol/codec.js';
 import type { Direction } from '../src/protocol/fields.js';
 import { Framer, type FramerEvent } from '../src/protocol/framer.js';
-import { PACKETS } from '../src/protocol/packets.js';
+import { PACKETS } from '../src/protocol/packets/index.js';
 import { SessionDecoder } from '../src/protocol/session.js';
 import { anyPacketArbitrary } from './helpers/packet-arbitrary.js';
 
@@ -19,7 +19,7 @@ const dirArb = fc.constantFrom<Direction>('c2s', 's2c');
 const framesArb = fc
   .constantFrom(...MINORS)
   .chain((minor) => fc.array(fc.tuple(anyPacketArbitrary(PACKETS, minor), fc.nat({ max: 0xffff })), { minLength: 1, maxLength: 8 }).map((ps) => ({ minor, ps })))
-  .map(({ minor, ps }) => ps.map(([p, seq]) => encodePacket(p.def.name, p.fields, { proto: `1.${minor}`, seq, dir: p.dir })));
+  .map(({ minor, ps }) => ps.map(([p, seq]) => encodePacket(p.def.code, p.fields, { proto: `1.${minor}`, seq, dir: p.dir })));
 
 /** Cut points → chunks (1-byte pieces included). */
 function split(stream: Buffer, cuts: number[]): Buffer[] {

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { decodeFrame, encodePacket, reencode } from '../src/protocol/codec.js';
 import { formatRecipients } from '../src/protocol/formats.js';
-import { CONTACT_COLUMNS, PACKETS } from '../src/protocol/packets.js';
+import { CONTACT_COLUMNS, PACKETS, type PacketName } from '../src/protocol/packets/index.js';
 import { encodeString } from '../src/protocol/text.js';
 import { baseContext, fieldsArbitrary, packetCases, pickLike, type PacketCase } from './helpers/packet-arbitrary.js';
 
@@ -17,7 +17,7 @@ const RUNS = Number(process.env.ROUNDTRIP_RUNS ?? 12);
 
 function checkRoundTrip(pc: PacketCase, fields: Record<string, unknown>, seq: number): void {
   const label = `${pc.def.name} 1.${pc.minor} ${pc.dir}${pc.variant ? ` ${pc.variant.name}` : ''}`;
-  const frame = encodePacket(pc.def.name, fields, { proto: `1.${pc.minor}`, seq, dir: pc.dir });
+  const frame = encodePacket(pc.def.code, fields, { proto: `1.${pc.minor}`, seq, dir: pc.dir });
   const d = decodeFrame(frame, { dir: pc.dir });
   assert.deepEqual(d.warnings, [], `${label}: warnings for ${JSON.stringify(fields)}`);
   assert.equal(d.type, pc.def.name, label);
@@ -89,7 +89,7 @@ describe('encoder defaults', () => {
 const md5 = '9a0364b9e99bb480dd25e1f0284c8555';
 
 /** Encodes, decodes (as the given side) and checks the re-encode; returns the decoded frame. */
-function viaWire(type: string, fields: Record<string, unknown>, proto: string, opts: { enc?: Record<string, 'cp1251' | 'utf16le' | 'hex'>; dir?: 'c2s' | 's2c' } = {}) {
+function viaWire(type: PacketName, fields: Record<string, unknown>, proto: string, opts: { enc?: Record<string, 'cp1251' | 'utf16le' | 'hex'>; dir?: 'c2s' | 's2c' } = {}) {
   const frame = encodePacket(type, fields, { proto, seq: 7, enc: opts.enc, dir: opts.dir });
   const d = decodeFrame(frame, { dir: opts.dir ?? (PACKETS.find((p) => p.name === type)!.dir === 's2c' ? 's2c' : 'c2s') });
   assert.equal(reencode(d).toString('hex'), frame.toString('hex'), `${type} ${proto} re-encodes byte for byte`);
@@ -150,7 +150,7 @@ describe('where the reference disagrees: both sides decode', () => {
     });
   }
 
-  for (const type of ['LOGIN2', 'LOGIN3']) {
+  for (const type of ['LOGIN2', 'LOGIN3'] as const) {
     for (const minor of [21, 22, 23]) {
       it(`${type} password at 1.${minor}: 16-byte MD5 and plain text`, () => {
         const rest = type === 'LOGIN2'

@@ -12,7 +12,7 @@ import { CONTACT_FLAG, MESSAGE_FLAG } from '../src/protocol/constants.js';
 import type { Fields } from '../src/protocol/fields.js';
 import { decodeAuthBlob, encodeAuthBlob, packRtf, type OfflineMessage } from '../src/protocol/formats.js';
 import { encodeHeader, parseProto } from '../src/protocol/header.js';
-import { PACKETS, contactMaskFor } from '../src/protocol/packets.js';
+import { PACKETS, contactMaskFor } from '../src/protocol/packets/index.js';
 import { encodeString } from '../src/protocol/text.js';
 import { MrimServer, type ServerLogEvent, type ServerOptions, type ServerUser } from '../src/server/index.js';
 import { selfSignedCert } from './helpers/net.js';

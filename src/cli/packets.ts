@@ -1,6 +1,6 @@
 /** `mrimtap packets`: the packet table, as the codec knows it. */
 import type { Command } from 'commander';
-import { PACKETS, packetByName } from '../protocol/packets.js';
+import { PACKETS, packetByName } from '../protocol/packets/index.js';
 import { describePacket, packetTableMarkdown } from '../render/packets-doc.js';
 import { CliError } from './errors.js';
 import { parseProtoOption } from './options.js';

@@ -377,7 +377,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
     MESSAGE_ACK(f, link) {
       const flags = Number(f.flags) >>> 0;
       const from = String(f.from ?? '');
-      if (!(flags & MESSAGE_FLAG.NORECV) && !(flags & MESSAGE_FLAG.OFFLINE)) link.send('MESSAGE_RECV', { from, msgId: f.msgId });
+      if (!(flags & MESSAGE_FLAG.NORECV) && !(flags & MESSAGE_FLAG.OFFLINE)) link.send('MESSAGE_RECV', { from, msgId: Number(f.msgId) });
       if (flags & MESSAGE_FLAG.NOTIFY) return void this.emit('typing', { from });
       if (flags & MESSAGE_FLAG.AUTHORIZE) {
         const auth = f.auth as AuthBlob | undefined;
@@ -411,7 +411,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
         this.emit('message', message);
       }
       // Reported, so delete: the server re-delivers until then (§8.6).
-      link.send('DELETE_OFFLINE_MESSAGE', { uidl: f.uidl });
+      link.send('DELETE_OFFLINE_MESSAGE', { uidl: String(f.uidl) });
     },
 
     CONTACT_LIST2(f) {

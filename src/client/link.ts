@@ -5,35 +5,17 @@
  */
 import type net from 'node:net';
 import tls from 'node:tls';
-import { decodeFrame, encodePacket, type DecodedFrame } from '../protocol/codec.js';
-import type { Fields } from '../protocol/fields.js';
+import type { DecodedFrame } from '../protocol/codec.js';
+import { Conversation, hasReply, type ReplyInfo, type SendOptions } from '../protocol/conversation.js';
 import { Framer } from '../protocol/framer.js';
-import { PACKETS } from '../protocol/packets.js';
-import type { Encoding } from '../protocol/text.js';
+import type { PacketFields, PacketName } from '../protocol/packets/index.js';
 import { MrimClientError, socketErrorText } from './errors.js';
 import type { Profile } from './profiles.js';
 import { seconds } from './transport.js';
 
-interface ReplyRule {
-  types: Set<string>;
-  bySeq: boolean;
-}
-
-/** For each request type, the reply types and whether they copy its seq — read off the packet table. */
-const REPLIES = new Map<string, ReplyRule>();
-for (const def of PACKETS) {
-  if (!def.reply || def.dir === 'c2s' || def.reply.by === 'field') continue;
-  for (const request of def.reply.requests) {
-    const rule = REPLIES.get(request) ?? { types: new Set<string>(), bySeq: def.reply.by === 'seq' };
-    rule.types.add(def.name);
-    REPLIES.set(request, rule);
-  }
-}
-
 interface Waiting {
   request: string;
   seq: number;
-  rule: ReplyRule;
   resolve: (frame: DecodedFrame) => void;
   reject: (err: MrimClientError) => void;
   timer: NodeJS.Timeout;
@@ -49,16 +31,12 @@ export interface LinkHandlers {
   closed(error?: Error): void;
 }
 
-export interface SendOptions {
-  /** String encodings that differ from the field's rule (multicast `to` is binary). */
-  enc?: Record<string, Encoding>;
-}
-
 export class Link {
   private socket: net.Socket | tls.TLSSocket;
   private readonly raw: net.Socket;
   private framer = new Framer({ dir: 's2c', detectPreamble: false });
-  private seq = 0;
+  /** Numbering, reply matching and the TLS switch of this session, by the packet table. */
+  private readonly conversation: Conversation;
   private waiting: Waiting[] = [];
   private socketError?: Error;
   private ended = false;
@@ -68,12 +46,13 @@ export class Link {
 
   constructor(
     socket: net.Socket,
-    private readonly profile: Profile,
+    profile: Profile,
     private readonly responseTimeoutMs: number,
     private readonly handlers: LinkHandlers,
   ) {
     this.raw = socket;
     this.socket = socket;
+    this.conversation = new Conversation('client', profile.proto);
     this.whenClosed = new Promise((resolve) => (this.markClosed = resolve));
     socket.on('data', this.onData);
     socket.on('error', this.onError);
@@ -85,26 +64,24 @@ export class Link {
   }
 
   /** Writes one frame; returns its seq. */
-  send(type: string, fields: Fields = {}, opts: SendOptions = {}): number {
+  send<N extends PacketName>(type: N, fields?: PacketFields<N>, opts: Omit<SendOptions, 'seq'> = {}): number {
     if (this.ended) throw new MrimClientError('CONNECTION_CLOSED', 'the connection is closed');
-    const seq = ++this.seq;
-    const frame = encodePacket(type, fields, { proto: this.profile.proto, seq, enc: opts.enc });
+    const { frame, seq } = this.conversation.send(type, fields, opts);
     this.socket.write(frame);
     this.handlers.observe('c2s', frame);
     return seq;
   }
 
   /** Sends a request and resolves with its reply (per the table's reply rule), or rejects on timeout. */
-  request(type: string, fields: Fields = {}, opts: SendOptions = {}): Promise<DecodedFrame> {
-    const rule = REPLIES.get(type);
-    if (!rule) throw new Error(`${type} has no reply in the packet table`);
+  request<N extends PacketName>(type: N, fields?: PacketFields<N>, opts: Omit<SendOptions, 'seq'> = {}): Promise<DecodedFrame> {
+    if (!hasReply(type, 'c2s')) throw new Error(`${type} has no reply in the packet table`);
     const seq = this.send(type, fields, opts);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting = this.waiting.filter((w) => w.timer !== timer);
         reject(new MrimClientError('TIMEOUT', `no answer to ${type} (seq ${seq}) within ${seconds(this.responseTimeoutMs)}`));
       }, this.responseTimeoutMs);
-      this.waiting.push({ request: type, seq, rule, resolve, reject, timer });
+      this.waiting.push({ request: type, seq, resolve, reject, timer });
     });
   }
 
@@ -158,9 +135,9 @@ export class Link {
         this.handlers.warning(`${ev.bytes.length} bytes that are not an MRIM frame skipped (${'reason' in ev ? ev.reason : ev.kind})`);
         continue;
       }
-      const frame = decodeFrame(ev.frame, { dir: 's2c', minor: this.profile.minor });
+      const { frame, replyTo } = this.conversation.receive(ev.frame);
       this.handlers.observe('s2c', ev.frame, frame);
-      const i = this.waiting.findIndex((w) => w.rule.types.has(frame.type) && (!w.rule.bySeq || w.seq === frame.seq));
+      const i = replyTo ? this.waiting.findIndex((w) => answers(replyTo, w)) : -1;
       if (i !== -1) {
         const [w] = this.waiting.splice(i, 1);
         clearTimeout(w.timer);
@@ -188,6 +165,8 @@ export class Link {
     this.handlers.closed(this.socketError);
   }
 }
+
+const answers = (reply: ReplyInfo, w: Waiting) => reply.type === w.request && reply.seq === w.seq;
 
 function tlsErrorText(err: Error & { code?: string }): string {
   if (err.code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || err.code === 'SELF_SIGNED_CERT_IN_CHAIN') return 'self-signed certificate';

@@ -5,7 +5,7 @@
 import { PayloadReader, PayloadWriter } from './buffer.js';
 import { decodeFields, encodeFields, type Direction, type FieldContext, type Fields, type Layout } from './fields.js';
 import { HEADER_SIZE, MRIM_MAGIC, decodeHeader, encodeHeader, formatProto, parseProto, protoMinor } from './header.js';
-import { layoutOf, packetByCode, packetByName, packetName, type PacketDef } from './packets.js';
+import { layoutOf, packetByCode, packetByName, packetName, type PacketDef, type PacketFields, type PacketName } from './packets/index.js';
 import type { Encoding } from './text.js';
 
 export interface DecodedFrame {
@@ -138,12 +138,47 @@ export interface EncodeOptions {
   reserved?: string;
 }
 
+/** A packet type outside the table, as `decodeFrame` names it. */
+export type UnknownPacketName = `UNKNOWN(0x${string})`;
+
 function resolveDef(type: string | number): PacketDef | undefined {
   return typeof type === 'number' ? packetByCode(type) : packetByName(type);
 }
 
-/** Encodes just the payload of a packet. Throws on an unknown packet name (a programming error). */
-export function encodePayload(type: string | number, fields: Fields, opts: { minor: number; dir?: Direction; enc?: Record<string, Encoding> }): Buffer {
+const declared = new WeakMap<PacketDef, Set<string>>();
+
+/** The top-level keys a packet's layouts (every wire form) give a record. */
+function declaredKeys(def: PacketDef): Set<string> {
+  let keys = declared.get(def);
+  if (!keys) {
+    keys = new Set();
+    for (const layout of def.variants?.map((v) => v.layout) ?? [def.layout ?? []]) {
+      for (const spec of layout) for (const k of spec.spread ? (spec.type.keys ?? []) : [spec.name]) keys.add(k);
+    }
+    declared.set(def, keys);
+  }
+  return keys;
+}
+
+/** A key the layout does not declare would be silently dropped: it is a mistake, said at once. */
+function checkKeys(def: PacketDef, fields: Fields): void {
+  const keys = declaredKeys(def);
+  const stray = Object.keys(fields).filter((k) => !keys.has(k));
+  if (stray.length) {
+    throw new Error(`${def.name} has no field${stray.length > 1 ? 's' : ''} ${stray.map((k) => `"${k}"`).join(', ')} (its fields: ${[...keys].join(', ') || 'none'})`);
+  }
+}
+
+interface PayloadOptions {
+  minor: number;
+  dir?: Direction;
+  enc?: Record<string, Encoding>;
+}
+
+/** Encodes just the payload of a packet. Throws on an unknown packet name or field (a programming error). */
+export function encodePayload<N extends PacketName>(type: N, fields: PacketFields<N>, opts: PayloadOptions): Buffer;
+export function encodePayload(type: number | UnknownPacketName, fields: Fields, opts: PayloadOptions): Buffer;
+export function encodePayload(type: string | number, fields: Fields, opts: PayloadOptions): Buffer {
   const def = resolveDef(type);
   const w = new PayloadWriter();
   if (!def) {
@@ -151,16 +186,19 @@ export function encodePayload(type: string | number, fields: Fields, opts: { min
     if (typeof fields.data === 'string') w.bytes(Buffer.from(fields.data, 'hex'));
     return w.finish();
   }
+  checkKeys(def, fields);
   const c = context(opts.minor, opts.dir ?? (def.dir === 's2c' ? 's2c' : 'c2s'), fields, { ...(opts.enc ?? {}) }, []);
   encodeFields(layoutOf(def, c).layout, w, c);
   return w.finish();
 }
 
 /** Builds a whole frame (header + payload) for any packet of the table. */
+export function encodePacket<N extends PacketName>(type: N, fields: PacketFields<N> | undefined, opts: EncodeOptions): Buffer;
+export function encodePacket(type: number | UnknownPacketName, fields: Fields, opts: EncodeOptions): Buffer;
 export function encodePacket(type: string | number, fields: Fields = {}, opts: EncodeOptions): Buffer {
   const proto = typeof opts.proto === 'string' ? parseProto(opts.proto) : opts.proto;
   const msg = typeof type === 'number' ? type : (packetByName(type)?.code ?? unknownCode(type));
-  let payload = encodePayload(type, fields, { minor: opts.minor ?? protoMinor(proto), dir: opts.dir, enc: opts.enc });
+  let payload = encodePayload(msg, fields, { minor: opts.minor ?? protoMinor(proto), dir: opts.dir, enc: opts.enc });
   if (opts.trailing) payload = Buffer.concat([payload, Buffer.from(opts.trailing, 'hex')]);
   const header = encodeHeader({
     proto,
@@ -182,7 +220,10 @@ function unknownCode(type: string): number {
 
 /** Re-encodes a decoded frame; for every well-formed frame the result equals the original bytes. */
 export function reencode(d: DecodedFrame): Buffer {
-  return encodePacket(d.msg, d.fields, {
+  const def = packetByCode(d.msg);
+  // Decode-only annotations (derived values) are not part of the wire form.
+  const fields = def ? Object.fromEntries(Object.entries(d.fields).filter(([k]) => declaredKeys(def).has(k))) : d.fields;
+  return encodePacket(d.msg, fields, {
     proto: d.proto,
     seq: d.seq,
     dir: d.dir,

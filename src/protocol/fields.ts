@@ -55,9 +55,9 @@ export interface FieldType<T = unknown> {
   readonly acceptsEmpty?: boolean;
 }
 
-export interface FieldSpec {
-  name: string;
-  type: FieldType<any>;
+export interface FieldSpec<N extends string = string, T = any> {
+  name: N;
+  type: FieldType<T>;
   /** Presence condition (protocol version, flags decoded earlier). */
   when?: (c: FieldContext) => boolean;
   /** May be missing at the end of the payload without a warning. */
@@ -72,6 +72,19 @@ export interface FieldSpec {
 }
 
 export type Layout = readonly FieldSpec[];
+
+// The record a layout describes, as a type: each field's name with the value type of its FieldType;
+// a spread field contributes the keys of its object instead. Every key is optional, as in the encoder,
+// which writes an absent field as its type's empty value.
+type SpreadSpec = FieldSpec & { spread: true };
+type ValueOf<S> = S extends FieldSpec<string, infer T> ? T : never;
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
+type SpreadFields<L extends Layout> = [Extract<L[number], SpreadSpec>] extends [never]
+  ? unknown
+  : UnionToIntersection<Partial<ValueOf<Extract<L[number], SpreadSpec>>>>;
+export type LayoutFields<L extends Layout> = {
+  [S in Exclude<L[number], SpreadSpec> as S['name']]?: ValueOf<S>;
+} & SpreadFields<L>;
 
 const hex32 = (v: number) => `0x${(v >>> 0).toString(16)}`;
 
@@ -320,9 +333,10 @@ export const restType: FieldType<string> = {
  * An LPS whose content is a record of its own. Bytes after the record's last field are kept in
  * `trailing` (hex) so the record re-encodes exactly.
  */
-export function lpsRecordType(layout: Layout | ((c: FieldContext) => Layout), wire = 'LPS{…}'): FieldType<Fields> {
+export function lpsRecordType<const L extends Layout>(layout: L | ((c: FieldContext) => Layout), wire = 'LPS{…}'): FieldType<LayoutFields<L> & { trailing?: string }> {
   const resolve = (c: FieldContext) => (typeof layout === 'function' ? layout(c) : layout);
-  return {
+  // The record type is what the layout declares; the walk itself sees plain records.
+  const type: FieldType<any> = {
     wire,
     empty: {},
     layout: typeof layout === 'function' ? undefined : layout,
@@ -348,14 +362,16 @@ export function lpsRecordType(layout: Layout | ((c: FieldContext) => Layout), wi
       w.lps(inner.finish());
     },
   };
+  return type;
 }
 
 /**
  * Records repeated until the end of the payload (USER_INFO pairs, WP_REQUEST criteria). A record that
  * cannot be read whole stops the list; its bytes are left for the packet's trailing-bytes warning.
  */
-export function repeatType(layout: Layout, wire = 'repeated'): FieldType<Fields[]> {
-  return {
+export function repeatType<const L extends Layout>(layout: L, wire = 'repeated'): FieldType<LayoutFields<L>[]> {
+  // The record type is what the layout declares; the walk itself sees plain records.
+  const type: FieldType<any> = {
     wire,
     empty: [],
     layout,
@@ -383,11 +399,13 @@ export function repeatType(layout: Layout, wire = 'repeated'): FieldType<Fields[
       );
     },
   };
+  return type;
 }
 
 /** `UL count` followed by that many records (CAPABILITIES). */
-export function countedType(layout: Layout, wire = 'UL count + records'): FieldType<Fields[]> {
-  return {
+export function countedType<const L extends Layout>(layout: L, wire = 'UL count + records'): FieldType<LayoutFields<L>[]> {
+  // The record type is what the layout declares; the walk itself sees plain records.
+  const type: FieldType<any> = {
     wire,
     empty: [],
     layout,
@@ -412,18 +430,26 @@ export function countedType(layout: Layout, wire = 'UL count + records'): FieldT
       items.forEach((item, i) => encodeFields(layout, w, childContext(c, item), `${path}.${i}.`));
     },
   };
+  return type;
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Declaration helpers, so the packet table reads like the reference's tables
 
-type Extra = Omit<FieldSpec, 'name' | 'type'>;
+type Extra = Omit<FieldSpec, 'name' | 'type' | 'spread'>;
 
-export const ul = (name: string, opts: UlOptions & Extra = {}): FieldSpec => {
+export const ul = <const N extends string>(name: N, opts: UlOptions & Extra = {}): FieldSpec<N, number> => {
   const { values, flags, time, hex, ...extra } = opts;
   return { name, type: ulType({ values, flags, time, hex }), ...extra };
 };
-export const field = (name: string, type: FieldType<any>, extra: Extra = {}): FieldSpec => ({ name, type, ...extra });
+export const field = <const N extends string, T>(name: N, type: FieldType<T>, extra: Extra = {}): FieldSpec<N, T> => ({ name, type, ...extra });
+/** A field whose object value is merged into the record (its keys are the record's). */
+export const spread = <const N extends string, T extends object>(name: N, type: FieldType<T>, extra: Extra = {}): FieldSpec<N, T> & { spread: true } => ({
+  name,
+  type,
+  ...extra,
+  spread: true,
+});
 export const since =
   (minor: number) =>
   (c: FieldContext): boolean =>

@@ -7,12 +7,16 @@
  * the start, the redirector's plain-text `ip:port` answer, and TLS after the STARTTLS switch.
  */
 import type { Direction } from './fields.js';
-import { HEADER_SIZE, MAGIC_BYTES, MRIM_MAGIC } from './header.js';
+import { HEADER_SIZE, MAGIC_BYTES, MRIM_MAGIC, headerField } from './header.js';
+import { PACKETS } from './packets/index.js';
 import { parseSocksMessage, type SocksMessage, type SocksStep } from './socks.js';
 
 export const DEFAULT_MAX_FRAME_SIZE = 1024 * 1024;
-const MSG_STARTTLS = 0x1086;
-const MSG_OK = 0x1087;
+/** The packets of a TLS switch (the request and the reply accepting it), from the table. */
+const TLS_REQUESTS = PACKETS.filter((p) => p.session?.switchesTo === 'tls').map((p) => p.name as string);
+const TLS_NEGOTIATION = new Set(
+  PACKETS.filter((p) => p.session?.switchesTo === 'tls' || (p.session?.accepts && p.reply?.requests.some((r) => TLS_REQUESTS.includes(r)))).map((p) => p.code),
+);
 const REDIRECT_MAX = 256;
 const REQUEST_MAX = 4096;
 /** Garbage is held until the next frame start so it is reported once; past this size it is reported in parts. */
@@ -245,15 +249,14 @@ export class Framer {
       return this.resync(eof);
     }
     if (avail < HEADER_SIZE) return eof ? this.leftover('incomplete header at end of stream') : undefined;
-    const dlen = this.buf.readUInt32LE(this.start + 16);
+    const dlen = headerField(this.buf, 'dlen', this.start);
     if (dlen > this.maxFrameSize) {
       const { offset, bytes } = this.take(HEADER_SIZE);
       this.skipLeft = dlen;
       return { kind: 'garbage', offset, bytes, skipped: dlen, reason: `frame announces dlen ${dlen} > limit ${this.maxFrameSize}: header reported, payload skipped unbuffered` };
     }
     if (avail < HEADER_SIZE + dlen) return eof ? this.leftover(`incomplete frame at end of stream (${avail} of ${HEADER_SIZE + dlen} bytes)`) : undefined;
-    const msg = this.buf.readUInt32LE(this.start + 12);
-    if (msg === MSG_STARTTLS || msg === MSG_OK) this.sawTlsNegotiation = true;
+    if (TLS_NEGOTIATION.has(headerField(this.buf, 'msg', this.start))) this.sawTlsNegotiation = true;
     const { offset, bytes } = this.take(HEADER_SIZE + dlen);
     return { kind: 'frame', offset, frame: bytes };
   }

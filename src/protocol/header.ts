@@ -19,29 +19,42 @@ export function hasMagic(buf: Buffer, offset = 0): boolean {
   return buf.length - offset >= 4 && buf.readUInt32LE(offset) === MRIM_MAGIC;
 }
 
+/** Where each UL of the header lies; the reserved bytes follow at 28. */
+const OFFSETS = { proto: 4, seq: 8, msg: 12, dlen: 16, from: 20, fromPort: 24 } as const;
+const RESERVED_OFFSET = 28;
+
+export type HeaderNumber = keyof typeof OFFSETS;
+
+/** One number of a header, read in place: what framing and version learning need, without a copy. */
+export function headerField(buf: Buffer, name: HeaderNumber, offset = 0): number {
+  return buf.readUInt32LE(offset + OFFSETS[name]);
+}
+
 /** Reads a header; the caller has checked that 44 bytes are available. The magic is not validated here. */
 export function decodeHeader(buf: Buffer, offset = 0): Header {
+  const at = (name: HeaderNumber) => headerField(buf, name, offset);
   return {
-    proto: buf.readUInt32LE(offset + 4),
-    seq: buf.readUInt32LE(offset + 8),
-    msg: buf.readUInt32LE(offset + 12),
-    dlen: buf.readUInt32LE(offset + 16),
-    from: buf.readUInt32LE(offset + 20),
-    fromPort: buf.readUInt32LE(offset + 24),
-    reserved: Buffer.from(buf.subarray(offset + 28, offset + 44)),
+    proto: at('proto'),
+    seq: at('seq'),
+    msg: at('msg'),
+    dlen: at('dlen'),
+    from: at('from'),
+    fromPort: at('fromPort'),
+    reserved: Buffer.from(buf.subarray(offset + RESERVED_OFFSET, offset + HEADER_SIZE)),
   };
 }
 
 export function encodeHeader(h: Partial<Header> & Pick<Header, 'proto' | 'seq' | 'msg' | 'dlen'>): Buffer {
   const out = Buffer.alloc(HEADER_SIZE);
   out.writeUInt32LE(MRIM_MAGIC, 0);
-  out.writeUInt32LE(h.proto >>> 0, 4);
-  out.writeUInt32LE(h.seq >>> 0, 8);
-  out.writeUInt32LE(h.msg >>> 0, 12);
-  out.writeUInt32LE(h.dlen >>> 0, 16);
-  out.writeUInt32LE((h.from ?? 0) >>> 0, 20);
-  out.writeUInt32LE((h.fromPort ?? 0) >>> 0, 24);
-  if (h.reserved) h.reserved.copy(out, 28, 0, 16);
+  const put = (name: HeaderNumber, v: number) => out.writeUInt32LE(v >>> 0, OFFSETS[name]);
+  put('proto', h.proto);
+  put('seq', h.seq);
+  put('msg', h.msg);
+  put('dlen', h.dlen);
+  put('from', h.from ?? 0);
+  put('fromPort', h.fromPort ?? 0);
+  if (h.reserved) h.reserved.copy(out, RESERVED_OFFSET, 0, 16);
   return out;
 }
 

@@ -4,7 +4,7 @@ export * from './text.js';
 export * from './constants.js';
 export * from './fields.js';
 export * from './formats.js';
-export * from './packets.js';
+export * from './packets/index.js';
 export * from './codec.js';
 export * from './framer.js';
 export * from './socks.js';

@@ -5,19 +5,11 @@
  * tools and replay.
  */
 import { decodeFrame, type DecodedFrame } from './codec.js';
-import type { Direction, Fields } from './fields.js';
+import { SessionState, type ReplyInfo } from './conversation.js';
+import type { Direction } from './fields.js';
 import { Framer, type FramerEvent } from './framer.js';
-import { protoMinor } from './header.js';
-import { PACKETS, packetByCode, type ReplyRule } from './packets.js';
+import { headerField, protoMinor } from './header.js';
 import type { SocksMessage } from './socks.js';
-
-export interface ReplyInfo {
-  type: string;
-  seq: number;
-  /** Index (per connection, both directions) of the request frame. */
-  index: number;
-  latencyMs?: number;
-}
 
 interface EventBase {
   dir: Direction;
@@ -54,35 +46,29 @@ export interface SessionOptions {
   tlsTerminated?: boolean;
 }
 
-interface Pending {
-  type: string;
-  dir: Direction;
-  seq: number;
-  index: number;
-  fields: Fields;
-  time?: number;
-}
-
-/** Every packet type that some reply rule answers, from the table. */
-const REQUEST_TYPES = new Set(PACKETS.flatMap((p) => p.reply?.requests ?? []));
-const LOGIN_TYPES = new Set(['HELLO', 'LOGIN', 'LOGIN2', 'LOGIN3']);
-const MAX_PENDING = 4096;
-
 export class SessionDecoder {
-  /** Protocol minor the layouts follow: the client's, once seen. */
-  minor?: number;
-  login?: string;
-  /** Set once STARTTLS was accepted: the rest of the connection is TLS. */
-  tls = false;
-  compressed = false;
-  frames = 0;
+  /** What the frames so far taught: the client's version, the account, TLS/zlib, outstanding requests. */
+  readonly state: SessionState;
   readonly framers: Record<Direction, Framer>;
-  private pending: Pending[] = [];
 
   constructor(private readonly opts: SessionOptions = {}) {
-    this.minor = opts.minor;
+    this.state = new SessionState();
     const base = { maxFrameSize: opts.maxFrameSize, detectPreamble: opts.detectPreamble };
     this.framers = { c2s: new Framer({ dir: 'c2s', ...base }), s2c: new Framer({ dir: 's2c', ...base }) };
+  }
+
+  /** Protocol minor the layouts follow: the client's once seen, else the assumed one. */
+  get minor(): number | undefined {
+    return this.state.proto === undefined ? this.opts.minor : this.state.minor();
+  }
+
+  get login(): string | undefined {
+    return this.state.login;
+  }
+
+  /** Set once STARTTLS was accepted: the rest of the connection is TLS. */
+  get tls(): boolean {
+    return this.state.tls;
   }
 
   /** Decodes a chunk of one direction; `time` (ms) enables reply latencies. */
@@ -105,49 +91,16 @@ export class SessionDecoder {
   }
 
   private onFrame(dir: Direction, offset: number, raw: Buffer, time?: number): SessionEvent {
-    const msg = raw.readUInt32LE(12);
-    const def = packetByCode(msg);
-    const headerMinor = protoMinor(raw.readUInt32LE(4));
-    if (dir === 'c2s' && (this.minor === undefined || (def && LOGIN_TYPES.has(def.name)))) this.minor = headerMinor;
+    const headerMinor = protoMinor(headerField(raw, 'proto'));
+    if (dir === 'c2s') this.state.clientHeader(headerField(raw, 'msg'), headerField(raw, 'proto'));
     const frame = decodeFrame(raw, { dir, minor: this.minor ?? headerMinor });
-    const index = this.frames++;
-    if (def?.name === 'LOGIN2' || def?.name === 'LOGIN3' || def?.name === 'LOGIN') {
-      if (typeof frame.fields.login === 'string') this.login = frame.fields.login;
+    const { index, replyTo, switchTo } = this.state.learn(dir, frame, time);
+    if (switchTo === 'tls' && !this.opts.tlsTerminated) {
+      this.framers.c2s.enterTls();
+      this.framers.s2c.enterTls();
     }
-    const replyTo = def?.reply ? this.match(def.reply, dir, frame, time) : undefined;
-    if (REQUEST_TYPES.has(frame.type)) {
-      this.pending.push({ type: frame.type, dir, seq: frame.seq, index, fields: frame.fields, time });
-      if (this.pending.length > MAX_PENDING) this.pending.shift();
-    }
-    if (replyTo?.type === 'STARTTLS' && frame.type === 'OK') {
-      this.tls = true;
-      if (!this.opts.tlsTerminated) {
-        this.framers.c2s.enterTls();
-        this.framers.s2c.enterTls();
-      }
-    }
-    if (replyTo?.type === 'COMPRESS_SERVER_STREAM' && frame.type === 'OK') {
-      this.compressed = true;
-      this.framers.s2c.enterCompressed();
-    }
-    return { kind: 'frame', dir, offset, time, index, raw, frame, ...(replyTo ? { replyTo } : {}), ...(this.login ? { login: this.login } : {}) };
-  }
-
-  /** Finds (and retires) the newest outstanding request from the other side that this frame answers. */
-  private match(rule: ReplyRule, dir: Direction, frame: DecodedFrame, time?: number): ReplyInfo | undefined {
-    for (let i = this.pending.length - 1; i >= 0; i--) {
-      const p = this.pending[i];
-      if (p.dir === dir || !rule.requests.includes(p.type)) continue;
-      const hit =
-        rule.by === 'last' ||
-        (rule.by === 'seq' && p.seq === frame.seq) ||
-        (rule.by === 'field' && p.fields[rule.requestField] === frame.fields[rule.field]);
-      if (!hit) continue;
-      this.pending.splice(i, 1);
-      const info: ReplyInfo = { type: p.type, seq: p.seq, index: p.index };
-      if (time !== undefined && p.time !== undefined) info.latencyMs = time - p.time;
-      return info;
-    }
-    return undefined;
+    if (switchTo === 'zlib') this.framers.s2c.enterCompressed();
+    const login = this.state.login;
+    return { kind: 'frame', dir, offset, time, index, raw, frame, ...(replyTo ? { replyTo } : {}), ...(login ? { login } : {}) };
   }
 }

@@ -6,7 +6,8 @@
 import { formatEndpoint } from '../net/endpoint.js';
 import { frameLayout } from '../protocol/codec.js';
 import type { Fields } from '../protocol/fields.js';
-import type { ReplyInfo, SessionEvent } from '../protocol/session.js';
+import type { ReplyInfo } from '../protocol/conversation.js';
+import type { SessionEvent } from '../protocol/session.js';
 import type { SocksMessage } from '../protocol/socks.js';
 import type { Encoding } from '../protocol/text.js';
 import { isConnEvent, type ConnEvent, type TapEvent } from '../proxy/events.js';

@@ -1,6 +1,6 @@
 /** Documentation of the packet table, generated from it (README list, `mrimtap packets`). */
 import type { FieldContext, Layout } from '../protocol/fields.js';
-import { PACKETS, layoutOf, type PacketDef } from '../protocol/packets.js';
+import { PACKETS, layoutOf, type PacketDef } from '../protocol/packets/index.js';
 
 const DIR_TEXT = { c2s: 'C→S', s2c: 'S→C', both: 'C↔S' } as const;
 const hexCode = (code: number) => `0x${code.toString(16).toUpperCase()}`;

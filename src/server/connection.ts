@@ -7,11 +7,11 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import { formatEndpoint } from '../net/endpoint.js';
-import { decodeFrame, encodePacket, type DecodedFrame } from '../protocol/codec.js';
-import type { Fields } from '../protocol/fields.js';
+import type { DecodedFrame } from '../protocol/codec.js';
+import { Conversation } from '../protocol/conversation.js';
 import { Framer, type FramerEvent } from '../protocol/framer.js';
-import { formatProto, protoMinor } from '../protocol/header.js';
-import { packetByCode } from '../protocol/packets.js';
+import { formatProto } from '../protocol/header.js';
+import type { PacketFields, PacketName } from '../protocol/packets/index.js';
 import type { StoredMessage, UserRecord } from './users.js';
 
 /**
@@ -22,8 +22,6 @@ import type { StoredMessage, UserRecord } from './users.js';
 const MAX_GARBAGE_RUN = 32 * 1024;
 /** How long a gracefully ended connection may take to close before it is destroyed. */
 const END_GRACE_MS = 2000;
-/** Packets after which the session's version is (re)learnt from the header (reference §0). */
-const VERSION_PACKETS = new Set(['HELLO', 'LOGIN', 'LOGIN2', 'LOGIN3']);
 
 export interface ConnectionHooks {
   onFrame(conn: ClientConnection, frame: DecodedFrame): void;
@@ -47,11 +45,8 @@ export function addressText(ip: string | undefined, port: number | undefined): s
 
 export class ClientConnection {
   readonly remote: string;
-  /** The protocol value of the client's headers, echoed in every reply. */
-  proto?: number;
   user?: UserRecord;
   loggedIn = false;
-  tls = false;
   /** Replaced by a newer login of the same user: its close must not touch the user's presence. */
   replaced = false;
   /** Contact ids of this session (reference §10.1): `contactIds[i]` is the e-mail of contact id 20 + i. */
@@ -63,7 +58,8 @@ export class ClientConnection {
   readonly awaitingRecv = new Map<number, AwaitingRecv>();
   private socket: net.Socket | tls.TLSSocket;
   private framer = new Framer({ dir: 'c2s', detectPreamble: false });
-  private outSeq = 0;
+  /** The client's version (echoed in every reply), numbering, reply matching: by the packet table. */
+  private readonly conversation = new Conversation('server');
   private garbageRun = 0;
   private readonly deadPeer: NodeJS.Timeout;
   private endGrace?: NodeJS.Timeout;
@@ -86,11 +82,17 @@ export class ClientConnection {
   }
 
   get minor(): number {
-    return this.proto === undefined ? 0 : protoMinor(this.proto);
+    return this.conversation.minor;
   }
 
   get protoText(): string | undefined {
-    return this.proto === undefined ? undefined : formatProto(this.proto);
+    const proto = this.conversation.state.proto;
+    return proto === undefined ? undefined : formatProto(proto);
+  }
+
+  /** STARTTLS was accepted: the connection is (or is becoming) TLS. */
+  get tls(): boolean {
+    return this.conversation.state.tls;
   }
 
   get open(): boolean {
@@ -103,10 +105,9 @@ export class ClientConnection {
   }
 
   /** Encodes and writes one frame in the client's version; `seq` defaults to the next unsolicited one. */
-  send(type: string, fields: Fields = {}, seq?: number): void {
+  send<N extends PacketName>(type: N, fields?: PacketFields<N>, seq?: number): void {
     if (!this.open) return;
-    const frame = encodePacket(type, fields, { proto: this.proto ?? 0x10000, seq: seq ?? ++this.outSeq });
-    this.socket.write(frame);
+    this.socket.write(this.conversation.send(type, fields, { seq }).frame);
   }
 
   /**
@@ -120,7 +121,6 @@ export class ClientConnection {
     const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
     this.socket = secure;
     this.framer = new Framer({ dir: 'c2s', detectPreamble: false });
-    this.tls = true;
     secure.once('secure', () => this.hooks.onTls(this, `TLS established (${secure.getProtocol() ?? 'TLS'}, ${secure.getCipher()?.name ?? '?'})`, true));
     this.attach(secure);
   }
@@ -145,7 +145,7 @@ export class ClientConnection {
       if (!this.open) return;
       if (ev.kind === 'frame') {
         this.garbageRun = 0;
-        this.hooks.onFrame(this, this.decode(ev.frame));
+        this.hooks.onFrame(this, this.conversation.receive(ev.frame).frame);
       } else if (ev.kind === 'garbage') {
         if (ev.skipped === undefined) this.garbageRun += ev.bytes.length;
         this.hooks.onGarbage(this, ev);
@@ -159,14 +159,6 @@ export class ClientConnection {
       }
     }
   };
-
-  private decode(raw: Buffer): DecodedFrame {
-    const def = packetByCode(raw.readUInt32LE(12));
-    if (this.proto === undefined || (!this.loggedIn && def && VERSION_PACKETS.has(def.name))) {
-      this.proto = raw.readUInt32LE(4);
-    }
-    return decodeFrame(raw, { dir: 'c2s', minor: this.minor });
-  }
 
   private readonly onError = (err: NodeJS.ErrnoException): void => {
     const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';

@@ -26,7 +26,7 @@ import {
 import type { Fields } from '../protocol/fields.js';
 import { encodeAuthBlob } from '../protocol/formats.js';
 import type { FramerEvent } from '../protocol/framer.js';
-import { GROUP_MASK, contactMaskFor } from '../protocol/packets.js';
+import { GROUP_MASK, contactMaskFor, packetByCode, type PacketName } from '../protocol/packets/index.js';
 import { ClientConnection, type ConnectionHooks } from './connection.js';
 import { forwardedFlags, messageAckFields, offlineMessageFields } from './messages.js';
 import type { ServerLogEvent, ServerLogKind } from './types.js';
@@ -76,14 +76,6 @@ const ANKETA_COLUMNS = [
   'status_desc',
 ];
 
-/** Packets a client may send before LOGIN_ACK (reference §5.3). */
-const BEFORE_LOGIN = new Set(['HELLO', 'PING', 'STARTTLS', 'CAPABILITIES', 'LOGIN', 'LOGIN2', 'LOGIN3', 'DISCONNECT']);
-
-/** Unimplemented requests that have an error reply, so the client does not wait for nothing. */
-const ERROR_REPLIES: Record<string, [type: string, fields: Fields]> = {
-  SMS: ['SMS_ACK', { status: 2 }],
-  COMPRESS_SERVER_STREAM: ['FAILURE', { code: FAILURE.DECLINE, reason: 'Compression is not supported', failedMethod: 0x1089 }],
-};
 
 type Handler = (conn: ClientConnection, f: DecodedFrame) => void;
 
@@ -140,7 +132,7 @@ export class ServerCore implements ConnectionHooks {
       this.unsupported(conn, f);
       return;
     }
-    if (!conn.loggedIn && !BEFORE_LOGIN.has(f.type)) {
+    if (!conn.loggedIn && !packetByCode(f.msg)?.session?.beforeLogin) {
       this.log(conn, 'warn', 'unsupported', `${f.type} before login ignored`, { packet: f.type });
       return;
     }
@@ -218,13 +210,14 @@ export class ServerCore implements ConnectionHooks {
   };
 
   private unsupported(conn: ClientConnection, f: DecodedFrame): void {
-    const reply = ERROR_REPLIES[f.type];
-    if (reply) conn.send(reply[0], reply[1], f.seq);
-    this.log(conn, 'warn', 'unsupported', `${f.type} is not supported${reply ? ` → ${reply[0]}` : ''}`, { packet: f.type });
+    // The table's error reply, so the client does not wait for nothing.
+    const reply = packetByCode(f.msg)?.session?.errorReply;
+    if (reply) conn.send(reply.type as PacketName, reply.fields, f.seq);
+    this.log(conn, 'warn', 'unsupported', `${f.type} is not supported${reply ? ` → ${reply.type}` : ''}`, { packet: f.type });
   }
 
   /** True (and the error reply sent) when a frame lacks fields the handler cannot do without. */
-  private lacks(conn: ClientConnection, f: DecodedFrame, names: string[], reply?: [string, Fields]): boolean {
+  private lacks(conn: ClientConnection, f: DecodedFrame, names: string[], reply?: [PacketName, Fields]): boolean {
     const absent = names.filter((n) => f.fields[n] === undefined);
     if (!absent.length) return false;
     if (reply) conn.send(reply[0], reply[1], f.seq);
@@ -255,7 +248,7 @@ export class ServerCore implements ConnectionHooks {
       this.log(conn, 'warn', 'login-failed', `second ${f.type} on a logged-in connection ignored`, { packet: f.type });
       return;
     }
-    const reject: [string, Fields] = ['LOGIN_REJ', { reason: 'Invalid login' }];
+    const reject: [PacketName, Fields] = ['LOGIN_REJ', { reason: 'Invalid login' }];
     if (this.lacks(conn, f, ['login', 'password'], reject)) {
       conn.end('login rejected');
       return;

@@ -26,7 +26,7 @@ import {
 } from '../../src/protocol/fields.js';
 import { packRtf } from '../../src/protocol/formats.js';
 import { encodeString, type Encoding } from '../../src/protocol/text.js';
-import type { PacketDef, Variant } from '../../src/protocol/packets.js';
+import type { PacketDef, Variant } from '../../src/protocol/packets/index.js';
 
 type Gen = fc.GeneratorValue;
 

@@ -5,9 +5,10 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { decodeFrame, encodePacket, type DecodedFrame } from '../../src/protocol/codec.js';
+import { decodeFrame, encodePacket, type DecodedFrame, type UnknownPacketName } from '../../src/protocol/codec.js';
 import type { Fields } from '../../src/protocol/fields.js';
 import { Framer } from '../../src/protocol/framer.js';
+import { packetByName, type PacketName } from '../../src/protocol/packets/index.js';
 import { parseProto, protoMinor } from '../../src/protocol/header.js';
 import type { Encoding } from '../../src/protocol/text.js';
 import { passwordMd5 } from '../../src/server/users.js';
@@ -80,9 +81,9 @@ export class RawClient {
   }
 
   /** Sends one packet; returns the seq used. */
-  send(type: string, fields: Fields = {}, opts: { seq?: number; enc?: Record<string, Encoding> } = {}): number {
+  send(type: PacketName | UnknownPacketName, fields: Fields = {}, opts: { seq?: number; enc?: Record<string, Encoding> } = {}): number {
     const seq = opts.seq ?? ++this.seq;
-    this.socket.write(encodePacket(type, fields, { proto: this.proto, seq, enc: opts.enc }));
+    this.socket.write(encodePacket(packetByName(type)?.code ?? (type as UnknownPacketName), fields, { proto: this.proto, seq, enc: opts.enc }));
     return seq;
   }
 

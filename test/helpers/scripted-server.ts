@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import { decodeFrame, encodePacket, type DecodedFrame } from '../../src/protocol/codec.js';
 import type { Fields } from '../../src/protocol/fields.js';
 import { Framer } from '../../src/protocol/framer.js';
+import type { PacketName } from '../../src/protocol/packets/index.js';
 
 export interface ScriptedConnection {
   socket: net.Socket;
@@ -19,7 +20,7 @@ export interface ScriptedConnection {
   /** Every frame this server wrote on the connection, byte for byte. */
   sent: Buffer[];
   /** Sends one frame, with the client's header version and the given seq (default: the request's). */
-  send(type: string, fields?: Fields, seq?: number): void;
+  send(type: PacketName, fields?: Fields, seq?: number): void;
   /** From now on the connection is TLS, with this server certificate (after answering STARTTLS with OK). */
   startTls(credentials: { cert: string; key: string }): void;
 }

@@ -1,0 +1,87 @@
+/**
+ * What one row of the packet table declares: code, name, direction, layout (or wire forms), how its
+ * reply finds the request, and what the packet does to a session. Every part of the toolkit that needs
+ * one of these facts reads it here, never from a list of its own.
+ */
+import type { FieldContext, Fields, Layout } from '../fields.js';
+
+export type PacketDirection = 'c2s' | 's2c' | 'both';
+
+/** How a reply finds the request it answers (reference §3.2). */
+export type ReplyRule =
+  | { requests: readonly string[]; by: 'seq' }
+  /** The most recent outstanding request of that type (HELLO_ACK, LOGIN_ACK). */
+  | { requests: readonly string[]; by: 'last' }
+  /** A field of the reply equals a field of the request (msg_id, id_request, UIDL). */
+  | { requests: readonly string[]; by: 'field'; field: string; requestField: string };
+
+export interface Variant<L extends Layout = Layout> {
+  name: string;
+  layout: L;
+}
+
+/** What a packet does to the session it travels in (reference §0, §2.3, §5). */
+export interface SessionRules {
+  /**
+   * The client's header version from this packet on governs the session's layouts (HELLO and the
+   * login packets), until the login is accepted.
+   */
+  learnsVersion?: true;
+  /** Carries the account being logged in, in this field. */
+  login?: string;
+  /** Once accepted with OK, the connection switches: TLS both ways, or a zlib stream server→client. */
+  switchesTo?: 'tls' | 'zlib';
+  /** A client may send it before LOGIN_ACK (reference §5.3); anything else before login is ignored. */
+  beforeLogin?: true;
+  /** What a server that does not implement the request answers, so the client does not wait in vain. */
+  errorReply?: { type: string; fields: Fields };
+  /**
+   * A reply of this type accepts the request it answers: a login (LOGIN_ACK, after which the version
+   * is settled) or a switch (OK to STARTTLS). Refusals (LOGIN_REJ, FAILURE) do not say so.
+   */
+  accepts?: true;
+}
+
+export interface PacketDef<Name extends string = string, L extends Layout = Layout, V extends readonly Variant[] = readonly Variant[]> {
+  code: number;
+  name: Name;
+  /** Names other sources use, accepted wherever a user types a packet name. */
+  aliases?: readonly string[];
+  dir: PacketDirection;
+  /** Reference section with the layout. */
+  section: string;
+  /** Earliest version where a source shows it, for documentation. */
+  since?: string;
+  summary: string;
+  layout?: L;
+  /**
+   * For packets with several wire forms: picks one from the payload when decoding (payload given) or
+   * from the fields when encoding.
+   */
+  variant?: (c: FieldContext, payload?: Buffer) => Variant;
+  /** Every wire form `variant` can pick, for documentation, tests and the field types. */
+  variants?: V;
+  /** Decode-only annotations derived from the fields (unpacked RTF, parsed offline mail…). */
+  derive?: (f: Fields, c: FieldContext) => Fields | undefined;
+  reply?: ReplyRule;
+  session?: SessionRules;
+  /** The reference has no public layout: the payload is kept as raw bytes. */
+  unknownLayout?: boolean;
+}
+
+/** Declares one row, keeping its name and field layout as types (so encoding is type-checked). */
+export const packet = <const Name extends string, const L extends Layout = readonly [], const V extends readonly Variant[] = readonly []>(
+  def: PacketDef<Name, L, V>,
+): PacketDef<Name, L, V> => def;
+
+/** Declares one wire form of a packet with several. */
+export const variant = <const L extends Layout>(name: string, layout: L): Variant<L> => ({ name, layout });
+
+/** The layout a packet has in the form the context (and, when decoding, the payload) selects. */
+export function layoutOf(def: PacketDef, c: FieldContext, payload?: Buffer): { variant?: string; layout: Layout } {
+  if (def.variant) {
+    const v = def.variant(c, payload);
+    return { variant: v.name, layout: v.layout };
+  }
+  return { layout: def.layout ?? [] };
+}

@@ -1,0 +1,123 @@
+/** Presence: own and contacts' statuses, extended statuses, microblog posts. */
+import { PayloadReader } from '../buffer.js';
+import * as K from '../constants.js';
+import { clpsType, field, since, u64Type, ul } from '../fields.js';
+import { packet, variant } from './def.js';
+import { ascii, guessed, str, utf16, xstatusFields } from './rules.js';
+
+const USER_STATUS_SHORT = variant('short', [ul('status', { values: K.STATUS }), str('user', ascii)]);
+const USER_STATUS_EXTENDED = variant('extended', [
+  ul('status', { values: K.STATUS }),
+  ...xstatusFields,
+  str('user', ascii),
+  ul('features', { flags: K.FEATURES, optional: true }),
+  str('userAgent', ascii, { optional: true }),
+]);
+const CHANGE_STATUS_SHORT = variant('short', [ul('status', { values: K.STATUS })]);
+const CHANGE_STATUS_EXTENDED = variant('extended', [
+  ul('status', { values: K.STATUS }),
+  ...xstatusFields,
+  ul('features', { flags: K.FEATURES, optional: true }),
+]);
+
+export const PRESENCE_PACKETS = [
+  packet({
+    code: 0x100f,
+    name: 'USER_STATUS',
+    dir: 's2c',
+    section: '9.1',
+    summary: "a contact's presence changed",
+    // [CONFLICT §22.2] extended form from 1.14 (P1412, OMRA) or 1.15 (SRV). Decoded by shape, as the
+    // reference advises (payload ends after UL + one LPS → short form); encoded by the fields given.
+    variant: (c, payload) => {
+      if (payload) {
+        const r = new PayloadReader(payload);
+        r.ul();
+        r.lps();
+        return r.atEnd ? USER_STATUS_SHORT : USER_STATUS_EXTENDED;
+      }
+      return c.fields.statusUri !== undefined ? USER_STATUS_EXTENDED : USER_STATUS_SHORT;
+    },
+    variants: [USER_STATUS_SHORT, USER_STATUS_EXTENDED],
+  }),
+  packet({
+    code: 0x1022,
+    name: 'CHANGE_STATUS',
+    dir: 'both',
+    section: '9.2',
+    summary: 'set own status (x-status, title, description ≥1.14)',
+    // [CONFLICT §22.2] extended from 1.14 (P1412) or 1.15 (SRV): decoded by shape (a bare UL is the
+    // short form), encoded by the fields given.
+    variant: (c, payload) => {
+      if (payload) return payload.length <= 4 ? CHANGE_STATUS_SHORT : CHANGE_STATUS_EXTENDED;
+      return c.fields.statusUri !== undefined ? CHANGE_STATUS_EXTENDED : CHANGE_STATUS_SHORT;
+    },
+    variants: [CHANGE_STATUS_SHORT, CHANGE_STATUS_EXTENDED],
+  }),
+  packet({
+    code: 0x1063,
+    name: 'USER_BLOG_STATUS',
+    aliases: ['MICROBLOG_RECV'],
+    dir: 's2c',
+    section: '15.1',
+    since: '1.20',
+    summary: "a contact's microblog post",
+    layout: [
+      ul('flags', { flags: K.BLOG_FLAGS }),
+      str('user', ascii),
+      field('postId', u64Type),
+      ul('time', { time: true }),
+      str('text', utf16),
+      str('replyNick', utf16),
+      str('xml', guessed, { optional: true }),
+    ],
+  }),
+  packet({
+    code: 0x1064,
+    name: 'CHANGE_USER_BLOG_STATUS',
+    aliases: ['MICROBLOG_POST'],
+    dir: 'c2s',
+    section: '15.1',
+    since: '1.20',
+    summary: 'post to the microblog',
+    layout: [ul('flags', { flags: K.BLOG_FLAGS }), str('text', utf16), field('originalPostId', u64Type, { optional: true })],
+  }),
+  packet({
+    code: 0x1075,
+    name: 'SET_USER_EXT_STATUS',
+    dir: 'c2s',
+    section: '9.4',
+    summary: 'set an extended (e.g. geo) status',
+    layout: [
+      ul('flags', { flags: K.EXT_STATUS_FLAGS }),
+      field('to', clpsType(ascii)),
+      str('type', ascii),
+      str('status', guessed),
+    ],
+  }),
+  packet({
+    code: 0x1076,
+    name: 'CLEAR_USER_EXT_STATUS',
+    dir: 'c2s',
+    section: '9.4',
+    summary: 'clear an extended status',
+    layout: [field('to', clpsType(ascii)), str('type', ascii)],
+  }),
+  packet({
+    code: 0x1077,
+    name: 'USER_EXT_STATUS',
+    aliases: ['USER_GEO'],
+    dir: 's2c',
+    section: '9.4',
+    summary: "a contact's extended statuses (type/status pairs)",
+    layout: [str('from', ascii), field('list', clpsType(guessed))],
+  }),
+  packet({
+    code: 0x1093,
+    name: 'INVISIBLE_OUT',
+    dir: 'both',
+    section: '9.3',
+    summary: 'invisible timeout [semantics unknown]',
+    layout: [ul('timeout')],
+  }),
+];
