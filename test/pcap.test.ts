@@ -17,7 +17,7 @@ import {
   streamBytes,
   type TcpConnection,
   type TcpSegment,
-} from '../src/capture/pcap.js';
+} from '../src/capture/pcap/index.js';
 
 const vectorsDir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'vectors');
 const { SYN, ACK, FIN, RST, PSH } = TCP_FLAG;

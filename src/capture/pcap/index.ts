@@ -10,7 +10,7 @@
  * All times are milliseconds since the Unix epoch, fractional.
  */
 import { readFile } from 'node:fs/promises';
-import type { Direction } from '../protocol/fields.js';
+import type { Direction } from '../../protocol/fields.js';
 
 /** The input is not a capture file, or its file header / first pcapng block is damaged. */
 export class CaptureFormatError extends Error {
