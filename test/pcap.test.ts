@@ -11,13 +11,13 @@ import {
   TCP_FLAG,
   decodeTcpPacket,
   parseCapture,
-  readCaptureRecords,
   readPcapFile,
   reassembleTcp,
   streamBytes,
   type TcpConnection,
   type TcpSegment,
 } from '../src/capture/pcap/index.js';
+import { readCaptureRecords } from '../src/capture/pcap/file.js';
 
 const vectorsDir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'vectors');
 const { SYN, ACK, FIN, RST, PSH } = TCP_FLAG;
