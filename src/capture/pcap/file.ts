@@ -19,7 +19,7 @@ export interface CaptureWarning {
   message: string;
 }
 
-export interface CaptureRecord {
+interface CaptureRecord {
   /** File offset of the record header / block. */
   offset: number;
   /** Milliseconds since the Unix epoch, fractional. */
@@ -30,7 +30,7 @@ export interface CaptureRecord {
   origLen: number;
 }
 
-export interface CaptureRecords {
+interface CaptureRecords {
   format: CaptureFormat;
   records: CaptureRecord[];
   warnings: CaptureWarning[];

@@ -32,7 +32,7 @@ export interface TcpSegment {
   payloadLength: number;
 }
 
-export type DecodedPacket = { tcp: TcpSegment } | { ignored: string };
+type DecodedPacket = { tcp: TcpSegment } | { ignored: string };
 
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;

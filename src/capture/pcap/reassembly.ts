@@ -2,7 +2,7 @@
 import type { Direction } from '../../protocol/fields.js';
 import { TCP_FLAG, type Endpoint, type TcpSegment } from './packet.js';
 
-export interface StreamChunk {
+interface StreamChunk {
   dir: Direction;
   /**
    * Capture time at which these bytes became in-order: a segment's own time, or, for a segment
@@ -17,7 +17,7 @@ export interface StreamChunk {
   data: Buffer;
 }
 
-export interface StreamGap {
+interface StreamGap {
   dir: Direction;
   /** Stream offset of the first missing byte. */
   offset: number;
