@@ -1,4 +1,4 @@
-/** Capture file formats: libpcap (either byte order, µs or ns timestamps) and pcapng, read into timestamped link-layer frames. */
+/** Capture file formats: libpcap (either byte order, µs or ns) and pcapng, read into timestamped link-layer frames. */
 
 /** The input is not a capture file, or its file header / first pcapng block is damaged. */
 export class CaptureFormatError extends Error {

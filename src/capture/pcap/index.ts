@@ -1,14 +1,4 @@
-/**
- * Reader for libpcap and pcapng capture files with TCP stream reassembly.
- *
- * Layers, each usable on its own:
- *   readCaptureRecords  container (pcap / pcapng) -> link-layer frames with timestamps
- *   decodeTcpPacket     link layer + IPv4/IPv6 + TCP -> one TCP segment, or why it was ignored
- *   reassembleTcp       TCP segments -> connections with per-direction ordered payload chunks
- *   parseCapture        all three; readPcapFile is the same for a path
- * Everything except readPcapFile is pure and works on an in-memory buffer.
- * All times are milliseconds since the Unix epoch, fractional.
- */
+/** libpcap and pcapng captures to reassembled TCP connections; all times are ms since the Unix epoch, fractional. */
 import { readFile } from 'node:fs/promises';
 import { readCaptureRecords, type CaptureFormat, type CaptureWarning } from './file.js';
 import { decodeTcpPacket, type TcpSegment } from './packet.js';
@@ -28,6 +18,7 @@ export interface Capture {
   warnings: CaptureWarning[];
 }
 
+/** Runs a capture in memory through file.ts (records), packet.ts (TCP segments) and reassembly.ts (connections). */
 export function parseCapture(input: Uint8Array): Capture {
   const { format, records, warnings } = readCaptureRecords(input);
   const ignored: Record<string, number> = {};
@@ -47,6 +38,7 @@ export function parseCapture(input: Uint8Array): Capture {
   };
 }
 
+/** parseCapture for a path: the reader's only IO, so the three layers work on any in-memory buffer. */
 export async function readPcapFile(path: string): Promise<Capture> {
   return parseCapture(await readFile(path));
 }

@@ -1,4 +1,4 @@
-/** Link layer (Ethernet, SLL, SLL2, raw IP, NULL/LOOP) through IPv4/IPv6 to one TCP segment, or why a frame was ignored. */
+/** Link layer (Ethernet, SLL, SLL2, raw IP, NULL/LOOP), IPv4/IPv6 and TCP headers: one frame to one TCP segment. */
 import { asBuffer } from './file.js';
 
 export const LINKTYPE = {

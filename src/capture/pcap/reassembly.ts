@@ -1,4 +1,4 @@
-/** TCP segments to connections: each direction's bytes in order, retransmissions and overlaps dropped, holes reported as gaps. */
+/** TCP segments to connections: each direction's bytes in order, retransmissions dropped, holes reported as gaps. */
 import type { Direction } from '../../protocol/fields.js';
 import { TCP_FLAG, type Endpoint, type TcpSegment } from './packet.js';
 
@@ -85,6 +85,7 @@ function isClosed(c: ConnectionState): boolean {
   if (c.rst) return true;
   return c.halves.size === 2 && [...c.halves.values()].every((h) => h.fin !== undefined);
 }
+
 /** Groups segments into connections (a fresh SYN on ports in use starts a new one) in order of first packet. */
 export function reassembleTcp(segments: Iterable<TcpSegment>): TcpConnection[] {
   const all: ConnectionState[] = [];
