@@ -7,17 +7,14 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import {
   CaptureFormatError,
-  LINKTYPE,
-  TCP_FLAG,
-  decodeTcpPacket,
   parseCapture,
-  readCaptureRecords,
   readPcapFile,
-  reassembleTcp,
   streamBytes,
   type TcpConnection,
-  type TcpSegment,
-} from '../src/capture/pcap.js';
+} from '../src/capture/pcap/index.js';
+import { readCaptureRecords } from '../src/capture/pcap/file.js';
+import { LINKTYPE, TCP_FLAG, decodeTcpPacket, type TcpSegment } from '../src/capture/pcap/packet.js';
+import { reassembleTcp } from '../src/capture/pcap/reassembly.js';
 
 const vectorsDir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'vectors');
 const { SYN, ACK, FIN, RST, PSH } = TCP_FLAG;

@@ -7,7 +7,7 @@ import type { Direction } from '../protocol/fields.js';
 import type { Endpoint } from '../net/endpoint.js';
 import type { TapEvent } from '../proxy/events.js';
 import { TapHub, type ConnectionTap } from '../proxy/tap.js';
-import type { Capture, TcpConnection } from './pcap.js';
+import type { Capture, TcpConnection } from './pcap/index.js';
 
 type Step =
   | { kind: 'open'; time: number; conn: TcpConnection }

@@ -5,7 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { CaptureFormatError, readPcapFile } from '../capture/pcap.js';
+import { CaptureFormatError, readPcapFile } from '../capture/pcap/index.js';
 import { decodePcap } from '../capture/pcap-decode.js';
 import { CaptureFileError, readCapture } from '../capture/reader.js';
 import { SessionDecoder, type SessionEvent } from '../protocol/session.js';
