@@ -235,7 +235,3 @@ export function reencode(d: DecodedFrame): Buffer {
     reserved: d.reserved,
   });
 }
-
-/** Short names matching the issue's vocabulary: `decode(frame, context)` / `encode(type, fields, context)`. */
-export const decode = decodeFrame;
-export const encode = encodePacket;

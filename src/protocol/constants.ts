@@ -199,17 +199,6 @@ export const CAPABILITY: ValueNames = {
   41: 'ARCH_STATES',
 };
 export const COMPRESS_METHOD: ValueNames = { 0: 'ZLIB' };
-export const STAT_ID: ValueNames = {
-  0: 'BUILD',
-  1: 'LOGIN_CNT',
-  2: 'STC',
-  3: 'ID',
-  4: 'SET_AUTORUN',
-  5: 'SET_MAIL_NOTIFY',
-  6: 'SET_ANTISPAM_TYPE',
-  7: 'SET_TABS',
-  8: 'WINDOW_OPENINGS',
-};
 export const BLOG_FLAGS: FlagNames = [
   [0x1, 'UPDATE'],
   [0x2, 'MUSIC'],
@@ -264,11 +253,6 @@ export const USER_SETTINGS_STATUS: ValueNames = {
 export const LOOKUP_STATUS: ValueNames = { 0: 'ERROR', 1: 'SUCCESS' };
 export const CLIENT_ACTION_CODEPAGE: ValueNames = { 0: 'UTF16LE', 0x200000: 'CP1251' };
 export const EXT_STATUS_FLAGS: FlagNames = [[0x1, 'SEARCHABLE']];
-export const GEO_FLAGS: FlagNames = [
-  [0x1, 'APPLY_UPON_AUTO'],
-  [0x2, 'APPLY_UPON_MANUAL'],
-  [0x4, 'ALERT'],
-];
 
 /** WP_REQUEST search field ids (§11.1). Ids 2–4 carry text in the session's text encoding. */
 export const WP_FIELD: ValueNames = {
@@ -295,10 +279,6 @@ export const WP_TEXT_FIELDS = new Set([2, 3, 4]);
 
 /** ANKETA_INFO columns whose values are UTF-16LE from 1.16 on (§11.2, MIR). */
 export const ANKETA_TEXT_COLUMNS = new Set(['nickname', 'firstname', 'lastname', 'location', 'status_title', 'status_desc']);
-
-export function nameValue(names: ValueNames, value: number): string | undefined {
-  return names[value];
-}
 
 export function nameFlags(names: FlagNames, value: number): string[] {
   const out: string[] = [];

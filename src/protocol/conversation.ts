@@ -38,7 +38,7 @@ const REQUEST_TYPES = new Set(PACKETS.flatMap((p) => p.reply?.requests ?? []));
 const MAX_PENDING = 4096;
 
 /** Outstanding requests of both sides, and which one each reply answers. */
-export class ReplyTracker {
+class ReplyTracker {
   private pending: Pending[] = [];
 
   /**

@@ -15,10 +15,6 @@ export interface Header {
   reserved: Buffer;
 }
 
-export function hasMagic(buf: Buffer, offset = 0): boolean {
-  return buf.length - offset >= 4 && buf.readUInt32LE(offset) === MRIM_MAGIC;
-}
-
 /** Where each UL of the header lies; the reserved bytes follow at 28. */
 const OFFSETS = { proto: 4, seq: 8, msg: 12, dlen: 16, from: 20, fromPort: 24 } as const;
 const RESERVED_OFFSET = 28;

@@ -11,7 +11,6 @@ import iconv from 'iconv-lite';
  */
 export type Encoding = 'cp1251' | 'utf16le' | 'utf8' | 'latin1' | 'hex';
 
-export const ENCODINGS: readonly Encoding[] = ['cp1251', 'utf16le', 'utf8', 'latin1', 'hex'];
 
 export function encodeString(value: string, encoding: Encoding): Buffer {
   switch (encoding) {
