@@ -15,10 +15,11 @@ import { parseEndpoint, type Endpoint } from '../net/endpoint.js';
 import { decodeFrame, type DecodedFrame } from '../protocol/codec.js';
 import { ANKETA_STATUS, CONTACT_FLAG, CONTACT_OPER, LOGOUT_FLAG, MESSAGE_FLAG, MESSAGE_STATUS, MESSAGE_STATUS_CODE, MPOP_STATUS, SERVER_FLAG, WP_FIELD } from '../protocol/constants.js';
 import type { Fields } from '../protocol/fields.js';
-import { encodeAuthBlob, formatRecipients, packRtf, plainTextRtf, type AuthBlob, type OfflineMessage, type PackedRtf } from '../protocol/formats.js';
+import { encodeAuthBlob, formatRecipients, type AuthBlob, type OfflineMessage } from '../protocol/formats.js';
 import { encodeString } from '../protocol/text.js';
 import { MrimClientError } from './errors.js';
 import { Link } from './link.js';
+import { incomingMessage, messageBody, offlineMessage } from './messages.js';
 import { profileByName, type Profile } from './profiles.js';
 import { statusName, statusSpec, type StatusName } from './status.js';
 import { openSocket, parseSocksUrl, resolveRedirect, seconds, type TransportOptions } from './transport.js';
@@ -29,7 +30,6 @@ import type {
   ContactStatus,
   Delivery,
   Group,
-  IncomingMessage,
   MrimClientEvents,
   MrimClientOptions,
   ReadyEvent,
@@ -66,9 +66,6 @@ function deferred<T>(): Deferred<T> {
 }
 
 const lower = (email: string) => email.trim().toLowerCase();
-/** MRIM text uses CRLF line breaks (§8.1); callers use \n. */
-const toWire = (text: string) => text.replace(/\r?\n/g, '\r\n');
-const fromWire = (text: string) => text.replace(/\r\n/g, '\n');
 
 export class MrimClient extends EventEmitter<MrimClientEvents> {
   readonly profile: Profile;
@@ -383,17 +380,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
         const auth = f.auth as AuthBlob | undefined;
         return void this.emit('authRequest', { from, nick: auth?.nick ?? '', text: auth?.text ?? '', offline: false });
       }
-      const message: IncomingMessage = {
-        from,
-        text: fromWire(String(f.text ?? '')),
-        kind: messageKind(flags),
-        flags,
-        msgId: Number(f.msgId),
-        offline: (flags & MESSAGE_FLAG.OFFLINE) !== 0,
-      };
-      const rtf = (f.rtfUnpacked as PackedRtf | undefined)?.rtf;
-      if (rtf) message.rtf = rtf;
-      this.emit('message', message);
+      this.emit('message', incomingMessage(f, from, flags));
     },
 
     OFFLINE_MESSAGE_ACK(f, link) {
@@ -404,11 +391,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
         const auth = parsed.parts.find((p) => p.auth)?.auth;
         this.emit('authRequest', { from, nick: auth?.nick ?? '', text: auth?.text ?? parsed.text ?? '', offline: true });
       } else {
-        const message: IncomingMessage = { from, text: fromWire(parsed.text ?? ''), kind: messageKind(flags), flags, offline: true };
-        if (parsed.date) message.date = parsed.date;
-        const rtf = parsed.parts.find((p) => p.rtf)?.rtf?.rtf;
-        if (rtf) message.rtf = rtf;
-        this.emit('message', message);
+        this.emit('message', offlineMessage(parsed, from, flags));
       }
       // Reported, so delete: the server re-delivers until then (§8.6).
       link.send('DELETE_OFFLINE_MESSAGE', { uidl: f.uidl });
@@ -698,23 +681,6 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
 
 // --------------------------------------------------------------------------------------------------
 // Mapping packet fields to the typed objects
-
-function messageKind(flags: number): IncomingMessage['kind'] {
-  if (flags & MESSAGE_FLAG.CONTACT) return 'contacts';
-  if (flags & MESSAGE_FLAG.SMS) return 'sms';
-  if (flags & MESSAGE_FLAG.SMS_DELIVERY_REPORT) return 'sms-report';
-  if (flags & MESSAGE_FLAG.SYSTEM) return 'system';
-  if (flags & MESSAGE_FLAG.ALARM) return 'alarm';
-  return 'message';
-}
-
-function messageBody(text: string, rtf: boolean | string | undefined): { flags: number; fields: Fields } {
-  const wire = toWire(text);
-  // DOC17: neither text nor rtf should be empty — a single space stands for "none".
-  if (!rtf) return { flags: 0, fields: { text: wire || ' ', rtf: ' ' } };
-  const document = typeof rtf === 'string' ? rtf : plainTextRtf(text);
-  return { flags: MESSAGE_FLAG.RTF, fields: { text: wire || ' ', rtf: packRtf(document) } };
-}
 
 function offlineStatus(): ContactStatus {
   return { name: 'offline', value: 0 };
