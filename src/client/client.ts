@@ -13,21 +13,21 @@ import { isIP } from 'node:net';
 import type tls from 'node:tls';
 import { parseEndpoint, type Endpoint } from '../net/endpoint.js';
 import { decodeFrame, type DecodedFrame } from '../protocol/codec.js';
-import { ANKETA_STATUS, CONTACT_FLAG, CONTACT_OPER, LOGOUT_FLAG, MESSAGE_FLAG, MESSAGE_STATUS, MESSAGE_STATUS_CODE, MPOP_STATUS, SERVER_FLAG, WP_FIELD } from '../protocol/constants.js';
+import { ANKETA_STATUS, CONTACT_FLAG, CONTACT_OPER, LOGOUT_FLAG, MESSAGE_FLAG, MESSAGE_STATUS, MESSAGE_STATUS_CODE, MPOP_STATUS, WP_FIELD } from '../protocol/constants.js';
 import type { Fields } from '../protocol/fields.js';
 import { encodeAuthBlob, formatRecipients, type AuthBlob, type OfflineMessage } from '../protocol/formats.js';
 import { encodeString } from '../protocol/text.js';
+import { ContactListState, normalizeEmail, toStatus } from './contacts.js';
 import { MrimClientError } from './errors.js';
 import { Link } from './link.js';
 import { incomingMessage, messageBody, offlineMessage } from './messages.js';
 import { profileByName, type Profile } from './profiles.js';
-import { statusName, statusSpec, type StatusName } from './status.js';
+import { statusSpec, type StatusName } from './status.js';
 import { openSocket, parseSocksUrl, resolveRedirect, seconds, type TransportOptions } from './transport.js';
 import type {
   AnketaRow,
   Contact,
   ContactList,
-  ContactStatus,
   Delivery,
   Group,
   MrimClientEvents,
@@ -65,8 +65,6 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-const lower = (email: string) => email.trim().toLowerCase();
-
 export class MrimClient extends EventEmitter<MrimClientEvents> {
   readonly profile: Profile;
   readonly login: string;
@@ -93,16 +91,14 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   private logoutError?: MrimClientError;
   private userClosed = false;
   private wakeReconnect?: () => void;
-  private groupList: Group[] = [];
-  private contactList: Contact[] = [];
-  private info: UserInfo = { values: {} };
+  private readonly contactList = new ContactListState();
 
   constructor(options: MrimClientOptions) {
     super();
     this.profile = profileByName(options.proto ?? '1.21');
     if (!options.login) throw new MrimClientError('INVALID_ARGUMENT', 'a login (e-mail address) is required');
     if (!options.server && !options.redirector) throw new MrimClientError('INVALID_ARGUMENT', 'give a server or a redirector address');
-    this.login = lower(options.login);
+    this.login = normalizeEmail(options.login);
     this.password = options.password ?? '';
     const endpoint = (v: string | Endpoint, what: string): Endpoint => {
       if (typeof v !== 'string') return v;
@@ -142,11 +138,11 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
 
   /** The contact list as of CONTACT_LIST2 and the changes since (copies). */
   get contacts(): ContactList {
-    return { groups: this.groupList.map((g) => ({ ...g })), contacts: this.contactList.map((c) => ({ ...c, status: { ...c.status } })) };
+    return this.contactList.list;
   }
 
   get userInfo(): UserInfo {
-    return { ...this.info, values: { ...this.info.values } };
+    return this.contactList.userInfo;
   }
 
   /** True when the session runs inside TLS (STARTTLS accepted). */
@@ -386,7 +382,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
     OFFLINE_MESSAGE_ACK(f, link) {
       const parsed = f.parsed as OfflineMessage;
       const flags = (parsed.flags ?? 0) >>> 0;
-      const from = lower(parsed.from?.replace(/^.*<([^>]+)>.*$/, '$1') ?? '');
+      const from = normalizeEmail(parsed.from?.replace(/^.*<([^>]+)>.*$/, '$1') ?? '');
       if (flags & MESSAGE_FLAG.AUTHORIZE) {
         const auth = parsed.parts.find((p) => p.auth)?.auth;
         this.emit('authRequest', { from, nick: auth?.nick ?? '', text: auth?.text ?? parsed.text ?? '', offline: true });
@@ -401,49 +397,22 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
       if (f.status !== 0) {
         this.emit('warning', { text: `CONTACT_LIST2 status ${f.status}: the server could not send the contact list` });
       } else {
-        const groups = (f.groups as Fields[]) ?? [];
-        this.groupList = groups.flatMap((g, id) => ((Number(g.flags) & CONTACT_FLAG.REMOVED) !== 0 ? [] : [{ id, name: String(g.name ?? ''), flags: Number(g.flags) >>> 0 }]));
-        this.contactList = ((f.contacts as Fields[]) ?? [])
-          .filter((c) => (Number(c.flags) & CONTACT_FLAG.REMOVED) === 0)
-          .map((c) => toContact(c));
+        this.contactList.load(f);
       }
       this.emit('contactList', this.contacts);
       this.listReceived.resolve();
     },
 
     USER_STATUS(f) {
-      const email = lower(String(f.user ?? ''));
-      const status = toStatus(f);
-      const contact = this.contactList.find((c) => c.email === email);
-      if (contact) contact.status = status;
-      this.emit('contactStatus', { email, status, ...(contact ? { contact: { ...contact } } : {}) });
+      this.emit('contactStatus', this.contactList.applyStatus(f));
     },
 
     AUTHORIZE_ACK(f) {
-      const from = lower(String(f.email ?? ''));
-      const contact = this.contactList.find((c) => c.email === from);
-      if (contact) {
-        contact.serverFlags &= ~SERVER_FLAG.NOT_AUTHORIZED;
-        contact.authorized = true;
-      }
-      this.emit('authGranted', { from });
+      this.emit('authGranted', this.contactList.applyAuthorized(f));
     },
 
     MODIFY_CONTACT(f) {
-      // Another session of this account changed the list (§10.3 S→C).
-      const id = Number(f.id);
-      const flags = Number(f.flags) >>> 0;
-      if (flags & CONTACT_FLAG.GROUP) {
-        this.groupList = this.groupList.filter((g) => g.id !== id);
-        if (!(flags & CONTACT_FLAG.REMOVED)) this.groupList.push({ id, name: String(f.name ?? ''), flags });
-        this.groupList.sort((a, b) => a.id - b.id);
-      } else {
-        const existing = this.contactList.find((c) => c.id === id);
-        this.contactList = this.contactList.filter((c) => c.id !== id);
-        if (!(flags & CONTACT_FLAG.REMOVED)) {
-          this.contactList.push({ ...toContact({ ...f, serverFlags: existing?.serverFlags ?? 0 }), id, status: existing?.status ?? offlineStatus() });
-        }
-      }
+      this.contactList.applyModify(f);
       this.emit('contactList', this.contacts);
     },
 
@@ -456,14 +425,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
     },
 
     USER_INFO(f) {
-      const values: Record<string, string> = {};
-      for (const pair of (f.info as Fields[]) ?? []) values[String(pair.key)] = String(pair.value ?? '');
-      const num = (k: string) => (values[k] !== undefined && /^\d+$/.test(values[k]) ? Number(values[k]) : undefined);
-      this.info = { values };
-      if (values['MRIM.NICKNAME'] !== undefined) this.info.nickname = values['MRIM.NICKNAME'];
-      if (num('MESSAGES.TOTAL') !== undefined) this.info.totalMessages = num('MESSAGES.TOTAL');
-      if (num('MESSAGES.UNREAD') !== undefined) this.info.unreadMessages = num('MESSAGES.UNREAD');
-      if (values['client.endpoint']) this.info.endpoint = values['client.endpoint'];
+      this.contactList.applyUserInfo(f);
       this.emit('userInfo', this.userInfo);
     },
 
@@ -490,7 +452,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   async sendMessage(to: string, text: string, opts: { rtf?: boolean | string } = {}): Promise<Delivery> {
     const link = await this.online();
     const { flags, fields } = messageBody(text, opts.rtf);
-    return this.deliver(link, [lower(to)], { ...fields, flags, to: lower(to) });
+    return this.deliver(link, [normalizeEmail(to)], { ...fields, flags, to: normalizeEmail(to) });
   }
 
   /**
@@ -498,7 +460,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
    * here; at most 50 recipients), otherwise one MESSAGE each. One Delivery per MESSAGE sent.
    */
   async sendMulticast(to: string[], text: string, opts: { rtf?: boolean | string } = {}): Promise<Delivery[]> {
-    const recipients = [...new Set(to.map(lower))];
+    const recipients = [...new Set(to.map(normalizeEmail))];
     if (recipients.length === 0) throw new MrimClientError('INVALID_ARGUMENT', 'no recipients');
     if (!this.profile.multicast || recipients.length === 1) return Promise.all(recipients.map((r) => this.sendMessage(r, text, opts)));
     if (recipients.length > MAX_MULTICAST) throw new MrimClientError('INVALID_ARGUMENT', `at most ${MAX_MULTICAST} recipients per multicast`);
@@ -518,7 +480,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   /** "Typing…" to a contact (MESSAGE with NOTIFY; repeat every ~10 s while typing). No reply. */
   async sendTyping(to: string): Promise<void> {
     const link = await this.online();
-    link.send('MESSAGE', { flags: MESSAGE_FLAG.NOTIFY, to: lower(to), text: ' ', rtf: ' ' });
+    link.send('MESSAGE', { flags: MESSAGE_FLAG.NOTIFY, to: normalizeEmail(to), text: ' ', rtf: ' ' });
   }
 
   /** Changes own presence; x-statuses need a ≥1.14 profile (1.8 sends the nearest base status). */
@@ -532,79 +494,67 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   /** Adds a contact; the server forwards `authText` to them as an authorization request. */
   async addContact(email: string, opts: { nick?: string; group?: number; authText?: string } = {}): Promise<Contact> {
     const link = await this.online();
-    const address = lower(email);
+    const address = normalizeEmail(email);
     const nick = opts.nick ?? address;
     const flags = this.profile.minor >= 16 ? CONTACT_FLAG.UNICODE_NAME : 0;
-    const group = opts.group ?? this.groupList[0]?.id ?? 0;
+    const group = opts.group ?? this.contactList.firstGroupId ?? 0;
     const authMessage = encodeAuthBlob({ nick: this.ownNick(), text: opts.authText ?? 'Please authorize me' }, this.profile.text);
     const reply = await link.request('ADD_CONTACT', { flags, group, email: address, name: nick, phones: '', authMessage, actions: 0 });
     const id = this.checkContactOper(reply, `adding ${address}`, Number(reply.fields.contactId));
-    const contact: Contact = {
-      id,
-      email: address,
-      nick,
-      group,
-      flags,
-      serverFlags: SERVER_FLAG.NOT_AUTHORIZED,
-      authorized: false,
-      phones: '',
-      status: offlineStatus(),
-    };
-    this.contactList.push(contact);
+    const contact = this.contactList.addContact({ id, email: address, nick, group, flags });
     this.emit('contactList', this.contacts);
-    return { ...contact };
+    return contact;
   }
 
   /** Renames a contact or moves it to another group. */
   async modifyContact(email: string, changes: { nick?: string; group?: number }): Promise<Contact> {
     const link = await this.online();
-    const contact = this.findContact(email);
+    const contact = this.contactList.contact(email);
     const next = { ...contact, nick: changes.nick ?? contact.nick, group: changes.group ?? contact.group };
     const reply = await link.request('MODIFY_CONTACT', { id: contact.id, flags: contact.flags, group: next.group, email: contact.email, name: next.nick, phones: contact.phones });
     this.checkContactOper(reply, `changing ${contact.email}`);
-    Object.assign(contact, next);
+    const changed = this.contactList.updateContact(contact, next);
     this.emit('contactList', this.contacts);
-    return { ...contact };
+    return changed;
   }
 
   async removeContact(email: string): Promise<void> {
     const link = await this.online();
-    const contact = this.findContact(email);
+    const contact = this.contactList.contact(email);
     const flags = (contact.flags | CONTACT_FLAG.REMOVED) & ~CONTACT_FLAG.SHADOW;
     const reply = await link.request('MODIFY_CONTACT', { id: contact.id, flags, group: contact.group, email: contact.email, name: contact.nick, phones: contact.phones });
     this.checkContactOper(reply, `removing ${contact.email}`);
-    this.contactList = this.contactList.filter((c) => c !== contact);
+    this.contactList.removeContact(contact);
     this.emit('contactList', this.contacts);
   }
 
   /** Adds a group; resolves with its id (the index the server gave it). */
   async addGroup(name: string): Promise<Group> {
     const link = await this.online();
-    const position = this.groupList.length;
+    const position = this.contactList.groupCount;
     const flags = (CONTACT_FLAG.GROUP | (this.profile.minor >= 16 ? CONTACT_FLAG.UNICODE_NAME : 0) | (position << 24)) >>> 0;
     const reply = await link.request('ADD_CONTACT', { flags, group: 0, email: '', name, phones: '', authMessage: '', actions: 0 });
     const id = this.checkContactOper(reply, `adding group "${name}"`, Number(reply.fields.contactId));
-    const group: Group = { id, name, flags };
-    this.groupList.push(group);
+    const group = this.contactList.addGroup({ id, name, flags });
     this.emit('contactList', this.contacts);
-    return { ...group };
+    return group;
   }
 
   async renameGroup(id: number, name: string): Promise<void> {
     const link = await this.online();
-    const group = this.findGroup(id);
+    const group = this.contactList.group(id);
     const reply = await link.request('MODIFY_CONTACT', { id, flags: group.flags, group: 0, email: '', name, phones: '' });
     this.checkContactOper(reply, `renaming group ${id}`);
-    group.name = name;
+    this.contactList.renameGroup(group, name);
     this.emit('contactList', this.contacts);
   }
 
   async removeGroup(id: number): Promise<void> {
     const link = await this.online();
-    const group = this.findGroup(id);
+    const group = this.contactList.group(id);
     const reply = await link.request('MODIFY_CONTACT', { id, flags: group.flags | CONTACT_FLAG.REMOVED, group: 0, email: '', name: group.name, phones: '' });
     this.checkContactOper(reply, `removing group ${id}`);
-    this.groupList = this.groupList.filter((g) => g !== group);
+    this.contactList.removeGroup(group);
     this.emit('contactList', this.contacts);
   }
 
@@ -612,13 +562,13 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   async requestAuthorization(email: string, text = 'Please authorize me'): Promise<Delivery> {
     const link = await this.online();
     const blob = encodeAuthBlob({ nick: this.ownNick(), text }, this.profile.text);
-    return this.deliver(link, [lower(email)], { flags: MESSAGE_FLAG.AUTHORIZE, to: lower(email), text: blob, rtf: ' ' });
+    return this.deliver(link, [normalizeEmail(email)], { flags: MESSAGE_FLAG.AUTHORIZE, to: normalizeEmail(email), text: blob, rtf: ' ' });
   }
 
   /** Grants authorization to a user who asked for it (AUTHORIZE; the server sends no reply). */
   async authorize(email: string): Promise<void> {
     const link = await this.online();
-    link.send('AUTHORIZE', { email: lower(email) });
+    link.send('AUTHORIZE', { email: normalizeEmail(email) });
   }
 
   /** White-pages search (WP_REQUEST → ANKETA_INFO). Nothing found is an empty result. */
@@ -654,20 +604,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   }
 
   private ownNick(): string {
-    return this.info.nickname || this.login.split('@')[0];
-  }
-
-  private findContact(email: string): Contact {
-    const address = lower(email);
-    const contact = this.contactList.find((c) => c.email === address);
-    if (!contact) throw new MrimClientError('INVALID_ARGUMENT', `${address} is not in the contact list`);
-    return contact;
-  }
-
-  private findGroup(id: number): Group {
-    const group = this.groupList.find((g) => g.id === id);
-    if (!group) throw new MrimClientError('INVALID_ARGUMENT', `there is no group ${id}`);
-    return group;
+    return this.contactList.nickname || this.login.split('@')[0];
   }
 
   /** ADD_CONTACT_ACK / MODIFY_CONTACT_ACK: SUCCESS returns `value`, anything else rejects. */
@@ -681,37 +618,6 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
 
 // --------------------------------------------------------------------------------------------------
 // Mapping packet fields to the typed objects
-
-function offlineStatus(): ContactStatus {
-  return { name: 'offline', value: 0 };
-}
-
-function toStatus(f: Fields): ContactStatus {
-  const value = Number(f.status ?? 0) >>> 0;
-  const uri = typeof f.statusUri === 'string' && f.statusUri ? f.statusUri : undefined;
-  const status: ContactStatus = { name: statusName(value, uri), value };
-  if (uri) status.uri = uri;
-  if (typeof f.statusTitle === 'string' && f.statusTitle) status.title = f.statusTitle;
-  if (typeof f.statusDesc === 'string' && f.statusDesc) status.description = f.statusDesc;
-  if (typeof f.features === 'number') status.features = f.features;
-  if (typeof f.userAgent === 'string' && f.userAgent) status.userAgent = f.userAgent;
-  return status;
-}
-
-function toContact(c: Fields): Contact {
-  const serverFlags = Number(c.serverFlags ?? 0) >>> 0;
-  return {
-    id: Number(c.id),
-    email: lower(String(c.email ?? '')),
-    nick: String(c.nick ?? c.name ?? ''),
-    group: Number(c.group ?? 0),
-    flags: Number(c.flags ?? 0) >>> 0,
-    serverFlags,
-    authorized: (serverFlags & SERVER_FLAG.NOT_AUTHORIZED) === 0,
-    phones: String(c.phones ?? ''),
-    status: toStatus(c),
-  };
-}
 
 /** Criteria as WP_REQUEST pairs; ONLINE must be the last pair (§11.1). */
 function searchCriteria(c: SearchCriteria): Fields[] {
