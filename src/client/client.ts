@@ -13,14 +13,15 @@ import { isIP } from 'node:net';
 import type tls from 'node:tls';
 import { parseEndpoint, type Endpoint } from '../net/endpoint.js';
 import { decodeFrame, type DecodedFrame } from '../protocol/codec.js';
-import { ANKETA_STATUS, CONTACT_FLAG, CONTACT_OPER, LOGOUT_FLAG, MESSAGE_FLAG, MESSAGE_STATUS, MESSAGE_STATUS_CODE, MPOP_STATUS, WP_FIELD } from '../protocol/constants.js';
+import { LOGOUT_FLAG, MESSAGE_FLAG } from '../protocol/constants.js';
 import type { Fields } from '../protocol/fields.js';
-import { encodeAuthBlob, formatRecipients, type AuthBlob, type OfflineMessage } from '../protocol/formats.js';
+import type { AuthBlob, OfflineMessage } from '../protocol/formats.js';
 import { encodeString } from '../protocol/text.js';
-import { ContactListState, normalizeEmail, toStatus } from './contacts.js';
+import { ContactListState, normalizeEmail } from './contacts.js';
 import { MrimClientError } from './errors.js';
 import { Link } from './link.js';
-import { incomingMessage, messageBody, offlineMessage } from './messages.js';
+import { incomingMessage, offlineMessage } from './messages.js';
+import { Operations } from './operations.js';
 import { profileByName, type Profile } from './profiles.js';
 import { statusSpec, type StatusName } from './status.js';
 import { openSocket, parseSocksUrl, resolveRedirect, seconds, type TransportOptions } from './transport.js';
@@ -45,7 +46,6 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_RESPONSE_TIMEOUT_MS = 15_000;
 /** Until HELLO_ACK says otherwise (P1412's default). */
 const DEFAULT_PING_SECONDS = 40;
-const MAX_MULTICAST = 50;
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -92,6 +92,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   private userClosed = false;
   private wakeReconnect?: () => void;
   private readonly contactList = new ContactListState();
+  private readonly operations: Operations;
 
   constructor(options: MrimClientOptions) {
     super();
@@ -130,6 +131,13 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
     this.userAgent = options.userAgent ?? `client="mrimtap" protocol="${this.profile.name}"`;
     this.description = options.description ?? 'mrimtap';
     this.lang = options.lang ?? 'ru';
+    this.operations = new Operations({
+      login: this.login,
+      profile: this.profile,
+      contactList: this.contactList,
+      online: () => this.online(),
+      listChanged: () => this.emit('contactList', this.contacts),
+    });
   }
 
   get state(): ClientState {
@@ -446,144 +454,75 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   };
 
   // ------------------------------------------------------------------------------------------------
-  // Operations
+  // Operations (requests and replies in operations.ts)
 
   /** Sends a message; resolves with the delivery status the server reports (MESSAGE_STATUS). */
-  async sendMessage(to: string, text: string, opts: { rtf?: boolean | string } = {}): Promise<Delivery> {
-    const link = await this.online();
-    const { flags, fields } = messageBody(text, opts.rtf);
-    return this.deliver(link, [normalizeEmail(to)], { ...fields, flags, to: normalizeEmail(to) });
+  sendMessage(to: string, text: string, opts: { rtf?: boolean | string } = {}): Promise<Delivery> {
+    return this.operations.sendMessage(to, text, opts);
   }
 
   /**
    * One message to several recipients: a single MULTICAST MESSAGE where the profile has it (≥1.19
    * here; at most 50 recipients), otherwise one MESSAGE each. One Delivery per MESSAGE sent.
    */
-  async sendMulticast(to: string[], text: string, opts: { rtf?: boolean | string } = {}): Promise<Delivery[]> {
-    const recipients = [...new Set(to.map(normalizeEmail))];
-    if (recipients.length === 0) throw new MrimClientError('INVALID_ARGUMENT', 'no recipients');
-    if (!this.profile.multicast || recipients.length === 1) return Promise.all(recipients.map((r) => this.sendMessage(r, text, opts)));
-    if (recipients.length > MAX_MULTICAST) throw new MrimClientError('INVALID_ARGUMENT', `at most ${MAX_MULTICAST} recipients per multicast`);
-    const link = await this.online();
-    const { flags, fields } = messageBody(text, opts.rtf);
-    // The recipient list is binary (nested LPS), so it travels as bytes, not as text.
-    const list = formatRecipients(recipients).toString('latin1');
-    return [await this.deliver(link, recipients, { ...fields, flags: flags | MESSAGE_FLAG.MULTICAST, to: list }, { to: 'latin1' })];
-  }
-
-  private async deliver(link: Link, to: string[], fields: Fields, enc?: Record<string, 'latin1'>): Promise<Delivery> {
-    const reply = await link.request('MESSAGE', fields, { enc });
-    const status = Number(reply.fields.status) >>> 0;
-    return { to, status, statusName: MESSAGE_STATUS[status] ?? `0x${status.toString(16)}`, delivered: status === MESSAGE_STATUS_CODE.DELIVERED };
+  sendMulticast(to: string[], text: string, opts: { rtf?: boolean | string } = {}): Promise<Delivery[]> {
+    return this.operations.sendMulticast(to, text, opts);
   }
 
   /** "Typing…" to a contact (MESSAGE with NOTIFY; repeat every ~10 s while typing). No reply. */
-  async sendTyping(to: string): Promise<void> {
-    const link = await this.online();
-    link.send('MESSAGE', { flags: MESSAGE_FLAG.NOTIFY, to: normalizeEmail(to), text: ' ', rtf: ' ' });
+  sendTyping(to: string): Promise<void> {
+    return this.operations.sendTyping(to);
   }
 
   /** Changes own presence; x-statuses need a ≥1.14 profile (1.8 sends the nearest base status). */
   async setStatus(name: StatusName, opts: { title?: string; description?: string } = {}): Promise<void> {
     statusSpec(name);
     const link = await this.online();
+    // Kept for the session: a reconnect logs in with it again.
     this.status = { name, title: opts.title, description: opts.description };
     this.sendStatus(link);
   }
 
   /** Adds a contact; the server forwards `authText` to them as an authorization request. */
-  async addContact(email: string, opts: { nick?: string; group?: number; authText?: string } = {}): Promise<Contact> {
-    const link = await this.online();
-    const address = normalizeEmail(email);
-    const nick = opts.nick ?? address;
-    const flags = this.profile.minor >= 16 ? CONTACT_FLAG.UNICODE_NAME : 0;
-    const group = opts.group ?? this.contactList.firstGroupId ?? 0;
-    const authMessage = encodeAuthBlob({ nick: this.ownNick(), text: opts.authText ?? 'Please authorize me' }, this.profile.text);
-    const reply = await link.request('ADD_CONTACT', { flags, group, email: address, name: nick, phones: '', authMessage, actions: 0 });
-    const id = this.checkContactOper(reply, `adding ${address}`, Number(reply.fields.contactId));
-    const contact = this.contactList.addContact({ id, email: address, nick, group, flags });
-    this.emit('contactList', this.contacts);
-    return contact;
+  addContact(email: string, opts: { nick?: string; group?: number; authText?: string } = {}): Promise<Contact> {
+    return this.operations.addContact(email, opts);
   }
 
   /** Renames a contact or moves it to another group. */
-  async modifyContact(email: string, changes: { nick?: string; group?: number }): Promise<Contact> {
-    const link = await this.online();
-    const contact = this.contactList.contact(email);
-    const next = { ...contact, nick: changes.nick ?? contact.nick, group: changes.group ?? contact.group };
-    const reply = await link.request('MODIFY_CONTACT', { id: contact.id, flags: contact.flags, group: next.group, email: contact.email, name: next.nick, phones: contact.phones });
-    this.checkContactOper(reply, `changing ${contact.email}`);
-    const changed = this.contactList.updateContact(contact, next);
-    this.emit('contactList', this.contacts);
-    return changed;
+  modifyContact(email: string, changes: { nick?: string; group?: number }): Promise<Contact> {
+    return this.operations.modifyContact(email, changes);
   }
 
-  async removeContact(email: string): Promise<void> {
-    const link = await this.online();
-    const contact = this.contactList.contact(email);
-    const flags = (contact.flags | CONTACT_FLAG.REMOVED) & ~CONTACT_FLAG.SHADOW;
-    const reply = await link.request('MODIFY_CONTACT', { id: contact.id, flags, group: contact.group, email: contact.email, name: contact.nick, phones: contact.phones });
-    this.checkContactOper(reply, `removing ${contact.email}`);
-    this.contactList.removeContact(contact);
-    this.emit('contactList', this.contacts);
+  removeContact(email: string): Promise<void> {
+    return this.operations.removeContact(email);
   }
 
   /** Adds a group; resolves with its id (the index the server gave it). */
-  async addGroup(name: string): Promise<Group> {
-    const link = await this.online();
-    const position = this.contactList.groupCount;
-    const flags = (CONTACT_FLAG.GROUP | (this.profile.minor >= 16 ? CONTACT_FLAG.UNICODE_NAME : 0) | (position << 24)) >>> 0;
-    const reply = await link.request('ADD_CONTACT', { flags, group: 0, email: '', name, phones: '', authMessage: '', actions: 0 });
-    const id = this.checkContactOper(reply, `adding group "${name}"`, Number(reply.fields.contactId));
-    const group = this.contactList.addGroup({ id, name, flags });
-    this.emit('contactList', this.contacts);
-    return group;
+  addGroup(name: string): Promise<Group> {
+    return this.operations.addGroup(name);
   }
 
-  async renameGroup(id: number, name: string): Promise<void> {
-    const link = await this.online();
-    const group = this.contactList.group(id);
-    const reply = await link.request('MODIFY_CONTACT', { id, flags: group.flags, group: 0, email: '', name, phones: '' });
-    this.checkContactOper(reply, `renaming group ${id}`);
-    this.contactList.renameGroup(group, name);
-    this.emit('contactList', this.contacts);
+  renameGroup(id: number, name: string): Promise<void> {
+    return this.operations.renameGroup(id, name);
   }
 
-  async removeGroup(id: number): Promise<void> {
-    const link = await this.online();
-    const group = this.contactList.group(id);
-    const reply = await link.request('MODIFY_CONTACT', { id, flags: group.flags | CONTACT_FLAG.REMOVED, group: 0, email: '', name: group.name, phones: '' });
-    this.checkContactOper(reply, `removing group ${id}`);
-    this.contactList.removeGroup(group);
-    this.emit('contactList', this.contacts);
+  removeGroup(id: number): Promise<void> {
+    return this.operations.removeGroup(id);
   }
 
   /** Asks a contact (again) for authorization: MESSAGE with AUTHORIZE and the auth blob (§10.4). */
-  async requestAuthorization(email: string, text = 'Please authorize me'): Promise<Delivery> {
-    const link = await this.online();
-    const blob = encodeAuthBlob({ nick: this.ownNick(), text }, this.profile.text);
-    return this.deliver(link, [normalizeEmail(email)], { flags: MESSAGE_FLAG.AUTHORIZE, to: normalizeEmail(email), text: blob, rtf: ' ' });
+  requestAuthorization(email: string, text = 'Please authorize me'): Promise<Delivery> {
+    return this.operations.requestAuthorization(email, text);
   }
 
   /** Grants authorization to a user who asked for it (AUTHORIZE; the server sends no reply). */
-  async authorize(email: string): Promise<void> {
-    const link = await this.online();
-    link.send('AUTHORIZE', { email: normalizeEmail(email) });
+  authorize(email: string): Promise<void> {
+    return this.operations.authorize(email);
   }
 
   /** White-pages search (WP_REQUEST → ANKETA_INFO). Nothing found is an empty result. */
-  async search(criteria: SearchCriteria): Promise<SearchResult> {
-    const link = await this.online();
-    const list = searchCriteria(criteria);
-    if (list.length === 0) throw new MrimClientError('INVALID_ARGUMENT', 'give at least one search criterion');
-    const reply = await link.request('WP_REQUEST', { criteria: list });
-    const status = Number(reply.fields.status);
-    if (status === 0) return { rows: [], maxRows: Number(reply.fields.maxRows ?? 0) };
-    if (status !== 1) {
-      const reason = ANKETA_STATUS[status] ?? String(status);
-      throw new MrimClientError('OPERATION_FAILED', `search failed: ${reason}`, { reason, status });
-    }
-    return { rows: ((reply.fields.rows as Fields[]) ?? []).map(toAnketaRow), maxRows: Number(reply.fields.maxRows ?? 0) };
+  search(criteria: SearchCriteria): Promise<SearchResult> {
+    return this.operations.search(criteria);
   }
 
   /** One user's profile: a search by exact address. */
@@ -592,87 +531,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   }
 
   /** A short-lived key for web single sign-on (GET_MPOP_SESSION → MPOP_SESSION). */
-  async requestMpopSession(): Promise<string> {
-    const link = await this.online();
-    const reply = await link.request('GET_MPOP_SESSION');
-    const status = Number(reply.fields.status);
-    if (status !== 1) {
-      const reason = MPOP_STATUS[status] ?? String(status);
-      throw new MrimClientError('OPERATION_FAILED', `no MPOP session: ${reason}`, { reason, status });
-    }
-    return String(reply.fields.session ?? '');
+  requestMpopSession(): Promise<string> {
+    return this.operations.requestMpopSession();
   }
-
-  private ownNick(): string {
-    return this.contactList.nickname || this.login.split('@')[0];
-  }
-
-  /** ADD_CONTACT_ACK / MODIFY_CONTACT_ACK: SUCCESS returns `value`, anything else rejects. */
-  private checkContactOper(reply: DecodedFrame, what: string, value = 0): number {
-    const status = Number(reply.fields.status);
-    if (status === 0) return value;
-    const reason = CONTACT_OPER[status] ?? String(status);
-    throw new MrimClientError('OPERATION_FAILED', `${what} failed: ${reason}`, { reason, status });
-  }
-}
-
-// --------------------------------------------------------------------------------------------------
-// Mapping packet fields to the typed objects
-
-/** Criteria as WP_REQUEST pairs; ONLINE must be the last pair (§11.1). */
-function searchCriteria(c: SearchCriteria): Fields[] {
-  const ids = Object.fromEntries(Object.entries(WP_FIELD).map(([id, name]) => [name, Number(id)]));
-  const out: Fields[] = [];
-  const add = (name: string, value: string | number | undefined) => {
-    if (value !== undefined && value !== '') out.push({ field: ids[name], value: String(value) });
-  };
-  let { user, domain } = c;
-  if (c.email) {
-    const at = c.email.lastIndexOf('@');
-    if (at <= 0) throw new MrimClientError('INVALID_ARGUMENT', `"${c.email}" is not an e-mail address`);
-    user = c.email.slice(0, at).toLowerCase();
-    domain = c.email.slice(at + 1).toLowerCase();
-  }
-  add('USER', user);
-  add('DOMAIN', domain);
-  add('NICKNAME', c.nickname);
-  add('FIRSTNAME', c.firstname);
-  add('LASTNAME', c.lastname);
-  add('SEX', c.sex === 'male' ? 1 : c.sex === 'female' ? 2 : undefined);
-  add('DATE1', c.minAge);
-  add('DATE2', c.maxAge);
-  add('CITY_ID', c.cityId);
-  add('ZODIAC', c.zodiac);
-  add('BIRTHDAY_MONTH', c.birthMonth);
-  add('BIRTHDAY_DAY', c.birthDay);
-  add('COUNTRY_ID', c.countryId);
-  if (c.online) add('ONLINE', 1);
-  return out;
-}
-
-function toAnketaRow(row: Fields): AnketaRow {
-  const fields: Record<string, string> = {};
-  const by: Record<string, string> = {};
-  for (const [k, v] of Object.entries(row)) {
-    fields[k] = String(v ?? '');
-    by[k.toLowerCase()] = String(v ?? '');
-  }
-  const out: AnketaRow = { fields };
-  const set = <K extends keyof AnketaRow>(key: K, value: AnketaRow[K] | undefined) => {
-    if (value !== undefined && value !== '') out[key] = value;
-  };
-  set('username', by.username);
-  set('domain', by.domain);
-  if (by.username && by.domain) out.email = `${by.username}@${by.domain}`.toLowerCase();
-  set('nickname', by.nickname);
-  set('firstname', by.firstname);
-  set('lastname', by.lastname);
-  set('sex', by.sex === '1' ? 'male' : by.sex === '2' ? 'female' : undefined);
-  set('birthday', by.birthday);
-  set('location', by.location);
-  set('phone', by.phone);
-  if (by.mrim_status !== undefined && /^[0-9a-f]+$/i.test(by.mrim_status)) {
-    out.status = toStatus({ status: parseInt(by.mrim_status, 16), statusUri: by.status_uri, statusTitle: by.status_title, statusDesc: by.status_desc });
-  }
-  return out;
 }
