@@ -6,25 +6,25 @@
  *
  * Incoming messages are acknowledged (MESSAGE_RECV) and offline messages deleted after they are
  * reported; every request resolves with its reply, matched by seq, or rejects with a typed error.
+ * This file runs the session and dispatches what the server pushes; the options are resolved in
+ * settings.ts, the contact list is kept in contacts.ts, the requests are made in operations.ts.
  */
-import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
-import type tls from 'node:tls';
-import { parseEndpoint, type Endpoint } from '../net/endpoint.js';
+import type { Endpoint } from '../net/endpoint.js';
 import { decodeFrame, type DecodedFrame } from '../protocol/codec.js';
 import { LOGOUT_FLAG, MESSAGE_FLAG } from '../protocol/constants.js';
 import type { Fields } from '../protocol/fields.js';
 import type { AuthBlob, OfflineMessage } from '../protocol/formats.js';
-import { encodeString } from '../protocol/text.js';
 import { ContactListState, normalizeEmail } from './contacts.js';
 import { MrimClientError } from './errors.js';
 import { Link } from './link.js';
 import { incomingMessage, offlineMessage } from './messages.js';
 import { Operations } from './operations.js';
-import { profileByName, type Profile } from './profiles.js';
+import type { Profile } from './profiles.js';
+import { loginFields, resolveOptions, statusFields, type ClientSettings, type OwnStatus } from './settings.js';
 import { statusSpec, type StatusName } from './status.js';
-import { openSocket, parseSocksUrl, resolveRedirect, seconds, type TransportOptions } from './transport.js';
+import { openSocket, resolveRedirect, seconds } from './transport.js';
 import type {
   AnketaRow,
   Contact,
@@ -34,7 +34,6 @@ import type {
   MrimClientEvents,
   MrimClientOptions,
   ReadyEvent,
-  ReconnectOptions,
   SearchCriteria,
   SearchResult,
   UserInfo,
@@ -42,8 +41,6 @@ import type {
 
 export type ClientState = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'closed';
 
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-const DEFAULT_RESPONSE_TIMEOUT_MS = 15_000;
 /** Until HELLO_ACK says otherwise (P1412's default). */
 const DEFAULT_PING_SECONDS = 40;
 
@@ -68,19 +65,9 @@ function deferred<T>(): Deferred<T> {
 export class MrimClient extends EventEmitter<MrimClientEvents> {
   readonly profile: Profile;
   readonly login: string;
-  private readonly password: string;
-  private readonly server?: Endpoint;
-  private readonly redirector?: Endpoint;
-  private readonly transport: TransportOptions;
-  private readonly responseTimeoutMs: number;
-  private readonly tlsOptions?: tls.ConnectionOptions;
-  private readonly reconnect?: Required<ReconnectOptions>;
-  private readonly features: number;
-  private readonly userAgent: string;
-  private readonly description: string;
-  private readonly lang: string;
+  private readonly settings: ClientSettings;
 
-  private status: { name: StatusName; title?: string; description?: string };
+  private status: OwnStatus;
   private link?: Link;
   private currentState: ClientState = 'idle';
   /** Settles when the session is ready (CONTACT_LIST2 received) or the attempt to get there failed. */
@@ -96,41 +83,10 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
 
   constructor(options: MrimClientOptions) {
     super();
-    this.profile = profileByName(options.proto ?? '1.21');
-    if (!options.login) throw new MrimClientError('INVALID_ARGUMENT', 'a login (e-mail address) is required');
-    if (!options.server && !options.redirector) throw new MrimClientError('INVALID_ARGUMENT', 'give a server or a redirector address');
-    this.login = normalizeEmail(options.login);
-    this.password = options.password ?? '';
-    const endpoint = (v: string | Endpoint, what: string): Endpoint => {
-      if (typeof v !== 'string') return v;
-      const parsed = parseEndpoint(v);
-      if (!parsed) throw new MrimClientError('INVALID_ARGUMENT', `${what} must be HOST:PORT, not "${v}"`);
-      return parsed;
-    };
-    if (options.server) this.server = endpoint(options.server, 'server');
-    if (options.redirector) this.redirector = endpoint(options.redirector, 'redirector');
-    this.responseTimeoutMs = options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
-    this.transport = {
-      socks: options.socks ? parseSocksUrl(options.socks) : undefined,
-      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-      responseTimeoutMs: this.responseTimeoutMs,
-    };
-    if (options.tls) {
-      if (!this.profile.starttls) {
-        throw new MrimClientError('INVALID_ARGUMENT', `STARTTLS needs protocol 1.22 or later; profile ${this.profile.name} has none (use 1.23)`);
-      }
-      this.tlsOptions = options.tls === true ? {} : options.tls;
-    }
-    if (options.reconnect) {
-      const r = options.reconnect === true ? {} : options.reconnect;
-      this.reconnect = { retries: r.retries ?? 5, minDelayMs: r.minDelayMs ?? 1000, maxDelayMs: r.maxDelayMs ?? 30_000 };
-    }
-    statusSpec(options.status ?? 'online');
-    this.status = { name: options.status ?? 'online', title: options.statusTitle, description: options.statusDescription };
-    this.features = options.features ?? 0x0001;
-    this.userAgent = options.userAgent ?? `client="mrimtap" protocol="${this.profile.name}"`;
-    this.description = options.description ?? 'mrimtap';
-    this.lang = options.lang ?? 'ru';
+    this.settings = resolveOptions(options);
+    this.profile = this.settings.profile;
+    this.login = this.settings.login;
+    this.status = this.settings.status;
     this.operations = new Operations({
       login: this.login,
       profile: this.profile,
@@ -201,11 +157,12 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   }
 
   private async establish(): Promise<ReadyEvent> {
-    const server = this.redirector ? await resolveRedirect(this.redirector, this.transport) : this.server!;
-    const socket = await openSocket(server, this.transport);
+    const { redirector, transport } = this.settings;
+    const server = redirector ? await resolveRedirect(redirector, transport) : this.settings.server!;
+    const socket = await openSocket(server, transport);
     this.listReceived = deferred<void>();
     this.logoutError = undefined;
-    const link = new Link(socket, this.profile, this.responseTimeoutMs, {
+    const link = new Link(socket, this.profile, this.settings.responseTimeoutMs, {
       frame: (f) => this.onFrame(link, f),
       observe: (dir, raw, decoded) => this.observe(dir, raw, decoded),
       warning: (text) => this.emit('warning', { text }),
@@ -215,9 +172,9 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
     try {
       const helloAck = await link.request('HELLO');
       this.pingSeconds = Number(helloAck.fields.pingPeriod) || DEFAULT_PING_SECONDS;
-      if (this.tlsOptions) await this.negotiateTls(link, server);
+      if (this.settings.tls) await this.negotiateTls(link, server);
       if (this.profile.capabilities) link.send('CAPABILITIES', { capabilities: [] });
-      const reply = await link.request(this.profile.login, this.loginFields());
+      const reply = await link.request(this.profile.login, loginFields(this.settings, this.status));
       if (reply.type === 'LOGIN_REJ') {
         const reason = String(reply.fields.reason ?? '');
         throw new MrimClientError('LOGIN_REJECTED', `login rejected by the server: ${reason || 'no reason given'}`, { reason });
@@ -246,31 +203,11 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
     }
     // The certificate is checked against the host we connected to (SNI only for names, not addresses).
     const servername = isIP(server.host) ? undefined : server.host;
-    await link.startTls({ host: server.host, servername, ...this.tlsOptions });
-  }
-
-  private loginFields(): Fields {
-    const password = this.profile.md5Password ? createHash('md5').update(encodeString(this.password, 'cp1251')).digest('hex') : this.password;
-    // Fields a version does not have are skipped by the codec (the layout's version conditions).
-    const common = { login: this.login, password, features: this.features, userAgent: this.userAgent, lang: this.lang, description: this.description };
-    if (this.profile.login === 'LOGIN3') return { ...common, uaDataNames: [] };
-    return { ...common, ...this.statusFields(), uaSession: '', replacedUaSession: '' };
-  }
-
-  private statusFields(): Fields {
-    const spec = statusSpec(this.status.name);
-    if (!this.profile.xstatus) return { status: spec.fallback };
-    return {
-      status: spec.value,
-      statusUri: spec.uri,
-      statusTitle: this.status.title ?? spec.title,
-      statusDesc: this.status.description ?? '',
-      features: this.features,
-    };
+    await link.startTls({ host: server.host, servername, ...this.settings.tls });
   }
 
   private sendStatus(link: Link): void {
-    link.send('CHANGE_STATUS', this.statusFields());
+    link.send('CHANGE_STATUS', statusFields(this.settings, this.status));
   }
 
   private startPing(link: Link): void {
@@ -289,8 +226,8 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   private withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new MrimClientError('TIMEOUT', `the server did not send ${what} within ${seconds(this.responseTimeoutMs)}`)),
-        this.responseTimeoutMs,
+        () => reject(new MrimClientError('TIMEOUT', `the server did not send ${what} within ${seconds(this.settings.responseTimeoutMs)}`)),
+        this.settings.responseTimeoutMs,
       );
       promise.then(
         (v) => {
@@ -315,7 +252,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
     this.listReceived.reject(err);
     if (this.currentState !== 'online') return;
     const noRelogin = err.code === 'LOGGED_OUT' && ((err.details.status ?? 0) & LOGOUT_FLAG.NO_RELOGIN) !== 0;
-    const willReconnect = !!this.reconnect && !this.userClosed && !noRelogin;
+    const willReconnect = !!this.settings.reconnect && !this.userClosed && !noRelogin;
     this.currentState = willReconnect ? 'reconnecting' : 'closed';
     this.readiness = deferred<Link>();
     if (!willReconnect) this.readiness.reject(err);
@@ -324,7 +261,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   }
 
   private async reconnectLoop(cause: MrimClientError): Promise<void> {
-    const r = this.reconnect!;
+    const r = this.settings.reconnect!;
     let last = cause;
     for (let attempt = 1; attempt <= r.retries && !this.userClosed; attempt++) {
       const delayMs = Math.min(r.maxDelayMs, r.minDelayMs * 2 ** (attempt - 1));
