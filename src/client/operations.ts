@@ -13,7 +13,7 @@ import type { AnketaRow, Contact, Delivery, Group, SearchCriteria, SearchResult 
 const MAX_MULTICAST = 50;
 
 /** What the operations need from the client that runs them. */
-export interface OperationContext {
+interface OperationContext {
   readonly login: string;
   readonly profile: Profile;
   readonly contactList: ContactListState;
