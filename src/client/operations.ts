@@ -54,7 +54,7 @@ export class Operations {
     const link = await this.client.online();
     const address = normalizeEmail(email);
     const nick = opts.nick ?? address;
-    const flags = profile.minor >= 16 ? CONTACT_FLAG.UNICODE_NAME : 0;
+    const flags = nameFlags(profile);
     const group = opts.group ?? contactList.firstGroupId ?? 0;
     const authMessage = encodeAuthBlob({ nick: this.ownNick(), text: opts.authText ?? 'Please authorize me' }, profile.text);
     const reply = await link.request('ADD_CONTACT', { flags, group, email: address, name: nick, phones: '', authMessage, actions: 0 });
@@ -89,7 +89,7 @@ export class Operations {
     const { profile, contactList } = this.client;
     const link = await this.client.online();
     const position = contactList.groupCount;
-    const flags = (CONTACT_FLAG.GROUP | (profile.minor >= 16 ? CONTACT_FLAG.UNICODE_NAME : 0) | (position << 24)) >>> 0;
+    const flags = (CONTACT_FLAG.GROUP | nameFlags(profile) | (position << 24)) >>> 0;
     const reply = await link.request('ADD_CONTACT', { flags, group: 0, email: '', name, phones: '', authMessage: '', actions: 0 });
     const id = checkContactOper(reply, `adding group "${name}"`, Number(reply.fields.contactId));
     const group = contactList.addGroup({ id, name, flags });
@@ -155,6 +155,11 @@ export class Operations {
   private ownNick(): string {
     return this.client.contactList.nickname || this.client.login.split('@')[0];
   }
+}
+
+/** UNICODE_NAME where the profile writes names as UTF-16LE (the codec's rule: from 1.16). */
+function nameFlags(profile: Profile): number {
+  return profile.text === 'utf16le' ? CONTACT_FLAG.UNICODE_NAME : 0;
 }
 
 /** A MESSAGE and its MESSAGE_STATUS. */
