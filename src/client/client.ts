@@ -6,34 +6,34 @@
  *
  * Incoming messages are acknowledged (MESSAGE_RECV) and offline messages deleted after they are
  * reported; every request resolves with its reply, matched by seq, or rejects with a typed error.
+ * This file runs the session and dispatches what the server pushes; the options are resolved in
+ * settings.ts, the contact list is kept in contacts.ts, the requests are made in operations.ts.
  */
-import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
-import type tls from 'node:tls';
-import { parseEndpoint, type Endpoint } from '../net/endpoint.js';
+import type { Endpoint } from '../net/endpoint.js';
 import { decodeFrame, type DecodedFrame } from '../protocol/codec.js';
-import { ANKETA_STATUS, CONTACT_FLAG, CONTACT_OPER, LOGOUT_FLAG, MESSAGE_FLAG, MESSAGE_STATUS, MESSAGE_STATUS_CODE, MPOP_STATUS, SERVER_FLAG, WP_FIELD } from '../protocol/constants.js';
+import { LOGOUT_FLAG, MESSAGE_FLAG } from '../protocol/constants.js';
 import type { Fields } from '../protocol/fields.js';
-import { encodeAuthBlob, formatRecipients, packRtf, plainTextRtf, type AuthBlob, type OfflineMessage, type PackedRtf } from '../protocol/formats.js';
-import { encodeString } from '../protocol/text.js';
+import type { AuthBlob, OfflineMessage } from '../protocol/formats.js';
+import { ContactListState, normalizeEmail } from './contacts.js';
 import { MrimClientError } from './errors.js';
 import { Link } from './link.js';
-import { profileByName, type Profile } from './profiles.js';
-import { statusName, statusSpec, type StatusName } from './status.js';
-import { openSocket, parseSocksUrl, resolveRedirect, seconds, type TransportOptions } from './transport.js';
+import { incomingMessage, offlineMessage } from './messages.js';
+import { Operations } from './operations.js';
+import type { Profile } from './profiles.js';
+import { loginFields, resolveOptions, statusFields, type ClientSettings, type OwnStatus } from './settings.js';
+import { statusSpec, type StatusName } from './status.js';
+import { openSocket, resolveRedirect, seconds } from './transport.js';
 import type {
   AnketaRow,
   Contact,
   ContactList,
-  ContactStatus,
   Delivery,
   Group,
-  IncomingMessage,
   MrimClientEvents,
   MrimClientOptions,
   ReadyEvent,
-  ReconnectOptions,
   SearchCriteria,
   SearchResult,
   UserInfo,
@@ -41,11 +41,8 @@ import type {
 
 export type ClientState = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'closed';
 
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-const DEFAULT_RESPONSE_TIMEOUT_MS = 15_000;
 /** Until HELLO_ACK says otherwise (P1412's default). */
 const DEFAULT_PING_SECONDS = 40;
-const MAX_MULTICAST = 50;
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -65,27 +62,12 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-const lower = (email: string) => email.trim().toLowerCase();
-/** MRIM text uses CRLF line breaks (§8.1); callers use \n. */
-const toWire = (text: string) => text.replace(/\r?\n/g, '\r\n');
-const fromWire = (text: string) => text.replace(/\r\n/g, '\n');
-
 export class MrimClient extends EventEmitter<MrimClientEvents> {
   readonly profile: Profile;
   readonly login: string;
-  private readonly password: string;
-  private readonly server?: Endpoint;
-  private readonly redirector?: Endpoint;
-  private readonly transport: TransportOptions;
-  private readonly responseTimeoutMs: number;
-  private readonly tlsOptions?: tls.ConnectionOptions;
-  private readonly reconnect?: Required<ReconnectOptions>;
-  private readonly features: number;
-  private readonly userAgent: string;
-  private readonly description: string;
-  private readonly lang: string;
+  private readonly settings: ClientSettings;
 
-  private status: { name: StatusName; title?: string; description?: string };
+  private status: OwnStatus;
   private link?: Link;
   private currentState: ClientState = 'idle';
   /** Settles when the session is ready (CONTACT_LIST2 received) or the attempt to get there failed. */
@@ -96,47 +78,22 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   private logoutError?: MrimClientError;
   private userClosed = false;
   private wakeReconnect?: () => void;
-  private groupList: Group[] = [];
-  private contactList: Contact[] = [];
-  private info: UserInfo = { values: {} };
+  private readonly contactList = new ContactListState();
+  private readonly operations: Operations;
 
   constructor(options: MrimClientOptions) {
     super();
-    this.profile = profileByName(options.proto ?? '1.21');
-    if (!options.login) throw new MrimClientError('INVALID_ARGUMENT', 'a login (e-mail address) is required');
-    if (!options.server && !options.redirector) throw new MrimClientError('INVALID_ARGUMENT', 'give a server or a redirector address');
-    this.login = lower(options.login);
-    this.password = options.password ?? '';
-    const endpoint = (v: string | Endpoint, what: string): Endpoint => {
-      if (typeof v !== 'string') return v;
-      const parsed = parseEndpoint(v);
-      if (!parsed) throw new MrimClientError('INVALID_ARGUMENT', `${what} must be HOST:PORT, not "${v}"`);
-      return parsed;
-    };
-    if (options.server) this.server = endpoint(options.server, 'server');
-    if (options.redirector) this.redirector = endpoint(options.redirector, 'redirector');
-    this.responseTimeoutMs = options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
-    this.transport = {
-      socks: options.socks ? parseSocksUrl(options.socks) : undefined,
-      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-      responseTimeoutMs: this.responseTimeoutMs,
-    };
-    if (options.tls) {
-      if (!this.profile.starttls) {
-        throw new MrimClientError('INVALID_ARGUMENT', `STARTTLS needs protocol 1.22 or later; profile ${this.profile.name} has none (use 1.23)`);
-      }
-      this.tlsOptions = options.tls === true ? {} : options.tls;
-    }
-    if (options.reconnect) {
-      const r = options.reconnect === true ? {} : options.reconnect;
-      this.reconnect = { retries: r.retries ?? 5, minDelayMs: r.minDelayMs ?? 1000, maxDelayMs: r.maxDelayMs ?? 30_000 };
-    }
-    statusSpec(options.status ?? 'online');
-    this.status = { name: options.status ?? 'online', title: options.statusTitle, description: options.statusDescription };
-    this.features = options.features ?? 0x0001;
-    this.userAgent = options.userAgent ?? `client="mrimtap" protocol="${this.profile.name}"`;
-    this.description = options.description ?? 'mrimtap';
-    this.lang = options.lang ?? 'ru';
+    this.settings = resolveOptions(options);
+    this.profile = this.settings.profile;
+    this.login = this.settings.login;
+    this.status = this.settings.status;
+    this.operations = new Operations({
+      login: this.login,
+      profile: this.profile,
+      contactList: this.contactList,
+      online: () => this.online(),
+      listChanged: () => this.emit('contactList', this.contacts),
+    });
   }
 
   get state(): ClientState {
@@ -145,11 +102,11 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
 
   /** The contact list as of CONTACT_LIST2 and the changes since (copies). */
   get contacts(): ContactList {
-    return { groups: this.groupList.map((g) => ({ ...g })), contacts: this.contactList.map((c) => ({ ...c, status: { ...c.status } })) };
+    return this.contactList.list;
   }
 
   get userInfo(): UserInfo {
-    return { ...this.info, values: { ...this.info.values } };
+    return this.contactList.userInfo;
   }
 
   /** True when the session runs inside TLS (STARTTLS accepted). */
@@ -200,11 +157,12 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   }
 
   private async establish(): Promise<ReadyEvent> {
-    const server = this.redirector ? await resolveRedirect(this.redirector, this.transport) : this.server!;
-    const socket = await openSocket(server, this.transport);
+    const { redirector, transport } = this.settings;
+    const server = redirector ? await resolveRedirect(redirector, transport) : this.settings.server!;
+    const socket = await openSocket(server, transport);
     this.listReceived = deferred<void>();
     this.logoutError = undefined;
-    const link = new Link(socket, this.profile, this.responseTimeoutMs, {
+    const link = new Link(socket, this.profile, this.settings.responseTimeoutMs, {
       frame: (f) => this.onFrame(link, f),
       observe: (dir, raw, decoded) => this.observe(dir, raw, decoded),
       warning: (text) => this.emit('warning', { text }),
@@ -214,9 +172,9 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
     try {
       const helloAck = await link.request('HELLO');
       this.pingSeconds = Number(helloAck.fields.pingPeriod) || DEFAULT_PING_SECONDS;
-      if (this.tlsOptions) await this.negotiateTls(link, server);
+      if (this.settings.tls) await this.negotiateTls(link, server);
       if (this.profile.capabilities) link.send('CAPABILITIES', { capabilities: [] });
-      const reply = await link.request(this.profile.login, this.loginFields());
+      const reply = await link.request(this.profile.login, loginFields(this.settings, this.status));
       if (reply.type === 'LOGIN_REJ') {
         const reason = String(reply.fields.reason ?? '');
         throw new MrimClientError('LOGIN_REJECTED', `login rejected by the server: ${reason || 'no reason given'}`, { reason });
@@ -245,31 +203,11 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
     }
     // The certificate is checked against the host we connected to (SNI only for names, not addresses).
     const servername = isIP(server.host) ? undefined : server.host;
-    await link.startTls({ host: server.host, servername, ...this.tlsOptions });
-  }
-
-  private loginFields(): Fields {
-    const password = this.profile.md5Password ? createHash('md5').update(encodeString(this.password, 'cp1251')).digest('hex') : this.password;
-    // Fields a version does not have are skipped by the codec (the layout's version conditions).
-    const common = { login: this.login, password, features: this.features, userAgent: this.userAgent, lang: this.lang, description: this.description };
-    if (this.profile.login === 'LOGIN3') return { ...common, uaDataNames: [] };
-    return { ...common, ...this.statusFields(), uaSession: '', replacedUaSession: '' };
-  }
-
-  private statusFields(): Fields {
-    const spec = statusSpec(this.status.name);
-    if (!this.profile.xstatus) return { status: spec.fallback };
-    return {
-      status: spec.value,
-      statusUri: spec.uri,
-      statusTitle: this.status.title ?? spec.title,
-      statusDesc: this.status.description ?? '',
-      features: this.features,
-    };
+    await link.startTls({ host: server.host, servername, ...this.settings.tls });
   }
 
   private sendStatus(link: Link): void {
-    link.send('CHANGE_STATUS', this.statusFields());
+    link.send('CHANGE_STATUS', statusFields(this.settings, this.status));
   }
 
   private startPing(link: Link): void {
@@ -288,8 +226,8 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   private withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new MrimClientError('TIMEOUT', `the server did not send ${what} within ${seconds(this.responseTimeoutMs)}`)),
-        this.responseTimeoutMs,
+        () => reject(new MrimClientError('TIMEOUT', `the server did not send ${what} within ${seconds(this.settings.responseTimeoutMs)}`)),
+        this.settings.responseTimeoutMs,
       );
       promise.then(
         (v) => {
@@ -314,7 +252,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
     this.listReceived.reject(err);
     if (this.currentState !== 'online') return;
     const noRelogin = err.code === 'LOGGED_OUT' && ((err.details.status ?? 0) & LOGOUT_FLAG.NO_RELOGIN) !== 0;
-    const willReconnect = !!this.reconnect && !this.userClosed && !noRelogin;
+    const willReconnect = !!this.settings.reconnect && !this.userClosed && !noRelogin;
     this.currentState = willReconnect ? 'reconnecting' : 'closed';
     this.readiness = deferred<Link>();
     if (!willReconnect) this.readiness.reject(err);
@@ -323,7 +261,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   }
 
   private async reconnectLoop(cause: MrimClientError): Promise<void> {
-    const r = this.reconnect!;
+    const r = this.settings.reconnect!;
     let last = cause;
     for (let attempt = 1; attempt <= r.retries && !this.userClosed; attempt++) {
       const delayMs = Math.min(r.maxDelayMs, r.minDelayMs * 2 ** (attempt - 1));
@@ -383,32 +321,18 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
         const auth = f.auth as AuthBlob | undefined;
         return void this.emit('authRequest', { from, nick: auth?.nick ?? '', text: auth?.text ?? '', offline: false });
       }
-      const message: IncomingMessage = {
-        from,
-        text: fromWire(String(f.text ?? '')),
-        kind: messageKind(flags),
-        flags,
-        msgId: Number(f.msgId),
-        offline: (flags & MESSAGE_FLAG.OFFLINE) !== 0,
-      };
-      const rtf = (f.rtfUnpacked as PackedRtf | undefined)?.rtf;
-      if (rtf) message.rtf = rtf;
-      this.emit('message', message);
+      this.emit('message', incomingMessage(f, from, flags));
     },
 
     OFFLINE_MESSAGE_ACK(f, link) {
       const parsed = f.parsed as OfflineMessage;
       const flags = (parsed.flags ?? 0) >>> 0;
-      const from = lower(parsed.from?.replace(/^.*<([^>]+)>.*$/, '$1') ?? '');
+      const from = normalizeEmail(parsed.from?.replace(/^.*<([^>]+)>.*$/, '$1') ?? '');
       if (flags & MESSAGE_FLAG.AUTHORIZE) {
         const auth = parsed.parts.find((p) => p.auth)?.auth;
         this.emit('authRequest', { from, nick: auth?.nick ?? '', text: auth?.text ?? parsed.text ?? '', offline: true });
       } else {
-        const message: IncomingMessage = { from, text: fromWire(parsed.text ?? ''), kind: messageKind(flags), flags, offline: true };
-        if (parsed.date) message.date = parsed.date;
-        const rtf = parsed.parts.find((p) => p.rtf)?.rtf?.rtf;
-        if (rtf) message.rtf = rtf;
-        this.emit('message', message);
+        this.emit('message', offlineMessage(parsed, from, flags));
       }
       // Reported, so delete: the server re-delivers until then (§8.6).
       link.send('DELETE_OFFLINE_MESSAGE', { uidl: String(f.uidl) });
@@ -418,49 +342,22 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
       if (f.status !== 0) {
         this.emit('warning', { text: `CONTACT_LIST2 status ${f.status}: the server could not send the contact list` });
       } else {
-        const groups = (f.groups as Fields[]) ?? [];
-        this.groupList = groups.flatMap((g, id) => ((Number(g.flags) & CONTACT_FLAG.REMOVED) !== 0 ? [] : [{ id, name: String(g.name ?? ''), flags: Number(g.flags) >>> 0 }]));
-        this.contactList = ((f.contacts as Fields[]) ?? [])
-          .filter((c) => (Number(c.flags) & CONTACT_FLAG.REMOVED) === 0)
-          .map((c) => toContact(c));
+        this.contactList.load(f);
       }
       this.emit('contactList', this.contacts);
       this.listReceived.resolve();
     },
 
     USER_STATUS(f) {
-      const email = lower(String(f.user ?? ''));
-      const status = toStatus(f);
-      const contact = this.contactList.find((c) => c.email === email);
-      if (contact) contact.status = status;
-      this.emit('contactStatus', { email, status, ...(contact ? { contact: { ...contact } } : {}) });
+      this.emit('contactStatus', this.contactList.applyStatus(f));
     },
 
     AUTHORIZE_ACK(f) {
-      const from = lower(String(f.email ?? ''));
-      const contact = this.contactList.find((c) => c.email === from);
-      if (contact) {
-        contact.serverFlags &= ~SERVER_FLAG.NOT_AUTHORIZED;
-        contact.authorized = true;
-      }
-      this.emit('authGranted', { from });
+      this.emit('authGranted', this.contactList.applyAuthorized(f));
     },
 
     MODIFY_CONTACT(f) {
-      // Another session of this account changed the list (§10.3 S→C).
-      const id = Number(f.id);
-      const flags = Number(f.flags) >>> 0;
-      if (flags & CONTACT_FLAG.GROUP) {
-        this.groupList = this.groupList.filter((g) => g.id !== id);
-        if (!(flags & CONTACT_FLAG.REMOVED)) this.groupList.push({ id, name: String(f.name ?? ''), flags });
-        this.groupList.sort((a, b) => a.id - b.id);
-      } else {
-        const existing = this.contactList.find((c) => c.id === id);
-        this.contactList = this.contactList.filter((c) => c.id !== id);
-        if (!(flags & CONTACT_FLAG.REMOVED)) {
-          this.contactList.push({ ...toContact({ ...f, serverFlags: existing?.serverFlags ?? 0 }), id, status: existing?.status ?? offlineStatus() });
-        }
-      }
+      this.contactList.applyModify(f);
       this.emit('contactList', this.contacts);
     },
 
@@ -473,14 +370,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
     },
 
     USER_INFO(f) {
-      const values: Record<string, string> = {};
-      for (const pair of (f.info as Fields[]) ?? []) values[String(pair.key)] = String(pair.value ?? '');
-      const num = (k: string) => (values[k] !== undefined && /^\d+$/.test(values[k]) ? Number(values[k]) : undefined);
-      this.info = { values };
-      if (values['MRIM.NICKNAME'] !== undefined) this.info.nickname = values['MRIM.NICKNAME'];
-      if (num('MESSAGES.TOTAL') !== undefined) this.info.totalMessages = num('MESSAGES.TOTAL');
-      if (num('MESSAGES.UNREAD') !== undefined) this.info.unreadMessages = num('MESSAGES.UNREAD');
-      if (values['client.endpoint']) this.info.endpoint = values['client.endpoint'];
+      this.contactList.applyUserInfo(f);
       this.emit('userInfo', this.userInfo);
     },
 
@@ -501,156 +391,75 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   };
 
   // ------------------------------------------------------------------------------------------------
-  // Operations
+  // Operations (requests and replies in operations.ts)
 
   /** Sends a message; resolves with the delivery status the server reports (MESSAGE_STATUS). */
-  async sendMessage(to: string, text: string, opts: { rtf?: boolean | string } = {}): Promise<Delivery> {
-    const link = await this.online();
-    const { flags, fields } = messageBody(text, opts.rtf);
-    return this.deliver(link, [lower(to)], { ...fields, flags, to: lower(to) });
+  sendMessage(to: string, text: string, opts: { rtf?: boolean | string } = {}): Promise<Delivery> {
+    return this.operations.sendMessage(to, text, opts);
   }
 
   /**
    * One message to several recipients: a single MULTICAST MESSAGE where the profile has it (≥1.19
    * here; at most 50 recipients), otherwise one MESSAGE each. One Delivery per MESSAGE sent.
    */
-  async sendMulticast(to: string[], text: string, opts: { rtf?: boolean | string } = {}): Promise<Delivery[]> {
-    const recipients = [...new Set(to.map(lower))];
-    if (recipients.length === 0) throw new MrimClientError('INVALID_ARGUMENT', 'no recipients');
-    if (!this.profile.multicast || recipients.length === 1) return Promise.all(recipients.map((r) => this.sendMessage(r, text, opts)));
-    if (recipients.length > MAX_MULTICAST) throw new MrimClientError('INVALID_ARGUMENT', `at most ${MAX_MULTICAST} recipients per multicast`);
-    const link = await this.online();
-    const { flags, fields } = messageBody(text, opts.rtf);
-    // The recipient list is binary (nested LPS), so it travels as bytes, not as text.
-    const list = formatRecipients(recipients).toString('latin1');
-    return [await this.deliver(link, recipients, { ...fields, flags: flags | MESSAGE_FLAG.MULTICAST, to: list }, { to: 'latin1' })];
-  }
-
-  private async deliver(link: Link, to: string[], fields: Fields, enc?: Record<string, 'latin1'>): Promise<Delivery> {
-    const reply = await link.request('MESSAGE', fields, { enc });
-    const status = Number(reply.fields.status) >>> 0;
-    return { to, status, statusName: MESSAGE_STATUS[status] ?? `0x${status.toString(16)}`, delivered: status === MESSAGE_STATUS_CODE.DELIVERED };
+  sendMulticast(to: string[], text: string, opts: { rtf?: boolean | string } = {}): Promise<Delivery[]> {
+    return this.operations.sendMulticast(to, text, opts);
   }
 
   /** "Typing…" to a contact (MESSAGE with NOTIFY; repeat every ~10 s while typing). No reply. */
-  async sendTyping(to: string): Promise<void> {
-    const link = await this.online();
-    link.send('MESSAGE', { flags: MESSAGE_FLAG.NOTIFY, to: lower(to), text: ' ', rtf: ' ' });
+  sendTyping(to: string): Promise<void> {
+    return this.operations.sendTyping(to);
   }
 
   /** Changes own presence; x-statuses need a ≥1.14 profile (1.8 sends the nearest base status). */
   async setStatus(name: StatusName, opts: { title?: string; description?: string } = {}): Promise<void> {
     statusSpec(name);
     const link = await this.online();
+    // Kept for the session: a reconnect logs in with it again.
     this.status = { name, title: opts.title, description: opts.description };
     this.sendStatus(link);
   }
 
   /** Adds a contact; the server forwards `authText` to them as an authorization request. */
-  async addContact(email: string, opts: { nick?: string; group?: number; authText?: string } = {}): Promise<Contact> {
-    const link = await this.online();
-    const address = lower(email);
-    const nick = opts.nick ?? address;
-    const flags = this.profile.minor >= 16 ? CONTACT_FLAG.UNICODE_NAME : 0;
-    const group = opts.group ?? this.groupList[0]?.id ?? 0;
-    const authMessage = encodeAuthBlob({ nick: this.ownNick(), text: opts.authText ?? 'Please authorize me' }, this.profile.text);
-    const reply = await link.request('ADD_CONTACT', { flags, group, email: address, name: nick, phones: '', authMessage, actions: 0 });
-    const id = this.checkContactOper(reply, `adding ${address}`, Number(reply.fields.contactId));
-    const contact: Contact = {
-      id,
-      email: address,
-      nick,
-      group,
-      flags,
-      serverFlags: SERVER_FLAG.NOT_AUTHORIZED,
-      authorized: false,
-      phones: '',
-      status: offlineStatus(),
-    };
-    this.contactList.push(contact);
-    this.emit('contactList', this.contacts);
-    return { ...contact };
+  addContact(email: string, opts: { nick?: string; group?: number; authText?: string } = {}): Promise<Contact> {
+    return this.operations.addContact(email, opts);
   }
 
   /** Renames a contact or moves it to another group. */
-  async modifyContact(email: string, changes: { nick?: string; group?: number }): Promise<Contact> {
-    const link = await this.online();
-    const contact = this.findContact(email);
-    const next = { ...contact, nick: changes.nick ?? contact.nick, group: changes.group ?? contact.group };
-    const reply = await link.request('MODIFY_CONTACT', { id: contact.id, flags: contact.flags, group: next.group, email: contact.email, name: next.nick, phones: contact.phones });
-    this.checkContactOper(reply, `changing ${contact.email}`);
-    Object.assign(contact, next);
-    this.emit('contactList', this.contacts);
-    return { ...contact };
+  modifyContact(email: string, changes: { nick?: string; group?: number }): Promise<Contact> {
+    return this.operations.modifyContact(email, changes);
   }
 
-  async removeContact(email: string): Promise<void> {
-    const link = await this.online();
-    const contact = this.findContact(email);
-    const flags = (contact.flags | CONTACT_FLAG.REMOVED) & ~CONTACT_FLAG.SHADOW;
-    const reply = await link.request('MODIFY_CONTACT', { id: contact.id, flags, group: contact.group, email: contact.email, name: contact.nick, phones: contact.phones });
-    this.checkContactOper(reply, `removing ${contact.email}`);
-    this.contactList = this.contactList.filter((c) => c !== contact);
-    this.emit('contactList', this.contacts);
+  removeContact(email: string): Promise<void> {
+    return this.operations.removeContact(email);
   }
 
   /** Adds a group; resolves with its id (the index the server gave it). */
-  async addGroup(name: string): Promise<Group> {
-    const link = await this.online();
-    const position = this.groupList.length;
-    const flags = (CONTACT_FLAG.GROUP | (this.profile.minor >= 16 ? CONTACT_FLAG.UNICODE_NAME : 0) | (position << 24)) >>> 0;
-    const reply = await link.request('ADD_CONTACT', { flags, group: 0, email: '', name, phones: '', authMessage: '', actions: 0 });
-    const id = this.checkContactOper(reply, `adding group "${name}"`, Number(reply.fields.contactId));
-    const group: Group = { id, name, flags };
-    this.groupList.push(group);
-    this.emit('contactList', this.contacts);
-    return { ...group };
+  addGroup(name: string): Promise<Group> {
+    return this.operations.addGroup(name);
   }
 
-  async renameGroup(id: number, name: string): Promise<void> {
-    const link = await this.online();
-    const group = this.findGroup(id);
-    const reply = await link.request('MODIFY_CONTACT', { id, flags: group.flags, group: 0, email: '', name, phones: '' });
-    this.checkContactOper(reply, `renaming group ${id}`);
-    group.name = name;
-    this.emit('contactList', this.contacts);
+  renameGroup(id: number, name: string): Promise<void> {
+    return this.operations.renameGroup(id, name);
   }
 
-  async removeGroup(id: number): Promise<void> {
-    const link = await this.online();
-    const group = this.findGroup(id);
-    const reply = await link.request('MODIFY_CONTACT', { id, flags: group.flags | CONTACT_FLAG.REMOVED, group: 0, email: '', name: group.name, phones: '' });
-    this.checkContactOper(reply, `removing group ${id}`);
-    this.groupList = this.groupList.filter((g) => g !== group);
-    this.emit('contactList', this.contacts);
+  removeGroup(id: number): Promise<void> {
+    return this.operations.removeGroup(id);
   }
 
   /** Asks a contact (again) for authorization: MESSAGE with AUTHORIZE and the auth blob (§10.4). */
-  async requestAuthorization(email: string, text = 'Please authorize me'): Promise<Delivery> {
-    const link = await this.online();
-    const blob = encodeAuthBlob({ nick: this.ownNick(), text }, this.profile.text);
-    return this.deliver(link, [lower(email)], { flags: MESSAGE_FLAG.AUTHORIZE, to: lower(email), text: blob, rtf: ' ' });
+  requestAuthorization(email: string, text = 'Please authorize me'): Promise<Delivery> {
+    return this.operations.requestAuthorization(email, text);
   }
 
   /** Grants authorization to a user who asked for it (AUTHORIZE; the server sends no reply). */
-  async authorize(email: string): Promise<void> {
-    const link = await this.online();
-    link.send('AUTHORIZE', { email: lower(email) });
+  authorize(email: string): Promise<void> {
+    return this.operations.authorize(email);
   }
 
   /** White-pages search (WP_REQUEST → ANKETA_INFO). Nothing found is an empty result. */
-  async search(criteria: SearchCriteria): Promise<SearchResult> {
-    const link = await this.online();
-    const list = searchCriteria(criteria);
-    if (list.length === 0) throw new MrimClientError('INVALID_ARGUMENT', 'give at least one search criterion');
-    const reply = await link.request('WP_REQUEST', { criteria: list });
-    const status = Number(reply.fields.status);
-    if (status === 0) return { rows: [], maxRows: Number(reply.fields.maxRows ?? 0) };
-    if (status !== 1) {
-      const reason = ANKETA_STATUS[status] ?? String(status);
-      throw new MrimClientError('OPERATION_FAILED', `search failed: ${reason}`, { reason, status });
-    }
-    return { rows: ((reply.fields.rows as Fields[]) ?? []).map(toAnketaRow), maxRows: Number(reply.fields.maxRows ?? 0) };
+  search(criteria: SearchCriteria): Promise<SearchResult> {
+    return this.operations.search(criteria);
   }
 
   /** One user's profile: a search by exact address. */
@@ -659,148 +468,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
   }
 
   /** A short-lived key for web single sign-on (GET_MPOP_SESSION → MPOP_SESSION). */
-  async requestMpopSession(): Promise<string> {
-    const link = await this.online();
-    const reply = await link.request('GET_MPOP_SESSION');
-    const status = Number(reply.fields.status);
-    if (status !== 1) {
-      const reason = MPOP_STATUS[status] ?? String(status);
-      throw new MrimClientError('OPERATION_FAILED', `no MPOP session: ${reason}`, { reason, status });
-    }
-    return String(reply.fields.session ?? '');
+  requestMpopSession(): Promise<string> {
+    return this.operations.requestMpopSession();
   }
-
-  private ownNick(): string {
-    return this.info.nickname || this.login.split('@')[0];
-  }
-
-  private findContact(email: string): Contact {
-    const address = lower(email);
-    const contact = this.contactList.find((c) => c.email === address);
-    if (!contact) throw new MrimClientError('INVALID_ARGUMENT', `${address} is not in the contact list`);
-    return contact;
-  }
-
-  private findGroup(id: number): Group {
-    const group = this.groupList.find((g) => g.id === id);
-    if (!group) throw new MrimClientError('INVALID_ARGUMENT', `there is no group ${id}`);
-    return group;
-  }
-
-  /** ADD_CONTACT_ACK / MODIFY_CONTACT_ACK: SUCCESS returns `value`, anything else rejects. */
-  private checkContactOper(reply: DecodedFrame, what: string, value = 0): number {
-    const status = Number(reply.fields.status);
-    if (status === 0) return value;
-    const reason = CONTACT_OPER[status] ?? String(status);
-    throw new MrimClientError('OPERATION_FAILED', `${what} failed: ${reason}`, { reason, status });
-  }
-}
-
-// --------------------------------------------------------------------------------------------------
-// Mapping packet fields to the typed objects
-
-function messageKind(flags: number): IncomingMessage['kind'] {
-  if (flags & MESSAGE_FLAG.CONTACT) return 'contacts';
-  if (flags & MESSAGE_FLAG.SMS) return 'sms';
-  if (flags & MESSAGE_FLAG.SMS_DELIVERY_REPORT) return 'sms-report';
-  if (flags & MESSAGE_FLAG.SYSTEM) return 'system';
-  if (flags & MESSAGE_FLAG.ALARM) return 'alarm';
-  return 'message';
-}
-
-function messageBody(text: string, rtf: boolean | string | undefined): { flags: number; fields: Fields } {
-  const wire = toWire(text);
-  // DOC17: neither text nor rtf should be empty — a single space stands for "none".
-  if (!rtf) return { flags: 0, fields: { text: wire || ' ', rtf: ' ' } };
-  const document = typeof rtf === 'string' ? rtf : plainTextRtf(text);
-  return { flags: MESSAGE_FLAG.RTF, fields: { text: wire || ' ', rtf: packRtf(document) } };
-}
-
-function offlineStatus(): ContactStatus {
-  return { name: 'offline', value: 0 };
-}
-
-function toStatus(f: Fields): ContactStatus {
-  const value = Number(f.status ?? 0) >>> 0;
-  const uri = typeof f.statusUri === 'string' && f.statusUri ? f.statusUri : undefined;
-  const status: ContactStatus = { name: statusName(value, uri), value };
-  if (uri) status.uri = uri;
-  if (typeof f.statusTitle === 'string' && f.statusTitle) status.title = f.statusTitle;
-  if (typeof f.statusDesc === 'string' && f.statusDesc) status.description = f.statusDesc;
-  if (typeof f.features === 'number') status.features = f.features;
-  if (typeof f.userAgent === 'string' && f.userAgent) status.userAgent = f.userAgent;
-  return status;
-}
-
-function toContact(c: Fields): Contact {
-  const serverFlags = Number(c.serverFlags ?? 0) >>> 0;
-  return {
-    id: Number(c.id),
-    email: lower(String(c.email ?? '')),
-    nick: String(c.nick ?? c.name ?? ''),
-    group: Number(c.group ?? 0),
-    flags: Number(c.flags ?? 0) >>> 0,
-    serverFlags,
-    authorized: (serverFlags & SERVER_FLAG.NOT_AUTHORIZED) === 0,
-    phones: String(c.phones ?? ''),
-    status: toStatus(c),
-  };
-}
-
-/** Criteria as WP_REQUEST pairs; ONLINE must be the last pair (§11.1). */
-function searchCriteria(c: SearchCriteria): Fields[] {
-  const ids = Object.fromEntries(Object.entries(WP_FIELD).map(([id, name]) => [name, Number(id)]));
-  const out: Fields[] = [];
-  const add = (name: string, value: string | number | undefined) => {
-    if (value !== undefined && value !== '') out.push({ field: ids[name], value: String(value) });
-  };
-  let { user, domain } = c;
-  if (c.email) {
-    const at = c.email.lastIndexOf('@');
-    if (at <= 0) throw new MrimClientError('INVALID_ARGUMENT', `"${c.email}" is not an e-mail address`);
-    user = c.email.slice(0, at).toLowerCase();
-    domain = c.email.slice(at + 1).toLowerCase();
-  }
-  add('USER', user);
-  add('DOMAIN', domain);
-  add('NICKNAME', c.nickname);
-  add('FIRSTNAME', c.firstname);
-  add('LASTNAME', c.lastname);
-  add('SEX', c.sex === 'male' ? 1 : c.sex === 'female' ? 2 : undefined);
-  add('DATE1', c.minAge);
-  add('DATE2', c.maxAge);
-  add('CITY_ID', c.cityId);
-  add('ZODIAC', c.zodiac);
-  add('BIRTHDAY_MONTH', c.birthMonth);
-  add('BIRTHDAY_DAY', c.birthDay);
-  add('COUNTRY_ID', c.countryId);
-  if (c.online) add('ONLINE', 1);
-  return out;
-}
-
-function toAnketaRow(row: Fields): AnketaRow {
-  const fields: Record<string, string> = {};
-  const by: Record<string, string> = {};
-  for (const [k, v] of Object.entries(row)) {
-    fields[k] = String(v ?? '');
-    by[k.toLowerCase()] = String(v ?? '');
-  }
-  const out: AnketaRow = { fields };
-  const set = <K extends keyof AnketaRow>(key: K, value: AnketaRow[K] | undefined) => {
-    if (value !== undefined && value !== '') out[key] = value;
-  };
-  set('username', by.username);
-  set('domain', by.domain);
-  if (by.username && by.domain) out.email = `${by.username}@${by.domain}`.toLowerCase();
-  set('nickname', by.nickname);
-  set('firstname', by.firstname);
-  set('lastname', by.lastname);
-  set('sex', by.sex === '1' ? 'male' : by.sex === '2' ? 'female' : undefined);
-  set('birthday', by.birthday);
-  set('location', by.location);
-  set('phone', by.phone);
-  if (by.mrim_status !== undefined && /^[0-9a-f]+$/i.test(by.mrim_status)) {
-    out.status = toStatus({ status: parseInt(by.mrim_status, 16), statusUri: by.status_uri, statusTitle: by.status_title, statusDesc: by.status_desc });
-  }
-  return out;
 }
