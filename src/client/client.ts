@@ -16,6 +16,7 @@ import { decodeFrame, type DecodedFrame } from '../protocol/codec.js';
 import { LOGOUT_FLAG, MESSAGE_FLAG } from '../protocol/constants.js';
 import type { Fields } from '../protocol/fields.js';
 import type { AuthBlob, OfflineMessage } from '../protocol/formats.js';
+import { isPacketName, type FieldsOf, type PacketName } from '../protocol/packets/index.js';
 import { ContactListState, normalizeEmail } from './contacts.js';
 import { MrimClientError } from './errors.js';
 import { Link } from './link.js';
@@ -307,11 +308,12 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
 
   private onFrame(link: Link, f: DecodedFrame): void {
     if (f.warnings.length) this.emit('warning', { text: `${f.type}: ${f.warnings.join('; ')}` });
-    const handler = this.handlers[f.type];
-    handler?.call(this, f.fields, link);
+    const handler = isPacketName(f.type) ? this.handlers[f.type] : undefined;
+    (handler as ((this: MrimClient, f: Fields, link: Link) => void) | undefined)?.call(this, f.fields, link);
   }
 
-  private readonly handlers: Record<string, (this: MrimClient, f: Fields, link: Link) => void> = {
+  /** One per packet type the server pushes, with that packet's fields: a misspelt name does not compile. */
+  private readonly handlers: { [N in PacketName]?: (this: MrimClient, f: FieldsOf<N>, link: Link) => void } = {
     MESSAGE_ACK(f, link) {
       const flags = Number(f.flags) >>> 0;
       const from = String(f.from ?? '');
