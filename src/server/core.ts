@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
-import type tls from 'node:tls';
 import type { DecodedFrame } from '../protocol/codec.js';
 import {
   ANKETA_STATUS_CODE,
@@ -28,6 +27,7 @@ import { encodeAuthBlob } from '../protocol/formats.js';
 import type { FramerEvent } from '../protocol/framer.js';
 import { GROUP_MASK, contactMaskFor } from '../protocol/packets.js';
 import { ClientConnection, type ConnectionHooks } from './connection.js';
+import { lacks, str, type CoreConfig, type ServerContext } from './handlers/context.js';
 import { forwardedFlags, messageAckFields, offlineMessageFields } from './messages.js';
 import type { ServerLogEvent, ServerLogKind } from './types.js';
 import {
@@ -85,27 +85,19 @@ const ERROR_REPLIES: Record<string, [type: string, fields: Fields]> = {
   COMPRESS_SERVER_STREAM: ['FAILURE', { code: FAILURE.DECLINE, reason: 'Compression is not supported', failedMethod: 0x1089 }],
 };
 
-type Handler = (conn: ClientConnection, f: DecodedFrame) => void;
-
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const statusName = (s: number): string => STATUS[s] ?? `0x${s.toString(16)}`;
 const quote = (text: string): string => JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}…` : text);
 
-export interface CoreConfig {
-  pingPeriod: number;
-  secureContext?: tls.SecureContext;
-}
-
-export class ServerCore implements ConnectionHooks {
+export class ServerCore implements ConnectionHooks, ServerContext {
   readonly connections = new Set<ClientConnection>();
   /** The logged-in connection of each user. */
   readonly sessions = new Map<string, ClientConnection>();
   private nextConnId = 1;
-  private nextMsgId = 1;
+  private lastMsgId = 0;
 
   constructor(
     readonly users: Map<string, UserRecord>,
-    private readonly config: CoreConfig,
+    readonly config: CoreConfig,
     private readonly emitLog: (e: ServerLogEvent) => void,
   ) {}
 
@@ -117,6 +109,10 @@ export class ServerCore implements ConnectionHooks {
 
   closeAll(reason: string): void {
     for (const conn of [...this.connections]) conn.destroy(reason);
+  }
+
+  nextMsgId(): number {
+    return ++this.lastMsgId;
   }
 
   log(conn: ClientConnection | undefined, level: 'info' | 'warn', event: ServerLogKind, text: string, extra: Partial<ServerLogEvent> = {}): void {
@@ -179,7 +175,7 @@ export class ServerCore implements ConnectionHooks {
 
   // ------------------------------------------------------------------------------------ handlers
 
-  private readonly handlers: Record<string, Handler> = {
+  private readonly handlers: Record<string, (conn: ClientConnection, f: DecodedFrame) => void> = {
     HELLO: (conn, f) => {
       const fields: Fields = { pingPeriod: this.config.pingPeriod };
       // ≥1.20 servers add their time (reference §7.1).
@@ -223,18 +219,6 @@ export class ServerCore implements ConnectionHooks {
     this.log(conn, 'warn', 'unsupported', `${f.type} is not supported${reply ? ` → ${reply[0]}` : ''}`, { packet: f.type });
   }
 
-  /** True (and the error reply sent) when a frame lacks fields the handler cannot do without. */
-  private lacks(conn: ClientConnection, f: DecodedFrame, names: string[], reply?: [string, Fields]): boolean {
-    const absent = names.filter((n) => f.fields[n] === undefined);
-    if (!absent.length) return false;
-    if (reply) conn.send(reply[0], reply[1], f.seq);
-    this.log(conn, 'warn', 'bad-frame', `${f.type} without ${absent.join(', ')}${reply ? ` → ${reply[0]}` : ': ignored'}`, {
-      packet: f.type,
-      warnings: f.warnings,
-    });
-    return true;
-  }
-
   private startTls(conn: ClientConnection, f: DecodedFrame): void {
     const context = this.config.secureContext;
     if (!context || conn.tls || conn.loggedIn) {
@@ -256,7 +240,7 @@ export class ServerCore implements ConnectionHooks {
       return;
     }
     const reject: [string, Fields] = ['LOGIN_REJ', { reason: 'Invalid login' }];
-    if (this.lacks(conn, f, ['login', 'password'], reject)) {
+    if (lacks(this, conn, f, ['login', 'password'], reject)) {
       conn.end('login rejected');
       return;
     }
@@ -385,7 +369,7 @@ export class ServerCore implements ConnectionHooks {
   }
 
   private changeStatus(conn: ClientConnection, f: DecodedFrame): void {
-    if (this.lacks(conn, f, ['status'])) return;
+    if (lacks(this, conn, f, ['status'])) return;
     const status = Number(f.fields.status) >>> 0;
     if (status === STATUS_OFFLINE || status === STATUS_UNDETERMINATED) {
       this.log(conn, 'warn', 'status', `CHANGE_STATUS to ${statusName(status)} ignored (disconnect to go offline)`, { packet: f.type });
@@ -401,7 +385,7 @@ export class ServerCore implements ConnectionHooks {
   // ------------------------------------------------------------------------------------ messages
 
   private message(conn: ClientConnection, f: DecodedFrame): void {
-    if (this.lacks(conn, f, ['flags', 'to', 'text'], ['MESSAGE_STATUS', { status: REJECTED_INTERR }])) return;
+    if (lacks(this, conn, f, ['flags', 'to', 'text'], ['MESSAGE_STATUS', { status: REJECTED_INTERR }])) return;
     const sender = conn.user!;
     const flags = Number(f.fields.flags) >>> 0;
     const multicast = (flags & MESSAGE_FLAG.MULTICAST) !== 0;
@@ -451,7 +435,7 @@ export class ServerCore implements ConnectionHooks {
     }
     const target = this.sessions.get(to);
     if (target) {
-      const msgId = this.nextMsgId++;
+      const msgId = this.nextMsgId();
       target.send('MESSAGE_ACK', messageAckFields(message, target.minor, msgId));
       const waits = awaitRecv && !(message.flags & MESSAGE_FLAG.NORECV);
       if (waits) target.awaitingRecv.set(msgId, { sender, seq, message });
@@ -481,12 +465,12 @@ export class ServerCore implements ConnectionHooks {
     const target = this.sessions.get(to);
     if (!target) return;
     const notice: StoredMessage = { uidl: '', from: conn.user!.login, date: new Date(), flags: MESSAGE_FLAG.NOTIFY | MESSAGE_FLAG.NORECV, text: ' ', rtf: ' ' };
-    target.send('MESSAGE_ACK', messageAckFields(notice, target.minor, this.nextMsgId++));
+    target.send('MESSAGE_ACK', messageAckFields(notice, target.minor, this.nextMsgId()));
     this.log(conn, 'info', 'typing', `${conn.user!.login} → ${to}: typing`, { packet: 'MESSAGE' });
   }
 
   private messageRecv(conn: ClientConnection, f: DecodedFrame): void {
-    if (this.lacks(conn, f, ['from', 'msgId'])) return;
+    if (lacks(this, conn, f, ['from', 'msgId'])) return;
     const msgId = Number(f.fields.msgId);
     const pending = conn.awaitingRecv.get(msgId);
     if (!pending || pending.message.from !== normalizeLogin(str(f.fields.from))) {
@@ -501,7 +485,7 @@ export class ServerCore implements ConnectionHooks {
   }
 
   private deleteOffline(conn: ClientConnection, f: DecodedFrame): void {
-    if (this.lacks(conn, f, ['uidl'])) return;
+    if (lacks(this, conn, f, ['uidl'])) return;
     const user = conn.user!;
     const uidl = str(f.fields.uidl).toLowerCase();
     const index = user.offline.findIndex((m) => m.uidl === uidl);
@@ -517,7 +501,7 @@ export class ServerCore implements ConnectionHooks {
 
   private addContact(conn: ClientConnection, f: DecodedFrame): void {
     const ack = (status: number, contactId = NO_CONTACT_ID) => conn.send('ADD_CONTACT_ACK', { status, contactId }, f.seq);
-    if (this.lacks(conn, f, ['flags', 'group', 'email'], ['ADD_CONTACT_ACK', { status: CONTACT_OPER_CODE.INVALID_INFO, contactId: NO_CONTACT_ID }])) return;
+    if (lacks(this, conn, f, ['flags', 'group', 'email'], ['ADD_CONTACT_ACK', { status: CONTACT_OPER_CODE.INVALID_INFO, contactId: NO_CONTACT_ID }])) return;
     const user = conn.user!;
     const flags = Number(f.fields.flags) >>> 0;
     const name = str(f.fields.name);
@@ -592,7 +576,7 @@ export class ServerCore implements ConnectionHooks {
     const request: StoredMessage = { uidl: '', from: user.login, date: new Date(), flags: MESSAGE_FLAG.AUTHORIZE | MESSAGE_FLAG.NORECV, text };
     const session = this.sessions.get(target.login);
     if (session) {
-      session.send('MESSAGE_ACK', messageAckFields(request, session.minor, this.nextMsgId++));
+      session.send('MESSAGE_ACK', messageAckFields(request, session.minor, this.nextMsgId()));
       this.log(conn, 'info', 'authorize', `authorization request ${user.login} → ${target.login} (online)`, { packet: 'MESSAGE_ACK' });
     } else if (this.storeOffline(target, request)) {
       this.log(conn, 'info', 'authorize', `authorization request ${user.login} → ${target.login} stored offline`, { packet: 'OFFLINE_MESSAGE_ACK' });
@@ -605,7 +589,7 @@ export class ServerCore implements ConnectionHooks {
 
   private modifyContact(conn: ClientConnection, f: DecodedFrame): void {
     const ack = (status: number) => conn.send('MODIFY_CONTACT_ACK', { status }, f.seq);
-    if (this.lacks(conn, f, ['id', 'flags'], ['MODIFY_CONTACT_ACK', { status: CONTACT_OPER_CODE.INVALID_INFO }])) return;
+    if (lacks(this, conn, f, ['id', 'flags'], ['MODIFY_CONTACT_ACK', { status: CONTACT_OPER_CODE.INVALID_INFO }])) return;
     const user = conn.user!;
     const id = Number(f.fields.id);
     const flags = Number(f.fields.flags) >>> 0;
@@ -660,7 +644,7 @@ export class ServerCore implements ConnectionHooks {
   }
 
   private authorize(conn: ClientConnection, f: DecodedFrame): void {
-    if (this.lacks(conn, f, ['email'])) return;
+    if (lacks(this, conn, f, ['email'])) return;
     const user = conn.user!;
     const who = normalizeLogin(str(f.fields.email));
     const entry = this.users.get(who)?.contacts.find((c) => c.email === user.login);

@@ -1,0 +1,39 @@
+/** What every packet handler receives from the server core: shared state, config and the log, plus the frame checks all areas use. */
+import type tls from 'node:tls';
+import type { DecodedFrame } from '../../protocol/codec.js';
+import type { Fields } from '../../protocol/fields.js';
+import type { ClientConnection } from '../connection.js';
+import type { ServerLogEvent, ServerLogKind } from '../types.js';
+import type { UserRecord } from '../users.js';
+
+export interface CoreConfig {
+  pingPeriod: number;
+  secureContext?: tls.SecureContext;
+}
+
+/** The core as handlers see it; the handler modules import each other's functions, never the core. */
+export interface ServerContext {
+  readonly users: ReadonlyMap<string, UserRecord>;
+  /** The logged-in connection of each user. */
+  readonly sessions: Map<string, ClientConnection>;
+  readonly config: CoreConfig;
+  log(conn: ClientConnection | undefined, level: 'info' | 'warn', event: ServerLogKind, text: string, extra?: Partial<ServerLogEvent>): void;
+  /** The msg_id of the next MESSAGE_ACK; one counter for the server (messages, typing, authorization requests). */
+  nextMsgId(): number;
+}
+
+export type Handler = (ctx: ServerContext, conn: ClientConnection, f: DecodedFrame) => void;
+
+export const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** True (and the error reply sent) when a frame lacks fields the handler cannot do without. */
+export function lacks(ctx: ServerContext, conn: ClientConnection, f: DecodedFrame, names: string[], reply?: [string, Fields]): boolean {
+  const absent = names.filter((n) => f.fields[n] === undefined);
+  if (!absent.length) return false;
+  if (reply) conn.send(reply[0], reply[1], f.seq);
+  ctx.log(conn, 'warn', 'bad-frame', `${f.type} without ${absent.join(', ')}${reply ? ` → ${reply[0]}` : ': ignored'}`, {
+    packet: f.type,
+    warnings: f.warnings,
+  });
+  return true;
+}
