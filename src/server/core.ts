@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import type { DecodedFrame } from '../protocol/codec.js';
 import {
-  ANKETA_STATUS_CODE,
   CAPABILITY,
   CONTACT_FLAG,
   CONTACT_OPER_CODE,
@@ -27,7 +26,8 @@ import { encodeAuthBlob } from '../protocol/formats.js';
 import type { FramerEvent } from '../protocol/framer.js';
 import { GROUP_MASK, contactMaskFor } from '../protocol/packets.js';
 import { ClientConnection, type ConnectionHooks } from './connection.js';
-import { lacks, str, type CoreConfig, type ServerContext } from './handlers/context.js';
+import { lacks, str, type CoreConfig, type Handler, type ServerContext } from './handlers/context.js';
+import { searchHandlers } from './handlers/search.js';
 import { forwardedFlags, messageAckFields, offlineMessageFields } from './messages.js';
 import type { ServerLogEvent, ServerLogKind } from './types.js';
 import {
@@ -47,34 +47,11 @@ import {
 } from './users.js';
 
 const { DELIVERED, REJECTED_NOUSER, REJECTED_INTERR, REJECTED_LIMIT_EXCEEDED, REJECTED_DENY_OFFFLSH } = MESSAGE_STATUS_CODE;
-/** The official server's search row limit is not known; this one keeps answers small. */
-const MAX_SEARCH_ROWS = 50;
 const MAX_OFFLINE_MESSAGES = 500;
 /** Before this version statuses are plain numbers: no x-status (4 → 1) and the short USER_STATUS. */
 const XSTATUS_MINOR = 14;
 /** MRA's stock authorization request text, used when the client's ADD_CONTACT carries none. */
 const DEFAULT_AUTH_TEXT = 'Здравствуйте. Пожалуйста, добавьте меня в список ваших контактов.';
-
-const ANKETA_COLUMNS = [
-  'Username',
-  'Domain',
-  'Nickname',
-  'FirstName',
-  'LastName',
-  'Sex',
-  'Birthday',
-  'City_id',
-  'Location',
-  'Zodiac',
-  'BMonth',
-  'BDay',
-  'Country_id',
-  'Phone',
-  'mrim_status',
-  'status_uri',
-  'status_title',
-  'status_desc',
-];
 
 /** Packets a client may send before LOGIN_ACK (reference §5.3). */
 const BEFORE_LOGIN = new Set(['HELLO', 'PING', 'STARTTLS', 'CAPABILITIES', 'LOGIN', 'LOGIN2', 'LOGIN3', 'DISCONNECT']);
@@ -141,7 +118,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
       return;
     }
     try {
-      handler(conn, f);
+      handler(this, conn, f);
     } catch (e) {
       this.log(conn, 'warn', 'error', `internal error handling ${f.type}: ${(e as Error).message}`, { packet: f.type });
     }
@@ -175,42 +152,42 @@ export class ServerCore implements ConnectionHooks, ServerContext {
 
   // ------------------------------------------------------------------------------------ handlers
 
-  private readonly handlers: Record<string, (conn: ClientConnection, f: DecodedFrame) => void> = {
-    HELLO: (conn, f) => {
+  private readonly handlers: Record<string, Handler> = {
+    HELLO: (_, conn, f) => {
       const fields: Fields = { pingPeriod: this.config.pingPeriod };
       // ≥1.20 servers add their time (reference §7.1).
       if (conn.minor >= 20) Object.assign(fields, { serverTime: Math.floor(Date.now() / 1000), serverTimeNs: 0 });
       conn.send('HELLO_ACK', fields, f.seq);
       this.log(conn, 'info', 'hello', `HELLO → HELLO_ACK (ping every ${this.config.pingPeriod} s)`, { packet: f.type });
     },
-    PING: (conn) => conn.pinged(),
-    STARTTLS: (conn, f) => this.startTls(conn, f),
-    CAPABILITIES: (conn, f) => {
+    PING: (_, conn) => conn.pinged(),
+    STARTTLS: (_, conn, f) => this.startTls(conn, f),
+    CAPABILITIES: (_, conn, f) => {
       const caps = (Array.isArray(f.fields.capabilities) ? f.fields.capabilities : []) as Fields[];
       const names = caps.map((c) => CAPABILITY[Number(c.id)] ?? String(c.id));
       this.log(conn, 'info', 'hello', `CAPABILITIES [${names.join(', ')}] noted (nothing to negotiate)`, { packet: f.type });
     },
-    LOGIN: (conn, f) => {
+    LOGIN: (_, conn, f) => {
       if (conn.loggedIn) return this.login(conn, f);
       conn.send('LOGIN_REJ', { reason: 'Unsupported protocol version' }, f.seq);
       this.log(conn, 'warn', 'unsupported', 'legacy LOGIN (protocol ≤1.6) is not supported → LOGIN_REJ', { packet: f.type });
       conn.end('legacy LOGIN rejected');
     },
-    LOGIN2: (conn, f) => this.login(conn, f),
-    LOGIN3: (conn, f) => this.login(conn, f),
-    DISCONNECT: (conn) => conn.end('client sent DISCONNECT'),
-    CHANGE_STATUS: (conn, f) => this.changeStatus(conn, f),
-    MESSAGE: (conn, f) => this.message(conn, f),
-    MESSAGE_RECV: (conn, f) => this.messageRecv(conn, f),
-    DELETE_OFFLINE_MESSAGE: (conn, f) => this.deleteOffline(conn, f),
-    ADD_CONTACT: (conn, f) => this.addContact(conn, f),
-    MODIFY_CONTACT: (conn, f) => this.modifyContact(conn, f),
-    AUTHORIZE: (conn, f) => this.authorize(conn, f),
-    WP_REQUEST: (conn, f) => this.search(conn, f),
-    GET_MPOP_SESSION: (conn, f) => {
+    LOGIN2: (_, conn, f) => this.login(conn, f),
+    LOGIN3: (_, conn, f) => this.login(conn, f),
+    DISCONNECT: (_, conn) => conn.end('client sent DISCONNECT'),
+    CHANGE_STATUS: (_, conn, f) => this.changeStatus(conn, f),
+    MESSAGE: (_, conn, f) => this.message(conn, f),
+    MESSAGE_RECV: (_, conn, f) => this.messageRecv(conn, f),
+    DELETE_OFFLINE_MESSAGE: (_, conn, f) => this.deleteOffline(conn, f),
+    ADD_CONTACT: (_, conn, f) => this.addContact(conn, f),
+    MODIFY_CONTACT: (_, conn, f) => this.modifyContact(conn, f),
+    AUTHORIZE: (_, conn, f) => this.authorize(conn, f),
+    GET_MPOP_SESSION: (_, conn, f) => {
       conn.send('MPOP_SESSION', { status: 1, session: randomBytes(16).toString('hex') }, f.seq);
       this.log(conn, 'info', 'mpop', 'GET_MPOP_SESSION → MPOP_SESSION (a random key; no web service behind it)', { packet: f.type });
     },
+    ...searchHandlers,
   };
 
   private unsupported(conn: ClientConnection, f: DecodedFrame): void {
@@ -663,71 +640,6 @@ export class ServerCore implements ConnectionHooks, ServerContext {
     });
   }
 
-  // -------------------------------------------------------------------------------------- search
-
-  private search(conn: ClientConnection, f: DecodedFrame): void {
-    const criteria = (Array.isArray(f.fields.criteria) ? f.fields.criteria : []) as Fields[];
-    const tests: ((u: UserRecord) => boolean)[] = [];
-    const ignored: string[] = [];
-    for (const c of criteria) {
-      const value = str(c.value);
-      const id = Number(c.field);
-      const pick: ((u: UserRecord) => string) | undefined = [
-        (u: UserRecord) => u.login.split('@')[0],
-        (u: UserRecord) => u.login.split('@')[1],
-        (u: UserRecord) => u.nick,
-        (u: UserRecord) => u.firstName,
-        (u: UserRecord) => u.lastName,
-      ][id];
-      if (pick) tests.push((u) => matches(pick(u), value));
-      else if (id === 9) {
-        if (value === '1') tests.push((u) => this.sessions.has(u.login) && publicStatus(u) !== STATUS_OFFLINE);
-      } else ignored.push(`${id}=${value}`);
-    }
-    const found = [...this.users.values()].filter((u) => tests.every((t) => t(u))).slice(0, MAX_SEARCH_ROWS);
-    const rows = found.map((u) => {
-      const status = publicStatus(u);
-      const visible = status === STATUS_OFFLINE ? OFFLINE : u.presence;
-      const [user, domain] = u.login.split('@');
-      return {
-        Username: user,
-        Domain: domain,
-        Nickname: u.nick,
-        FirstName: u.firstName,
-        LastName: u.lastName,
-        mrim_status: status.toString(16),
-        status_uri: visible.statusUri,
-        status_title: visible.statusTitle,
-        status_desc: visible.statusDesc,
-      };
-    });
-    conn.send(
-      'ANKETA_INFO',
-      {
-        status: rows.length ? ANKETA_STATUS_CODE.OK : ANKETA_STATUS_CODE.NOUSER,
-        maxRows: MAX_SEARCH_ROWS,
-        serverTime: Math.floor(Date.now() / 1000),
-        columns: ANKETA_COLUMNS,
-        rows,
-      },
-      f.seq,
-    );
-    const asked = criteria.map((c) => `${c.field}=${str(c.value)}`).join(' ') || 'everyone';
-    const note = ignored.length ? ` (criteria ${ignored.join(' ')} not searchable here, ignored)` : '';
-    this.log(conn, 'info', 'search', `WP_REQUEST ${asked} → ${rows.length} row(s)${note}`, { packet: f.type });
-  }
-}
-
-/** `*` at the end of a search value is a prefix match (reference §11.1); otherwise equality; any case. */
-function matches(actual: string, wanted: string): boolean {
-  const a = actual.toLowerCase();
-  const w = wanted.toLowerCase();
-  return w.endsWith('*') ? a.startsWith(w.slice(0, -1)) : a === w;
-}
-
-/** The status strangers see (search results): invisible users look offline. */
-function publicStatus(u: UserRecord): number {
-  return u.presence.status & STATUS_FLAG_INVISIBLE ? STATUS_OFFLINE : u.presence.status;
 }
 
 /** Flags kept for a contact: the server derives REMOVED, GROUP and UNICODE_NAME itself. */
