@@ -16,9 +16,6 @@ import {
   MESSAGE_FLAG,
   MESSAGE_STATUS_CODE,
   NO_CONTACT_ID,
-  STATUS,
-  STATUS_FLAG_INVISIBLE,
-  STATUS_USER_DEFINED,
   STATUS_ONLINE,
 } from '../protocol/constants.js';
 import type { Fields } from '../protocol/fields.js';
@@ -27,6 +24,7 @@ import type { FramerEvent } from '../protocol/framer.js';
 import { GROUP_MASK, contactMaskFor } from '../protocol/packets.js';
 import { ClientConnection, type ConnectionHooks } from './connection.js';
 import { lacks, str, type CoreConfig, type Handler, type ServerContext } from './handlers/context.js';
+import { presenceFrom, presenceHandlers, seenBy, sendPresence, setPresence, statusName, userStatusFields } from './handlers/presence.js';
 import { searchHandlers } from './handlers/search.js';
 import { forwardedFlags, messageAckFields, offlineMessageFields } from './messages.js';
 import type { ServerLogEvent, ServerLogKind } from './types.js';
@@ -35,21 +33,16 @@ import {
   OFFLINE,
   STATUS_OFFLINE,
   STATUS_UNDETERMINATED,
-  defaultStatusUri,
   newUidl,
   normalizeLogin,
   passwordMd5,
-  presenceSeenBy,
   type ContactRecord,
-  type Presence,
   type StoredMessage,
   type UserRecord,
 } from './users.js';
 
 const { DELIVERED, REJECTED_NOUSER, REJECTED_INTERR, REJECTED_LIMIT_EXCEEDED, REJECTED_DENY_OFFFLSH } = MESSAGE_STATUS_CODE;
 const MAX_OFFLINE_MESSAGES = 500;
-/** Before this version statuses are plain numbers: no x-status (4 → 1) and the short USER_STATUS. */
-const XSTATUS_MINOR = 14;
 /** MRA's stock authorization request text, used when the client's ADD_CONTACT carries none. */
 const DEFAULT_AUTH_TEXT = 'Здравствуйте. Пожалуйста, добавьте меня в список ваших контактов.';
 
@@ -62,7 +55,6 @@ const ERROR_REPLIES: Record<string, [type: string, fields: Fields]> = {
   COMPRESS_SERVER_STREAM: ['FAILURE', { code: FAILURE.DECLINE, reason: 'Compression is not supported', failedMethod: 0x1089 }],
 };
 
-const statusName = (s: number): string => STATUS[s] ?? `0x${s.toString(16)}`;
 const quote = (text: string): string => JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}…` : text);
 
 export class ServerCore implements ConnectionHooks, ServerContext {
@@ -140,7 +132,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
     if (!user || !conn.loggedIn) return;
     if (!conn.replaced && this.sessions.get(user.login) === conn) {
       this.sessions.delete(user.login);
-      this.setPresence(user, OFFLINE);
+      setPresence(this, user, OFFLINE);
     }
     // Messages never acknowledged with MESSAGE_RECV go to the user's newer session, or offline storage.
     for (const [, pending] of conn.awaitingRecv) {
@@ -176,7 +168,6 @@ export class ServerCore implements ConnectionHooks, ServerContext {
     LOGIN2: (_, conn, f) => this.login(conn, f),
     LOGIN3: (_, conn, f) => this.login(conn, f),
     DISCONNECT: (_, conn) => conn.end('client sent DISCONNECT'),
-    CHANGE_STATUS: (_, conn, f) => this.changeStatus(conn, f),
     MESSAGE: (_, conn, f) => this.message(conn, f),
     MESSAGE_RECV: (_, conn, f) => this.messageRecv(conn, f),
     DELETE_OFFLINE_MESSAGE: (_, conn, f) => this.deleteOffline(conn, f),
@@ -187,6 +178,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
       conn.send('MPOP_SESSION', { status: 1, session: randomBytes(16).toString('hex') }, f.seq);
       this.log(conn, 'info', 'mpop', 'GET_MPOP_SESSION → MPOP_SESSION (a random key; no web service behind it)', { packet: f.type });
     },
+    ...presenceHandlers,
     ...searchHandlers,
   };
 
@@ -257,25 +249,14 @@ export class ServerCore implements ConnectionHooks, ServerContext {
 
     // LOGIN3 carries no status: the client becomes visible with its CHANGE_STATUS (reference §5.2).
     const status = f.type === 'LOGIN2' ? loginStatus(Number(f.fields.status ?? STATUS_ONLINE)) : STATUS_OFFLINE;
-    const presence = status === STATUS_OFFLINE ? OFFLINE : this.presenceFrom(conn, f.fields, status);
+    const presence = status === STATUS_OFFLINE ? OFFLINE : presenceFrom(conn, f.fields, status);
     const form = passwordForm(f);
     const offline = user.offline.length ? `, ${user.offline.length} offline message(s) sent` : '';
     const shown = f.type === 'LOGIN2' ? `status ${statusName(status)}` : 'status follows in CHANGE_STATUS';
     this.log(conn, 'info', 'login', `${login} logged in (${f.type}, ${form} password, ${shown}, ${user.contacts.length} contact(s)${offline})`, {
       packet: f.type,
     });
-    this.setPresence(user, presence);
-  }
-
-  private presenceFrom(conn: ClientConnection, fields: Fields, status: number): Presence {
-    return {
-      status,
-      statusUri: str(fields.statusUri) || defaultStatusUri(status),
-      statusTitle: str(fields.statusTitle),
-      statusDesc: str(fields.statusDesc),
-      features: fields.features !== undefined ? Number(fields.features) : conn.client.features,
-      userAgent: conn.client.userAgent,
-    };
+    setPresence(this, user, presence);
   }
 
   /** CONTACT_LIST2 for this session, with the mask of its version; also fixes its contact ids. */
@@ -287,8 +268,8 @@ export class ServerCore implements ConnectionHooks, ServerContext {
     }));
     conn.contactIds = user.contacts.map((c) => c.email);
     const contacts = user.contacts.map((c) => {
-      const seen = this.seenBy(conn, user, c);
-      conn.lastSeen.set(c.email, JSON.stringify(this.userStatusFields(conn, c.email, seen)));
+      const seen = seenBy(this, conn, user, c);
+      conn.lastSeen.set(c.email, JSON.stringify(userStatusFields(conn, c.email, seen)));
       return {
         flags: (c.flags | unicode) >>> 0,
         group: c.group,
@@ -300,63 +281,6 @@ export class ServerCore implements ConnectionHooks, ServerContext {
       };
     });
     return { status: 0, groupCount: groups.length, groupMask: GROUP_MASK, contactMask: contactMaskFor(conn.minor), groups, contacts };
-  }
-
-  // ------------------------------------------------------------------------------------ presence
-
-  /** A contact's presence as this observer's version shows it (no x-status before 1.14). */
-  private seenBy(conn: ClientConnection, observer: UserRecord, entry: ContactRecord): Presence {
-    const p = presenceSeenBy(this.users.get(entry.email), observer, entry);
-    if (conn.minor >= XSTATUS_MINOR || (p.status & ~STATUS_FLAG_INVISIBLE) !== STATUS_USER_DEFINED) return p;
-    return { ...p, status: ((p.status & STATUS_FLAG_INVISIBLE) | STATUS_ONLINE) >>> 0 };
-  }
-
-  private setPresence(user: UserRecord, presence: Presence): void {
-    user.presence = presence;
-    for (const [login, conn] of this.sessions) {
-      if (login === user.login) continue;
-      this.sendPresence(conn, user);
-    }
-  }
-
-  /** USER_STATUS of `target` to one session that has it as a contact, unless it would repeat the last. */
-  private sendPresence(conn: ClientConnection, target: UserRecord): void {
-    const observer = conn.user;
-    const entry = observer?.contacts.find((c) => c.email === target.login);
-    if (!observer || !entry) return;
-    const fields = this.userStatusFields(conn, target.login, this.seenBy(conn, observer, entry));
-    const key = JSON.stringify(fields);
-    if (conn.lastSeen.get(target.login) === key) return;
-    conn.lastSeen.set(target.login, key);
-    conn.send('USER_STATUS', fields);
-  }
-
-  /** USER_STATUS in the observer's form: short before 1.14, with x-status and user agent after. */
-  private userStatusFields(conn: ClientConnection, login: string, seen: Presence): Fields {
-    if (conn.minor < XSTATUS_MINOR) return { status: seen.status, user: login };
-    return {
-      status: seen.status,
-      statusUri: seen.statusUri,
-      statusTitle: seen.statusTitle,
-      statusDesc: seen.statusDesc,
-      user: login,
-      features: seen.features,
-      userAgent: seen.userAgent,
-    };
-  }
-
-  private changeStatus(conn: ClientConnection, f: DecodedFrame): void {
-    if (lacks(this, conn, f, ['status'])) return;
-    const status = Number(f.fields.status) >>> 0;
-    if (status === STATUS_OFFLINE || status === STATUS_UNDETERMINATED) {
-      this.log(conn, 'warn', 'status', `CHANGE_STATUS to ${statusName(status)} ignored (disconnect to go offline)`, { packet: f.type });
-      return;
-    }
-    const user = conn.user!;
-    const p = this.presenceFrom(conn, f.fields, status);
-    const xstatus = p.statusTitle || p.statusDesc ? ` "${p.statusTitle}"${p.statusDesc ? ` / "${p.statusDesc}"` : ''}` : '';
-    this.log(conn, 'info', 'status', `status ${statusName(status)} ${p.statusUri}${xstatus}`, { packet: f.type });
-    this.setPresence(user, p);
   }
 
   // ------------------------------------------------------------------------------------ messages
@@ -535,7 +459,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
     user.contacts.push(contact);
     conn.contactIds.push(email);
     // Not authorized yet: the observer sees nothing until AUTHORIZE, so there is nothing to announce.
-    conn.lastSeen.set(email, JSON.stringify(this.userStatusFields(conn, email, this.seenBy(conn, user, contact))));
+    conn.lastSeen.set(email, JSON.stringify(userStatusFields(conn, email, seenBy(this, conn, user, contact))));
     const id = FIRST_CONTACT_ID + conn.contactIds.length - 1;
     ack(CONTACT_OPER_CODE.SUCCESS, id);
     if (flags & CONTACT_FLAG.SHADOW) {
@@ -617,7 +541,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
     done('info', `contact ${id} ${email}: nick "${contact.nick}", group ${contact.group}, flags 0x${contact.flags.toString(16)}`);
     // Visibility lists changed what that contact sees of this user.
     const watcher = this.sessions.get(email);
-    if (watcher) this.sendPresence(watcher, user);
+    if (watcher) sendPresence(this, watcher, user);
   }
 
   private authorize(conn: ClientConnection, f: DecodedFrame): void {
@@ -633,7 +557,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
     const session = this.sessions.get(who);
     if (session) {
       session.send('AUTHORIZE_ACK', { email: user.login });
-      this.sendPresence(session, user);
+      sendPresence(this, session, user);
     }
     this.log(conn, 'info', 'authorize', `${user.login} authorized ${who}${session ? ' → AUTHORIZE_ACK' : ' (offline: seen at next login)'}`, {
       packet: f.type,
