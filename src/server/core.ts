@@ -26,7 +26,7 @@ import { ClientConnection, type ConnectionHooks } from './connection.js';
 import { lacks, str, type CoreConfig, type Handler, type ServerContext } from './handlers/context.js';
 import { presenceFrom, presenceHandlers, seenBy, sendPresence, setPresence, statusName, userStatusFields } from './handlers/presence.js';
 import { searchHandlers } from './handlers/search.js';
-import { forwardedFlags, messageAckFields, offlineMessageFields } from './messages.js';
+import { forwardedFlags, messageAckFields, offlineMessageFields } from './message-fields.js';
 import type { ServerLogEvent, ServerLogKind } from './types.js';
 import {
   MAX_GROUPS,
