@@ -24,16 +24,16 @@ import type { FramerEvent } from '../protocol/framer.js';
 import { GROUP_MASK, contactMaskFor } from '../protocol/packets.js';
 import { ClientConnection, type ConnectionHooks } from './connection.js';
 import { lacks, str, type CoreConfig, type Handler, type ServerContext } from './handlers/context.js';
+import { offlineHandlers, sendOfflineMessages, storeOffline } from './handlers/offline.js';
 import { presenceFrom, presenceHandlers, seenBy, sendPresence, setPresence, statusName, userStatusFields } from './handlers/presence.js';
 import { searchHandlers } from './handlers/search.js';
-import { forwardedFlags, messageAckFields, offlineMessageFields } from './message-fields.js';
+import { forwardedFlags, messageAckFields } from './message-fields.js';
 import type { ServerLogEvent, ServerLogKind } from './types.js';
 import {
   MAX_GROUPS,
   OFFLINE,
   STATUS_OFFLINE,
   STATUS_UNDETERMINATED,
-  newUidl,
   normalizeLogin,
   passwordMd5,
   type ContactRecord,
@@ -42,7 +42,6 @@ import {
 } from './users.js';
 
 const { DELIVERED, REJECTED_NOUSER, REJECTED_INTERR, REJECTED_LIMIT_EXCEEDED, REJECTED_DENY_OFFFLSH } = MESSAGE_STATUS_CODE;
-const MAX_OFFLINE_MESSAGES = 500;
 /** MRA's stock authorization request text, used when the client's ADD_CONTACT carries none. */
 const DEFAULT_AUTH_TEXT = 'Здравствуйте. Пожалуйста, добавьте меня в список ваших контактов.';
 
@@ -170,7 +169,6 @@ export class ServerCore implements ConnectionHooks, ServerContext {
     DISCONNECT: (_, conn) => conn.end('client sent DISCONNECT'),
     MESSAGE: (_, conn, f) => this.message(conn, f),
     MESSAGE_RECV: (_, conn, f) => this.messageRecv(conn, f),
-    DELETE_OFFLINE_MESSAGE: (_, conn, f) => this.deleteOffline(conn, f),
     ADD_CONTACT: (_, conn, f) => this.addContact(conn, f),
     MODIFY_CONTACT: (_, conn, f) => this.modifyContact(conn, f),
     AUTHORIZE: (_, conn, f) => this.authorize(conn, f),
@@ -179,6 +177,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
       this.log(conn, 'info', 'mpop', 'GET_MPOP_SESSION → MPOP_SESSION (a random key; no web service behind it)', { packet: f.type });
     },
     ...presenceHandlers,
+    ...offlineHandlers,
     ...searchHandlers,
   };
 
@@ -245,7 +244,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
     });
     conn.send('CONTACT_LIST2', this.contactList(conn, user));
     conn.send('MAILBOX_STATUS', { unread: 0 });
-    for (const m of user.offline) conn.send('OFFLINE_MESSAGE_ACK', offlineMessageFields(m, conn.minor));
+    sendOfflineMessages(conn, user);
 
     // LOGIN3 carries no status: the client becomes visible with its CHANGE_STATUS (reference §5.2).
     const status = f.type === 'LOGIN2' ? loginStatus(Number(f.fields.status ?? STATUS_ONLINE)) : STATUS_OFFLINE;
@@ -347,18 +346,12 @@ export class ServerCore implements ConnectionHooks, ServerContext {
       log('info', 'message', `${what}: wake-up/flash to an offline user → REJECTED_DENY_OFFFLSH`);
       return REJECTED_DENY_OFFFLSH;
     }
-    if (!this.storeOffline(recipient, message)) {
+    if (!storeOffline(recipient, message)) {
       log('warn', 'message', `${what}: offline storage full → REJECTED_LIMIT_EXCEEDED`);
       return REJECTED_LIMIT_EXCEEDED;
     }
     log('info', 'offline', `${what} stored offline`);
     return DELIVERED;
-  }
-
-  private storeOffline(recipient: UserRecord, message: StoredMessage): boolean {
-    if (recipient.offline.length >= MAX_OFFLINE_MESSAGES) return false;
-    recipient.offline.push({ ...message, uidl: newUidl() });
-    return true;
   }
 
   /** Typing notifications go to online recipients only, without MESSAGE_RECV or MESSAGE_STATUS. */
@@ -383,19 +376,6 @@ export class ServerCore implements ConnectionHooks, ServerContext {
     this.log(conn, 'info', 'message', `msg_id ${msgId} from ${pending.message.from} received → MESSAGE_STATUS DELIVERED to the sender`, {
       packet: f.type,
     });
-  }
-
-  private deleteOffline(conn: ClientConnection, f: DecodedFrame): void {
-    if (lacks(this, conn, f, ['uidl'])) return;
-    const user = conn.user!;
-    const uidl = str(f.fields.uidl).toLowerCase();
-    const index = user.offline.findIndex((m) => m.uidl === uidl);
-    if (index === -1) {
-      this.log(conn, 'warn', 'offline', `DELETE_OFFLINE_MESSAGE for unknown UIDL ${uidl} ignored`, { packet: f.type });
-      return;
-    }
-    const [m] = user.offline.splice(index, 1);
-    this.log(conn, 'info', 'offline', `offline message from ${m.from} delivered and deleted (${user.offline.length} left)`, { packet: f.type });
   }
 
   // -------------------------------------------------------------------------------- contact list
@@ -479,7 +459,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
     if (session) {
       session.send('MESSAGE_ACK', messageAckFields(request, session.minor, this.nextMsgId()));
       this.log(conn, 'info', 'authorize', `authorization request ${user.login} → ${target.login} (online)`, { packet: 'MESSAGE_ACK' });
-    } else if (this.storeOffline(target, request)) {
+    } else if (storeOffline(target, request)) {
       this.log(conn, 'info', 'authorize', `authorization request ${user.login} → ${target.login} stored offline`, { packet: 'OFFLINE_MESSAGE_ACK' });
     }
   }
