@@ -14,7 +14,6 @@ import {
   FIRST_CONTACT_ID,
   LOGOUT_FLAG,
   MESSAGE_FLAG,
-  MESSAGE_STATUS_CODE,
   NO_CONTACT_ID,
   STATUS_ONLINE,
 } from '../protocol/constants.js';
@@ -24,10 +23,11 @@ import type { FramerEvent } from '../protocol/framer.js';
 import { GROUP_MASK, contactMaskFor } from '../protocol/packets.js';
 import { ClientConnection, type ConnectionHooks } from './connection.js';
 import { lacks, str, type CoreConfig, type Handler, type ServerContext } from './handlers/context.js';
+import { deliver, messageHandlers } from './handlers/messages.js';
 import { offlineHandlers, sendOfflineMessages, storeOffline } from './handlers/offline.js';
 import { presenceFrom, presenceHandlers, seenBy, sendPresence, setPresence, statusName, userStatusFields } from './handlers/presence.js';
 import { searchHandlers } from './handlers/search.js';
-import { forwardedFlags, messageAckFields } from './message-fields.js';
+import { messageAckFields } from './message-fields.js';
 import type { ServerLogEvent, ServerLogKind } from './types.js';
 import {
   MAX_GROUPS,
@@ -41,7 +41,6 @@ import {
   type UserRecord,
 } from './users.js';
 
-const { DELIVERED, REJECTED_NOUSER, REJECTED_INTERR, REJECTED_LIMIT_EXCEEDED, REJECTED_DENY_OFFFLSH } = MESSAGE_STATUS_CODE;
 /** MRA's stock authorization request text, used when the client's ADD_CONTACT carries none. */
 const DEFAULT_AUTH_TEXT = 'Здравствуйте. Пожалуйста, добавьте меня в список ваших контактов.';
 
@@ -53,8 +52,6 @@ const ERROR_REPLIES: Record<string, [type: string, fields: Fields]> = {
   SMS: ['SMS_ACK', { status: 2 }],
   COMPRESS_SERVER_STREAM: ['FAILURE', { code: FAILURE.DECLINE, reason: 'Compression is not supported', failedMethod: 0x1089 }],
 };
-
-const quote = (text: string): string => JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}…` : text);
 
 export class ServerCore implements ConnectionHooks, ServerContext {
   readonly connections = new Set<ClientConnection>();
@@ -135,7 +132,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
     }
     // Messages never acknowledged with MESSAGE_RECV go to the user's newer session, or offline storage.
     for (const [, pending] of conn.awaitingRecv) {
-      const status = this.deliver(pending.sender, pending.seq, user.login, pending.message, true);
+      const status = deliver(this, pending.sender, pending.seq, user.login, pending.message, true);
       if (status !== undefined) pending.sender.send('MESSAGE_STATUS', { status }, pending.seq);
     }
     conn.awaitingRecv.clear();
@@ -167,8 +164,6 @@ export class ServerCore implements ConnectionHooks, ServerContext {
     LOGIN2: (_, conn, f) => this.login(conn, f),
     LOGIN3: (_, conn, f) => this.login(conn, f),
     DISCONNECT: (_, conn) => conn.end('client sent DISCONNECT'),
-    MESSAGE: (_, conn, f) => this.message(conn, f),
-    MESSAGE_RECV: (_, conn, f) => this.messageRecv(conn, f),
     ADD_CONTACT: (_, conn, f) => this.addContact(conn, f),
     MODIFY_CONTACT: (_, conn, f) => this.modifyContact(conn, f),
     AUTHORIZE: (_, conn, f) => this.authorize(conn, f),
@@ -177,6 +172,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
       this.log(conn, 'info', 'mpop', 'GET_MPOP_SESSION → MPOP_SESSION (a random key; no web service behind it)', { packet: f.type });
     },
     ...presenceHandlers,
+    ...messageHandlers,
     ...offlineHandlers,
     ...searchHandlers,
   };
@@ -280,102 +276,6 @@ export class ServerCore implements ConnectionHooks, ServerContext {
       };
     });
     return { status: 0, groupCount: groups.length, groupMask: GROUP_MASK, contactMask: contactMaskFor(conn.minor), groups, contacts };
-  }
-
-  // ------------------------------------------------------------------------------------ messages
-
-  private message(conn: ClientConnection, f: DecodedFrame): void {
-    if (lacks(this, conn, f, ['flags', 'to', 'text'], ['MESSAGE_STATUS', { status: REJECTED_INTERR }])) return;
-    const sender = conn.user!;
-    const flags = Number(f.fields.flags) >>> 0;
-    const multicast = (flags & MESSAGE_FLAG.MULTICAST) !== 0;
-    const recipients = (multicast && Array.isArray(f.fields.recipients) ? (f.fields.recipients as string[]) : [str(f.fields.to)]).map(normalizeLogin);
-    const message: StoredMessage = {
-      uidl: '',
-      from: sender.login,
-      date: new Date(),
-      flags: forwardedFlags(flags),
-      text: str(f.fields.text),
-      rtf: typeof f.fields.rtf === 'string' ? f.fields.rtf : undefined,
-    };
-    if (flags & MESSAGE_FLAG.NOTIFY) {
-      for (const to of recipients) this.typing(conn, to);
-      return;
-    }
-    if (flags & MESSAGE_FLAG.MULTICHAT) {
-      conn.send('MESSAGE_STATUS', { status: REJECTED_NOUSER }, f.seq);
-      this.log(conn, 'warn', 'unsupported', `multichat message to ${recipients.join(', ')} → MESSAGE_STATUS REJECTED_NOUSER`, { packet: f.type });
-      return;
-    }
-    if (!multicast) {
-      const status = this.deliver(conn, f.seq, recipients[0], message, true);
-      if (status !== undefined) conn.send('MESSAGE_STATUS', { status }, f.seq);
-      return;
-    }
-    // A multicast is acknowledged once, for all recipients, without waiting for their MESSAGE_RECV.
-    const results = recipients.map((to) => this.deliver(conn, f.seq, to, message, false));
-    conn.send('MESSAGE_STATUS', { status: results.length ? (results.find((r) => r !== DELIVERED) ?? DELIVERED) : REJECTED_NOUSER }, f.seq);
-  }
-
-  /**
-   * Routes one message and returns its MESSAGE_STATUS code, or undefined when the status waits for
-   * the recipient's MESSAGE_RECV (the official timing, reference §5.4) — only when `awaitRecv`.
-   */
-  private deliver(sender: ClientConnection, seq: number, to: string, message: StoredMessage, awaitRecv: boolean): number | undefined {
-    const recipient = this.users.get(to);
-    const what = `${message.from} → ${to}: ${quote(message.text)}`;
-    const log = (level: 'info' | 'warn', event: ServerLogKind, text: string) => this.log(sender, level, event, text, { packet: 'MESSAGE' });
-    if (!recipient) {
-      log('warn', 'message', `${what}: no such user → REJECTED_NOUSER`);
-      return REJECTED_NOUSER;
-    }
-    if (recipient.contacts.some((c) => c.email === message.from && c.flags & CONTACT_FLAG.IGNORE)) {
-      log('info', 'message', `${what}: dropped (the recipient ignores the sender)`);
-      return DELIVERED;
-    }
-    const target = this.sessions.get(to);
-    if (target) {
-      const msgId = this.nextMsgId();
-      target.send('MESSAGE_ACK', messageAckFields(message, target.minor, msgId));
-      const waits = awaitRecv && !(message.flags & MESSAGE_FLAG.NORECV);
-      if (waits) target.awaitingRecv.set(msgId, { sender, seq, message });
-      log('info', 'message', `${what} (online, v${target.protoText}, msg_id ${msgId}${waits ? ', awaiting MESSAGE_RECV' : ''})`);
-      return waits ? undefined : DELIVERED;
-    }
-    if (message.flags & (MESSAGE_FLAG.ALARM | MESSAGE_FLAG.FLASH)) {
-      log('info', 'message', `${what}: wake-up/flash to an offline user → REJECTED_DENY_OFFFLSH`);
-      return REJECTED_DENY_OFFFLSH;
-    }
-    if (!storeOffline(recipient, message)) {
-      log('warn', 'message', `${what}: offline storage full → REJECTED_LIMIT_EXCEEDED`);
-      return REJECTED_LIMIT_EXCEEDED;
-    }
-    log('info', 'offline', `${what} stored offline`);
-    return DELIVERED;
-  }
-
-  /** Typing notifications go to online recipients only, without MESSAGE_RECV or MESSAGE_STATUS. */
-  private typing(conn: ClientConnection, to: string): void {
-    const target = this.sessions.get(to);
-    if (!target) return;
-    const notice: StoredMessage = { uidl: '', from: conn.user!.login, date: new Date(), flags: MESSAGE_FLAG.NOTIFY | MESSAGE_FLAG.NORECV, text: ' ', rtf: ' ' };
-    target.send('MESSAGE_ACK', messageAckFields(notice, target.minor, this.nextMsgId()));
-    this.log(conn, 'info', 'typing', `${conn.user!.login} → ${to}: typing`, { packet: 'MESSAGE' });
-  }
-
-  private messageRecv(conn: ClientConnection, f: DecodedFrame): void {
-    if (lacks(this, conn, f, ['from', 'msgId'])) return;
-    const msgId = Number(f.fields.msgId);
-    const pending = conn.awaitingRecv.get(msgId);
-    if (!pending || pending.message.from !== normalizeLogin(str(f.fields.from))) {
-      this.log(conn, 'warn', 'message', `MESSAGE_RECV for unknown msg_id ${msgId} from ${str(f.fields.from)} ignored`, { packet: f.type });
-      return;
-    }
-    conn.awaitingRecv.delete(msgId);
-    pending.sender.send('MESSAGE_STATUS', { status: DELIVERED }, pending.seq);
-    this.log(conn, 'info', 'message', `msg_id ${msgId} from ${pending.message.from} received → MESSAGE_STATUS DELIVERED to the sender`, {
-      packet: f.type,
-    });
   }
 
   // -------------------------------------------------------------------------------- contact list
