@@ -6,43 +6,18 @@
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import type { DecodedFrame } from '../protocol/codec.js';
-import {
-  CAPABILITY,
-  CONTACT_FLAG,
-  CONTACT_OPER_CODE,
-  FAILURE,
-  FIRST_CONTACT_ID,
-  LOGOUT_FLAG,
-  MESSAGE_FLAG,
-  NO_CONTACT_ID,
-  STATUS_ONLINE,
-} from '../protocol/constants.js';
+import { CAPABILITY, FAILURE, LOGOUT_FLAG, STATUS_ONLINE } from '../protocol/constants.js';
 import type { Fields } from '../protocol/fields.js';
-import { encodeAuthBlob } from '../protocol/formats.js';
 import type { FramerEvent } from '../protocol/framer.js';
-import { GROUP_MASK, contactMaskFor } from '../protocol/packets.js';
 import { ClientConnection, type ConnectionHooks } from './connection.js';
+import { contactHandlers, contactList } from './handlers/contacts.js';
 import { lacks, str, type CoreConfig, type Handler, type ServerContext } from './handlers/context.js';
 import { deliver, messageHandlers } from './handlers/messages.js';
-import { offlineHandlers, sendOfflineMessages, storeOffline } from './handlers/offline.js';
-import { presenceFrom, presenceHandlers, seenBy, sendPresence, setPresence, statusName, userStatusFields } from './handlers/presence.js';
+import { offlineHandlers, sendOfflineMessages } from './handlers/offline.js';
+import { presenceFrom, presenceHandlers, setPresence, statusName } from './handlers/presence.js';
 import { searchHandlers } from './handlers/search.js';
-import { messageAckFields } from './message-fields.js';
 import type { ServerLogEvent, ServerLogKind } from './types.js';
-import {
-  MAX_GROUPS,
-  OFFLINE,
-  STATUS_OFFLINE,
-  STATUS_UNDETERMINATED,
-  normalizeLogin,
-  passwordMd5,
-  type ContactRecord,
-  type StoredMessage,
-  type UserRecord,
-} from './users.js';
-
-/** MRA's stock authorization request text, used when the client's ADD_CONTACT carries none. */
-const DEFAULT_AUTH_TEXT = 'Здравствуйте. Пожалуйста, добавьте меня в список ваших контактов.';
+import { OFFLINE, STATUS_OFFLINE, STATUS_UNDETERMINATED, normalizeLogin, passwordMd5, type UserRecord } from './users.js';
 
 /** Packets a client may send before LOGIN_ACK (reference §5.3). */
 const BEFORE_LOGIN = new Set(['HELLO', 'PING', 'STARTTLS', 'CAPABILITIES', 'LOGIN', 'LOGIN2', 'LOGIN3', 'DISCONNECT']);
@@ -164,9 +139,6 @@ export class ServerCore implements ConnectionHooks, ServerContext {
     LOGIN2: (_, conn, f) => this.login(conn, f),
     LOGIN3: (_, conn, f) => this.login(conn, f),
     DISCONNECT: (_, conn) => conn.end('client sent DISCONNECT'),
-    ADD_CONTACT: (_, conn, f) => this.addContact(conn, f),
-    MODIFY_CONTACT: (_, conn, f) => this.modifyContact(conn, f),
-    AUTHORIZE: (_, conn, f) => this.authorize(conn, f),
     GET_MPOP_SESSION: (_, conn, f) => {
       conn.send('MPOP_SESSION', { status: 1, session: randomBytes(16).toString('hex') }, f.seq);
       this.log(conn, 'info', 'mpop', 'GET_MPOP_SESSION → MPOP_SESSION (a random key; no web service behind it)', { packet: f.type });
@@ -174,6 +146,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
     ...presenceHandlers,
     ...messageHandlers,
     ...offlineHandlers,
+    ...contactHandlers,
     ...searchHandlers,
   };
 
@@ -238,7 +211,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
         { key: 'client.endpoint', value: conn.remote },
       ],
     });
-    conn.send('CONTACT_LIST2', this.contactList(conn, user));
+    conn.send('CONTACT_LIST2', contactList(this, conn, user));
     conn.send('MAILBOX_STATUS', { unread: 0 });
     sendOfflineMessages(conn, user);
 
@@ -253,202 +226,6 @@ export class ServerCore implements ConnectionHooks, ServerContext {
     });
     setPresence(this, user, presence);
   }
-
-  /** CONTACT_LIST2 for this session, with the mask of its version; also fixes its contact ids. */
-  private contactList(conn: ClientConnection, user: UserRecord): Fields {
-    const unicode = conn.minor >= 16 ? CONTACT_FLAG.UNICODE_NAME : 0;
-    const groups = user.groups.map((g, i) => ({
-      flags: (CONTACT_FLAG.GROUP | unicode | (g.removed ? CONTACT_FLAG.REMOVED : 0) | (g.flags & 0xff000000 || i << 24)) >>> 0,
-      name: g.name,
-    }));
-    conn.contactIds = user.contacts.map((c) => c.email);
-    const contacts = user.contacts.map((c) => {
-      const seen = seenBy(this, conn, user, c);
-      conn.lastSeen.set(c.email, JSON.stringify(userStatusFields(conn, c.email, seen)));
-      return {
-        flags: (c.flags | unicode) >>> 0,
-        group: c.group,
-        email: c.email,
-        nick: c.nick,
-        serverFlags: c.authorized ? 0 : 1,
-        phones: c.phones,
-        ...seen,
-      };
-    });
-    return { status: 0, groupCount: groups.length, groupMask: GROUP_MASK, contactMask: contactMaskFor(conn.minor), groups, contacts };
-  }
-
-  // -------------------------------------------------------------------------------- contact list
-
-  private addContact(conn: ClientConnection, f: DecodedFrame): void {
-    const ack = (status: number, contactId = NO_CONTACT_ID) => conn.send('ADD_CONTACT_ACK', { status, contactId }, f.seq);
-    if (lacks(this, conn, f, ['flags', 'group', 'email'], ['ADD_CONTACT_ACK', { status: CONTACT_OPER_CODE.INVALID_INFO, contactId: NO_CONTACT_ID }])) return;
-    const user = conn.user!;
-    const flags = Number(f.fields.flags) >>> 0;
-    const name = str(f.fields.name);
-    const done = (level: 'info' | 'warn', text: string) => this.log(conn, level, 'contact', text, { packet: f.type });
-
-    if (flags & CONTACT_FLAG.GROUP) {
-      // Servers for ≤1.15 clients reportedly took a new group's name from the e-mail field (§10.2).
-      const groupName = name || str(f.fields.email);
-      if (user.groups.filter((g) => !g.removed).length >= MAX_GROUPS) {
-        ack(CONTACT_OPER_CODE.GROUP_LIMIT);
-        done('warn', `group "${groupName}" not added: ${MAX_GROUPS} groups already → GROUP_LIMIT`);
-        return;
-      }
-      let index = user.groups.findIndex((g) => g.removed);
-      if (index === -1) index = user.groups.length;
-      user.groups[index] = { name: groupName, flags: (index << 24) >>> 0, removed: false };
-      ack(CONTACT_OPER_CODE.SUCCESS, index);
-      done('info', `group "${groupName}" added as group ${index}`);
-      return;
-    }
-    if (flags & (CONTACT_FLAG.PHONE | CONTACT_FLAG.MULTICHAT)) {
-      ack(CONTACT_OPER_CODE.ERROR);
-      this.log(conn, 'warn', 'unsupported', `ADD_CONTACT of a ${flags & CONTACT_FLAG.PHONE ? 'phone contact' : 'multichat'} is not supported → ERROR`, {
-        packet: f.type,
-      });
-      return;
-    }
-    const email = normalizeLogin(str(f.fields.email));
-    const target = this.users.get(email);
-    if (!email.includes('@') || email === user.login) {
-      ack(CONTACT_OPER_CODE.INVALID_INFO);
-      done('warn', `contact "${email}" not added: invalid address → INVALID_INFO`);
-      return;
-    }
-    if (!target) {
-      ack(CONTACT_OPER_CODE.NO_SUCH_USER);
-      done('warn', `contact ${email} not added: no such user → NO_SUCH_USER`);
-      return;
-    }
-    if (user.contacts.some((c) => c.email === email)) {
-      ack(CONTACT_OPER_CODE.USER_EXISTS);
-      done('warn', `contact ${email} not added: already in the list → USER_EXISTS`);
-      return;
-    }
-    const group = this.validGroup(user, Number(f.fields.group));
-    const contact: ContactRecord = {
-      email,
-      nick: name || email.split('@')[0],
-      group,
-      flags: contactFlags(flags),
-      phones: str(f.fields.phones).trim(),
-      authorized: false,
-    };
-    user.contacts.push(contact);
-    conn.contactIds.push(email);
-    // Not authorized yet: the observer sees nothing until AUTHORIZE, so there is nothing to announce.
-    conn.lastSeen.set(email, JSON.stringify(userStatusFields(conn, email, seenBy(this, conn, user, contact))));
-    const id = FIRST_CONTACT_ID + conn.contactIds.length - 1;
-    ack(CONTACT_OPER_CODE.SUCCESS, id);
-    if (flags & CONTACT_FLAG.SHADOW) {
-      done('info', `${email} added as contact ${id} (shadow, to ignore: no authorization request)`);
-      return;
-    }
-    done('info', `${email} added as contact ${id} in group ${group}; authorization requested`);
-    this.requestAuthorization(conn, target, str(f.fields.authMessage));
-  }
-
-  /** The automatic authorization request to a newly added contact (reference §10.2, §10.4). */
-  private requestAuthorization(conn: ClientConnection, target: UserRecord, authMessage: string): void {
-    const user = conn.user!;
-    const text = authMessage.trim() ? authMessage.trim() : encodeAuthBlob({ nick: user.nick, text: DEFAULT_AUTH_TEXT }, 'utf16le');
-    const request: StoredMessage = { uidl: '', from: user.login, date: new Date(), flags: MESSAGE_FLAG.AUTHORIZE | MESSAGE_FLAG.NORECV, text };
-    const session = this.sessions.get(target.login);
-    if (session) {
-      session.send('MESSAGE_ACK', messageAckFields(request, session.minor, this.nextMsgId()));
-      this.log(conn, 'info', 'authorize', `authorization request ${user.login} → ${target.login} (online)`, { packet: 'MESSAGE_ACK' });
-    } else if (storeOffline(target, request)) {
-      this.log(conn, 'info', 'authorize', `authorization request ${user.login} → ${target.login} stored offline`, { packet: 'OFFLINE_MESSAGE_ACK' });
-    }
-  }
-
-  private validGroup(user: UserRecord, group: number): number {
-    return Number.isInteger(group) && group < user.groups.length && !user.groups[group].removed ? group : 0;
-  }
-
-  private modifyContact(conn: ClientConnection, f: DecodedFrame): void {
-    const ack = (status: number) => conn.send('MODIFY_CONTACT_ACK', { status }, f.seq);
-    if (lacks(this, conn, f, ['id', 'flags'], ['MODIFY_CONTACT_ACK', { status: CONTACT_OPER_CODE.INVALID_INFO }])) return;
-    const user = conn.user!;
-    const id = Number(f.fields.id);
-    const flags = Number(f.fields.flags) >>> 0;
-    const name = str(f.fields.name);
-    const done = (level: 'info' | 'warn', text: string) => this.log(conn, level, 'contact', text, { packet: f.type });
-
-    if (id < FIRST_CONTACT_ID) {
-      const g = user.groups[id];
-      if (!g || g.removed) {
-        ack(CONTACT_OPER_CODE.INVALID_INFO);
-        done('warn', `MODIFY_CONTACT of unknown group ${id} → INVALID_INFO`);
-        return;
-      }
-      if (flags & CONTACT_FLAG.REMOVED) {
-        g.removed = true;
-        for (const c of user.contacts) if (c.group === id) c.group = 0;
-        ack(CONTACT_OPER_CODE.SUCCESS);
-        done('info', `group ${id} "${g.name}" removed (its contacts moved to group 0)`);
-        return;
-      }
-      if (name) g.name = name;
-      if (flags & 0xff000000) g.flags = (flags & 0xff000000) >>> 0;
-      ack(CONTACT_OPER_CODE.SUCCESS);
-      done('info', `group ${id} is now "${g.name}"`);
-      return;
-    }
-    // By the session's id; the e-mail of the request decides when the two disagree.
-    const byId = conn.contactIds[id - FIRST_CONTACT_ID];
-    const email = normalizeLogin(str(f.fields.email)) || byId;
-    const index = user.contacts.findIndex((c) => c.email === email);
-    if (index === -1) {
-      ack(CONTACT_OPER_CODE.NO_SUCH_USER);
-      done('warn', `MODIFY_CONTACT of unknown contact ${id} (${email || 'no e-mail'}) → NO_SUCH_USER`);
-      return;
-    }
-    const contact = user.contacts[index];
-    if (flags & CONTACT_FLAG.REMOVED) {
-      user.contacts.splice(index, 1);
-      ack(CONTACT_OPER_CODE.SUCCESS);
-      done('info', `contact ${id} ${email} removed`);
-      return;
-    }
-    if (name) contact.nick = name;
-    if (f.fields.group !== undefined) contact.group = this.validGroup(user, Number(f.fields.group));
-    contact.flags = contactFlags(flags);
-    if (typeof f.fields.phones === 'string') contact.phones = f.fields.phones.trim();
-    ack(CONTACT_OPER_CODE.SUCCESS);
-    done('info', `contact ${id} ${email}: nick "${contact.nick}", group ${contact.group}, flags 0x${contact.flags.toString(16)}`);
-    // Visibility lists changed what that contact sees of this user.
-    const watcher = this.sessions.get(email);
-    if (watcher) sendPresence(this, watcher, user);
-  }
-
-  private authorize(conn: ClientConnection, f: DecodedFrame): void {
-    if (lacks(this, conn, f, ['email'])) return;
-    const user = conn.user!;
-    const who = normalizeLogin(str(f.fields.email));
-    const entry = this.users.get(who)?.contacts.find((c) => c.email === user.login);
-    if (!entry) {
-      this.log(conn, 'warn', 'authorize', `AUTHORIZE ${who}: not a user who has ${user.login} in the contact list; ignored`, { packet: f.type });
-      return;
-    }
-    entry.authorized = true;
-    const session = this.sessions.get(who);
-    if (session) {
-      session.send('AUTHORIZE_ACK', { email: user.login });
-      sendPresence(this, session, user);
-    }
-    this.log(conn, 'info', 'authorize', `${user.login} authorized ${who}${session ? ' → AUTHORIZE_ACK' : ' (offline: seen at next login)'}`, {
-      packet: f.type,
-    });
-  }
-
-}
-
-/** Flags kept for a contact: the server derives REMOVED, GROUP and UNICODE_NAME itself. */
-function contactFlags(flags: number): number {
-  return (flags & ~(CONTACT_FLAG.REMOVED | CONTACT_FLAG.GROUP | CONTACT_FLAG.UNICODE_NAME)) >>> 0;
 }
 
 /** A LOGIN2 status that makes no sense at login (offline, unknown) counts as ONLINE. */
