@@ -1,4 +1,4 @@
-/** What every packet handler receives from the server core: shared state, config and the log, plus the frame checks all areas use. */
+/** What every packet handler receives from the core (state, config, log), and the frame checks all areas share. */
 import type tls from 'node:tls';
 import type { DecodedFrame } from '../../protocol/codec.js';
 import type { Fields } from '../../protocol/fields.js';

@@ -1,4 +1,4 @@
-/** Message routing: MESSAGE to online users, offline storage or a rejection; MESSAGE_RECV completes the sender's MESSAGE_STATUS; typing. */
+/** Message routing: MESSAGE to a session, offline storage or a rejection; MESSAGE_RECV; typing notifications. */
 import { CONTACT_FLAG, MESSAGE_FLAG, MESSAGE_STATUS_CODE } from '../../protocol/constants.js';
 import type { ClientConnection } from '../connection.js';
 import { forwardedFlags, messageAckFields } from '../message-fields.js';
@@ -48,7 +48,14 @@ const routeMessage: Handler = (ctx, conn, f) => {
  * Routes one message and returns its MESSAGE_STATUS code, or undefined when the status waits for
  * the recipient's MESSAGE_RECV (the official timing, reference §5.4) — only when `awaitRecv`.
  */
-export function deliver(ctx: ServerContext, sender: ClientConnection, seq: number, to: string, message: StoredMessage, awaitRecv: boolean): number | undefined {
+export function deliver(
+  ctx: ServerContext,
+  sender: ClientConnection,
+  seq: number,
+  to: string,
+  message: StoredMessage,
+  awaitRecv: boolean,
+): number | undefined {
   const recipient = ctx.users.get(to);
   const what = `${message.from} → ${to}: ${quote(message.text)}`;
   const log = (level: 'info' | 'warn', event: ServerLogKind, text: string) => ctx.log(sender, level, event, text, { packet: 'MESSAGE' });

@@ -2,7 +2,15 @@
 import { STATUS, STATUS_FLAG_INVISIBLE, STATUS_ONLINE, STATUS_USER_DEFINED } from '../../protocol/constants.js';
 import type { Fields } from '../../protocol/fields.js';
 import type { ClientConnection } from '../connection.js';
-import { STATUS_OFFLINE, STATUS_UNDETERMINATED, defaultStatusUri, presenceSeenBy, type ContactRecord, type Presence, type UserRecord } from '../users.js';
+import {
+  STATUS_OFFLINE,
+  STATUS_UNDETERMINATED,
+  defaultStatusUri,
+  presenceSeenBy,
+  type ContactRecord,
+  type Presence,
+  type UserRecord,
+} from '../users.js';
 import { lacks, str, type Handler, type ServerContext } from './context.js';
 
 /** Before this version statuses are plain numbers: no x-status (4 → 1) and the short USER_STATUS. */
