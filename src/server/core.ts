@@ -12,7 +12,7 @@ import { ClientConnection, type ConnectionHooks } from './connection.js';
 import { contactHandlers } from './handlers/contacts.js';
 import type { CoreConfig, Handler, ServerContext } from './handlers/context.js';
 import { loginHandlers } from './handlers/login.js';
-import { deliver, messageHandlers } from './handlers/messages.js';
+import { messageHandlers, redeliverUnreceived } from './handlers/messages.js';
 import { offlineHandlers } from './handlers/offline.js';
 import { presenceHandlers, setPresence } from './handlers/presence.js';
 import { searchHandlers } from './handlers/search.js';
@@ -115,12 +115,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
       this.sessions.delete(user.login);
       setPresence(this, user, OFFLINE);
     }
-    // Messages never acknowledged with MESSAGE_RECV go to the user's newer session, or offline storage.
-    for (const [, pending] of conn.awaitingRecv) {
-      const status = deliver(this, pending.sender, pending.seq, user.login, pending.message, true);
-      if (status !== undefined) pending.sender.send('MESSAGE_STATUS', { status }, pending.seq);
-    }
-    conn.awaitingRecv.clear();
+    redeliverUnreceived(this, conn, user);
   }
 
   private unsupported(conn: ClientConnection, f: DecodedFrame): void {

@@ -3,7 +3,7 @@ import { CONTACT_FLAG, MESSAGE_FLAG, MESSAGE_STATUS_CODE } from '../../protocol/
 import type { ClientConnection } from '../connection.js';
 import { forwardedFlags, messageAckFields } from '../message-fields.js';
 import type { ServerLogKind } from '../types.js';
-import { normalizeLogin, type StoredMessage } from '../users.js';
+import { normalizeLogin, type StoredMessage, type UserRecord } from '../users.js';
 import { lacks, str, type Handler, type ServerContext } from './context.js';
 import { storeOffline } from './offline.js';
 
@@ -48,7 +48,7 @@ const routeMessage: Handler = (ctx, conn, f) => {
  * Routes one message and returns its MESSAGE_STATUS code, or undefined when the status waits for
  * the recipient's MESSAGE_RECV (the official timing, reference §5.4) — only when `awaitRecv`.
  */
-export function deliver(
+function deliver(
   ctx: ServerContext,
   sender: ClientConnection,
   seq: number,
@@ -95,6 +95,15 @@ function typing(ctx: ServerContext, conn: ClientConnection, to: string): void {
   const notice: StoredMessage = { uidl: '', from: conn.user!.login, date: new Date(), flags: MESSAGE_FLAG.NOTIFY | MESSAGE_FLAG.NORECV, text: ' ', rtf: ' ' };
   target.send('MESSAGE_ACK', messageAckFields(notice, target.minor, ctx.nextMsgId()));
   ctx.log(conn, 'info', 'typing', `${conn.user!.login} → ${to}: typing`, { packet: 'MESSAGE' });
+}
+
+/** At a session's close: messages it never acknowledged with MESSAGE_RECV go to the user's newer session, or offline storage. */
+export function redeliverUnreceived(ctx: ServerContext, conn: ClientConnection, user: UserRecord): void {
+  for (const [, pending] of conn.awaitingRecv) {
+    const status = deliver(ctx, pending.sender, pending.seq, user.login, pending.message, true);
+    if (status !== undefined) pending.sender.send('MESSAGE_STATUS', { status }, pending.seq);
+  }
+  conn.awaitingRecv.clear();
 }
 
 const messageRecv: Handler = (ctx, conn, f) => {
