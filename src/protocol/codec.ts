@@ -5,7 +5,7 @@
 import { PayloadReader, PayloadWriter } from './buffer.js';
 import { decodeFields, encodeFields, type Direction, type FieldContext, type Fields, type Layout } from './fields.js';
 import { HEADER_SIZE, MRIM_MAGIC, decodeHeader, encodeHeader, formatProto, parseProto, protoMinor } from './header.js';
-import { layoutOf, packetByCode, packetByName, packetName, type PacketDef, type PacketFields, type PacketName } from './packets/index.js';
+import { layoutOf, packetByCode, packetByName, packetName, type FieldsOf, type PacketDef, type PacketFields, type PacketName } from './packets/index.js';
 import type { Encoding } from './text.js';
 
 export interface DecodedFrame {
@@ -34,6 +34,9 @@ export interface DecodedFrame {
   /** With `spans: true`: the bytes of each field in the frame, `[start, end)` by field path. */
   spans?: Record<string, [number, number]>;
 }
+
+/** A decoded frame of a known packet type, its fields typed by the table. */
+export type FrameOf<N extends PacketName> = DecodedFrame & { type: N; fields: FieldsOf<N> };
 
 export interface DecodeOptions {
   dir: Direction;

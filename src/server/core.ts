@@ -1,103 +1,43 @@
 /**
- * What the reference server does with each packet: login, presence, message routing with offline
- * storage, contact list editing, authorization, search. Sockets are the connections' business; this
- * is the shared state (users, sessions) and the behaviour, one handler per packet type.
+ * The reference server's core: shared state (users, sessions), the connection hooks, the log, and the
+ * dispatch of each frame to the handler of its packet type (one module per area in handlers/). Sockets
+ * are the connections' business.
  */
-import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
-import type tls from 'node:tls';
 import type { DecodedFrame } from '../protocol/codec.js';
-import {
-  ANKETA_STATUS_CODE,
-  CAPABILITY,
-  CONTACT_FLAG,
-  CONTACT_OPER_CODE,
-  FAILURE,
-  FIRST_CONTACT_ID,
-  LOGOUT_FLAG,
-  MESSAGE_FLAG,
-  MESSAGE_STATUS_CODE,
-  NO_CONTACT_ID,
-  STATUS,
-  STATUS_FLAG_INVISIBLE,
-  STATUS_USER_DEFINED,
-  STATUS_ONLINE,
-} from '../protocol/constants.js';
-import type { Fields } from '../protocol/fields.js';
-import { encodeAuthBlob } from '../protocol/formats.js';
+import { packetByCode, type PacketName } from '../protocol/packets/index.js';
 import type { FramerEvent } from '../protocol/framer.js';
-import { GROUP_MASK, contactMaskFor, packetByCode, type PacketName } from '../protocol/packets/index.js';
 import { ClientConnection, type ConnectionHooks } from './connection.js';
-import { forwardedFlags, messageAckFields, offlineMessageFields } from './messages.js';
+import { contactHandlers } from './handlers/contacts.js';
+import type { CoreConfig, Handler, Handlers, ServerContext } from './handlers/context.js';
+import { loginHandlers } from './handlers/login.js';
+import { messageHandlers, redeliverUnreceived } from './handlers/messages.js';
+import { offlineHandlers } from './handlers/offline.js';
+import { presenceHandlers, setPresence } from './handlers/presence.js';
+import { searchHandlers } from './handlers/search.js';
 import type { ServerLogEvent, ServerLogKind } from './types.js';
-import {
-  MAX_GROUPS,
-  OFFLINE,
-  STATUS_OFFLINE,
-  STATUS_UNDETERMINATED,
-  defaultStatusUri,
-  newUidl,
-  normalizeLogin,
-  passwordMd5,
-  presenceSeenBy,
-  type ContactRecord,
-  type Presence,
-  type StoredMessage,
-  type UserRecord,
-} from './users.js';
+import { OFFLINE, type UserRecord } from './users.js';
 
-const { DELIVERED, REJECTED_NOUSER, REJECTED_INTERR, REJECTED_LIMIT_EXCEEDED, REJECTED_DENY_OFFFLSH } = MESSAGE_STATUS_CODE;
-/** The official server's search row limit is not known; this one keeps answers small. */
-const MAX_SEARCH_ROWS = 50;
-const MAX_OFFLINE_MESSAGES = 500;
-/** Before this version statuses are plain numbers: no x-status (4 → 1) and the short USER_STATUS. */
-const XSTATUS_MINOR = 14;
-/** MRA's stock authorization request text, used when the client's ADD_CONTACT carries none. */
-const DEFAULT_AUTH_TEXT = 'Здравствуйте. Пожалуйста, добавьте меня в список ваших контактов.';
+/** The handler of each packet type the server serves, by packet name. */
+const HANDLERS: Handlers = {
+  ...loginHandlers,
+  ...presenceHandlers,
+  ...messageHandlers,
+  ...offlineHandlers,
+  ...contactHandlers,
+  ...searchHandlers,
+};
 
-const ANKETA_COLUMNS = [
-  'Username',
-  'Domain',
-  'Nickname',
-  'FirstName',
-  'LastName',
-  'Sex',
-  'Birthday',
-  'City_id',
-  'Location',
-  'Zodiac',
-  'BMonth',
-  'BDay',
-  'Country_id',
-  'Phone',
-  'mrim_status',
-  'status_uri',
-  'status_title',
-  'status_desc',
-];
-
-
-type Handler = (conn: ClientConnection, f: DecodedFrame) => void;
-
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-const statusName = (s: number): string => STATUS[s] ?? `0x${s.toString(16)}`;
-const quote = (text: string): string => JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}…` : text);
-
-export interface CoreConfig {
-  pingPeriod: number;
-  secureContext?: tls.SecureContext;
-}
-
-export class ServerCore implements ConnectionHooks {
+export class ServerCore implements ConnectionHooks, ServerContext {
   readonly connections = new Set<ClientConnection>();
   /** The logged-in connection of each user. */
   readonly sessions = new Map<string, ClientConnection>();
   private nextConnId = 1;
-  private nextMsgId = 1;
+  private lastMsgId = 0;
 
   constructor(
     readonly users: Map<string, UserRecord>,
-    private readonly config: CoreConfig,
+    readonly config: CoreConfig,
     private readonly emitLog: (e: ServerLogEvent) => void,
   ) {}
 
@@ -109,6 +49,10 @@ export class ServerCore implements ConnectionHooks {
 
   closeAll(reason: string): void {
     for (const conn of [...this.connections]) conn.destroy(reason);
+  }
+
+  nextMsgId(): number {
+    return ++this.lastMsgId;
   }
 
   log(conn: ClientConnection | undefined, level: 'info' | 'warn', event: ServerLogKind, text: string, extra: Partial<ServerLogEvent> = {}): void {
@@ -127,17 +71,18 @@ export class ServerCore implements ConnectionHooks {
 
   onFrame(conn: ClientConnection, f: DecodedFrame): void {
     if (f.warnings.length) this.log(conn, 'warn', 'bad-frame', `${f.type}: ${f.warnings.join('; ')}`, { packet: f.type, warnings: f.warnings });
-    const handler = this.handlers[f.type];
+    const def = packetByCode(f.msg);
+    const handler = def && (HANDLERS[def.name as PacketName] as Handler | undefined);
     if (!handler) {
       this.unsupported(conn, f);
       return;
     }
-    if (!conn.loggedIn && !packetByCode(f.msg)?.session?.beforeLogin) {
+    if (!conn.loggedIn && !def.session?.beforeLogin) {
       this.log(conn, 'warn', 'unsupported', `${f.type} before login ignored`, { packet: f.type });
       return;
     }
     try {
-      handler(conn, f);
+      handler(this, conn, f);
     } catch (e) {
       this.log(conn, 'warn', 'error', `internal error handling ${f.type}: ${(e as Error).message}`, { packet: f.type });
     }
@@ -159,55 +104,10 @@ export class ServerCore implements ConnectionHooks {
     if (!user || !conn.loggedIn) return;
     if (!conn.replaced && this.sessions.get(user.login) === conn) {
       this.sessions.delete(user.login);
-      this.setPresence(user, OFFLINE);
+      setPresence(this, user, OFFLINE);
     }
-    // Messages never acknowledged with MESSAGE_RECV go to the user's newer session, or offline storage.
-    for (const [, pending] of conn.awaitingRecv) {
-      const status = this.deliver(pending.sender, pending.seq, user.login, pending.message, true);
-      if (status !== undefined) pending.sender.send('MESSAGE_STATUS', { status }, pending.seq);
-    }
-    conn.awaitingRecv.clear();
+    redeliverUnreceived(this, conn, user);
   }
-
-  // ------------------------------------------------------------------------------------ handlers
-
-  private readonly handlers: Record<string, Handler> = {
-    HELLO: (conn, f) => {
-      const fields: Fields = { pingPeriod: this.config.pingPeriod };
-      // ≥1.20 servers add their time (reference §7.1).
-      if (conn.minor >= 20) Object.assign(fields, { serverTime: Math.floor(Date.now() / 1000), serverTimeNs: 0 });
-      conn.send('HELLO_ACK', fields, f.seq);
-      this.log(conn, 'info', 'hello', `HELLO → HELLO_ACK (ping every ${this.config.pingPeriod} s)`, { packet: f.type });
-    },
-    PING: (conn) => conn.pinged(),
-    STARTTLS: (conn, f) => this.startTls(conn, f),
-    CAPABILITIES: (conn, f) => {
-      const caps = (Array.isArray(f.fields.capabilities) ? f.fields.capabilities : []) as Fields[];
-      const names = caps.map((c) => CAPABILITY[Number(c.id)] ?? String(c.id));
-      this.log(conn, 'info', 'hello', `CAPABILITIES [${names.join(', ')}] noted (nothing to negotiate)`, { packet: f.type });
-    },
-    LOGIN: (conn, f) => {
-      if (conn.loggedIn) return this.login(conn, f);
-      conn.send('LOGIN_REJ', { reason: 'Unsupported protocol version' }, f.seq);
-      this.log(conn, 'warn', 'unsupported', 'legacy LOGIN (protocol ≤1.6) is not supported → LOGIN_REJ', { packet: f.type });
-      conn.end('legacy LOGIN rejected');
-    },
-    LOGIN2: (conn, f) => this.login(conn, f),
-    LOGIN3: (conn, f) => this.login(conn, f),
-    DISCONNECT: (conn) => conn.end('client sent DISCONNECT'),
-    CHANGE_STATUS: (conn, f) => this.changeStatus(conn, f),
-    MESSAGE: (conn, f) => this.message(conn, f),
-    MESSAGE_RECV: (conn, f) => this.messageRecv(conn, f),
-    DELETE_OFFLINE_MESSAGE: (conn, f) => this.deleteOffline(conn, f),
-    ADD_CONTACT: (conn, f) => this.addContact(conn, f),
-    MODIFY_CONTACT: (conn, f) => this.modifyContact(conn, f),
-    AUTHORIZE: (conn, f) => this.authorize(conn, f),
-    WP_REQUEST: (conn, f) => this.search(conn, f),
-    GET_MPOP_SESSION: (conn, f) => {
-      conn.send('MPOP_SESSION', { status: 1, session: randomBytes(16).toString('hex') }, f.seq);
-      this.log(conn, 'info', 'mpop', 'GET_MPOP_SESSION → MPOP_SESSION (a random key; no web service behind it)', { packet: f.type });
-    },
-  };
 
   private unsupported(conn: ClientConnection, f: DecodedFrame): void {
     // The table's error reply, so the client does not wait for nothing.
@@ -215,557 +115,4 @@ export class ServerCore implements ConnectionHooks {
     if (reply) conn.send(reply.type as PacketName, reply.fields, f.seq);
     this.log(conn, 'warn', 'unsupported', `${f.type} is not supported${reply ? ` → ${reply.type}` : ''}`, { packet: f.type });
   }
-
-  /** True (and the error reply sent) when a frame lacks fields the handler cannot do without. */
-  private lacks(conn: ClientConnection, f: DecodedFrame, names: string[], reply?: [PacketName, Fields]): boolean {
-    const absent = names.filter((n) => f.fields[n] === undefined);
-    if (!absent.length) return false;
-    if (reply) conn.send(reply[0], reply[1], f.seq);
-    this.log(conn, 'warn', 'bad-frame', `${f.type} without ${absent.join(', ')}${reply ? ` → ${reply[0]}` : ': ignored'}`, {
-      packet: f.type,
-      warnings: f.warnings,
-    });
-    return true;
-  }
-
-  private startTls(conn: ClientConnection, f: DecodedFrame): void {
-    const context = this.config.secureContext;
-    if (!context || conn.tls || conn.loggedIn) {
-      const reason = !context ? 'STARTTLS is not configured on this server' : conn.tls ? 'already in TLS' : 'STARTTLS after login';
-      conn.send('FAILURE', { code: !context ? FAILURE.SERVICE_UNAVAILABLE : FAILURE.DECLINE, reason, failedMethod: 0x1086 }, f.seq);
-      this.log(conn, 'info', 'tls', `STARTTLS → FAILURE (${reason})`, { packet: f.type });
-      return;
-    }
-    conn.send('OK', {}, f.seq);
-    conn.startTls(context);
-    this.log(conn, 'info', 'tls', 'STARTTLS → OK, TLS handshake on the same socket', { packet: f.type });
-  }
-
-  // --------------------------------------------------------------------------------------- login
-
-  private login(conn: ClientConnection, f: DecodedFrame): void {
-    if (conn.loggedIn) {
-      this.log(conn, 'warn', 'login-failed', `second ${f.type} on a logged-in connection ignored`, { packet: f.type });
-      return;
-    }
-    const reject: [PacketName, Fields] = ['LOGIN_REJ', { reason: 'Invalid login' }];
-    if (this.lacks(conn, f, ['login', 'password'], reject)) {
-      conn.end('login rejected');
-      return;
-    }
-    const login = normalizeLogin(str(f.fields.login));
-    const user = this.users.get(login);
-    const problem = user ? passwordProblem(f, user) : 'no such user';
-    if (!user || problem) {
-      conn.send(...reject, f.seq);
-      this.log(conn, 'warn', 'login-failed', `${login}: ${problem} → LOGIN_REJ "Invalid login"`, { packet: f.type, user: login });
-      conn.end('login rejected');
-      return;
-    }
-    const previous = this.sessions.get(login);
-    if (previous) {
-      previous.replaced = true;
-      previous.send('LOGOUT', { reason: LOGOUT_FLAG.NO_RELOGIN });
-      this.log(previous, 'info', 'kicked', `logged in again from ${conn.remote} → LOGOUT (0x10)`, { packet: 'LOGOUT' });
-      previous.end('replaced by a newer login');
-    }
-    conn.user = user;
-    conn.loggedIn = true;
-    conn.client = { features: Number(f.fields.features ?? 0), userAgent: str(f.fields.userAgent) };
-    this.sessions.set(login, conn);
-
-    conn.send('LOGIN_ACK', {}, f.seq);
-    conn.send('USER_INFO', {
-      info: [
-        { key: 'MRIM.NICKNAME', value: user.nick },
-        { key: 'MESSAGES.TOTAL', value: '0' },
-        { key: 'MESSAGES.UNREAD', value: '0' },
-        { key: 'client.endpoint', value: conn.remote },
-      ],
-    });
-    conn.send('CONTACT_LIST2', this.contactList(conn, user));
-    conn.send('MAILBOX_STATUS', { unread: 0 });
-    for (const m of user.offline) conn.send('OFFLINE_MESSAGE_ACK', offlineMessageFields(m, conn.minor));
-
-    // LOGIN3 carries no status: the client becomes visible with its CHANGE_STATUS (reference §5.2).
-    const status = f.type === 'LOGIN2' ? loginStatus(Number(f.fields.status ?? STATUS_ONLINE)) : STATUS_OFFLINE;
-    const presence = status === STATUS_OFFLINE ? OFFLINE : this.presenceFrom(conn, f.fields, status);
-    const form = passwordForm(f);
-    const offline = user.offline.length ? `, ${user.offline.length} offline message(s) sent` : '';
-    const shown = f.type === 'LOGIN2' ? `status ${statusName(status)}` : 'status follows in CHANGE_STATUS';
-    this.log(conn, 'info', 'login', `${login} logged in (${f.type}, ${form} password, ${shown}, ${user.contacts.length} contact(s)${offline})`, {
-      packet: f.type,
-    });
-    this.setPresence(user, presence);
-  }
-
-  private presenceFrom(conn: ClientConnection, fields: Fields, status: number): Presence {
-    return {
-      status,
-      statusUri: str(fields.statusUri) || defaultStatusUri(status),
-      statusTitle: str(fields.statusTitle),
-      statusDesc: str(fields.statusDesc),
-      features: fields.features !== undefined ? Number(fields.features) : conn.client.features,
-      userAgent: conn.client.userAgent,
-    };
-  }
-
-  /** CONTACT_LIST2 for this session, with the mask of its version; also fixes its contact ids. */
-  private contactList(conn: ClientConnection, user: UserRecord): Fields {
-    const unicode = conn.minor >= 16 ? CONTACT_FLAG.UNICODE_NAME : 0;
-    const groups = user.groups.map((g, i) => ({
-      flags: (CONTACT_FLAG.GROUP | unicode | (g.removed ? CONTACT_FLAG.REMOVED : 0) | (g.flags & 0xff000000 || i << 24)) >>> 0,
-      name: g.name,
-    }));
-    conn.contactIds = user.contacts.map((c) => c.email);
-    const contacts = user.contacts.map((c) => {
-      const seen = this.seenBy(conn, user, c);
-      conn.lastSeen.set(c.email, JSON.stringify(this.userStatusFields(conn, c.email, seen)));
-      return {
-        flags: (c.flags | unicode) >>> 0,
-        group: c.group,
-        email: c.email,
-        nick: c.nick,
-        serverFlags: c.authorized ? 0 : 1,
-        phones: c.phones,
-        ...seen,
-      };
-    });
-    return { status: 0, groupCount: groups.length, groupMask: GROUP_MASK, contactMask: contactMaskFor(conn.minor), groups, contacts };
-  }
-
-  // ------------------------------------------------------------------------------------ presence
-
-  /** A contact's presence as this observer's version shows it (no x-status before 1.14). */
-  private seenBy(conn: ClientConnection, observer: UserRecord, entry: ContactRecord): Presence {
-    const p = presenceSeenBy(this.users.get(entry.email), observer, entry);
-    if (conn.minor >= XSTATUS_MINOR || (p.status & ~STATUS_FLAG_INVISIBLE) !== STATUS_USER_DEFINED) return p;
-    return { ...p, status: ((p.status & STATUS_FLAG_INVISIBLE) | STATUS_ONLINE) >>> 0 };
-  }
-
-  private setPresence(user: UserRecord, presence: Presence): void {
-    user.presence = presence;
-    for (const [login, conn] of this.sessions) {
-      if (login === user.login) continue;
-      this.sendPresence(conn, user);
-    }
-  }
-
-  /** USER_STATUS of `target` to one session that has it as a contact, unless it would repeat the last. */
-  private sendPresence(conn: ClientConnection, target: UserRecord): void {
-    const observer = conn.user;
-    const entry = observer?.contacts.find((c) => c.email === target.login);
-    if (!observer || !entry) return;
-    const fields = this.userStatusFields(conn, target.login, this.seenBy(conn, observer, entry));
-    const key = JSON.stringify(fields);
-    if (conn.lastSeen.get(target.login) === key) return;
-    conn.lastSeen.set(target.login, key);
-    conn.send('USER_STATUS', fields);
-  }
-
-  /** USER_STATUS in the observer's form: short before 1.14, with x-status and user agent after. */
-  private userStatusFields(conn: ClientConnection, login: string, seen: Presence): Fields {
-    if (conn.minor < XSTATUS_MINOR) return { status: seen.status, user: login };
-    return {
-      status: seen.status,
-      statusUri: seen.statusUri,
-      statusTitle: seen.statusTitle,
-      statusDesc: seen.statusDesc,
-      user: login,
-      features: seen.features,
-      userAgent: seen.userAgent,
-    };
-  }
-
-  private changeStatus(conn: ClientConnection, f: DecodedFrame): void {
-    if (this.lacks(conn, f, ['status'])) return;
-    const status = Number(f.fields.status) >>> 0;
-    if (status === STATUS_OFFLINE || status === STATUS_UNDETERMINATED) {
-      this.log(conn, 'warn', 'status', `CHANGE_STATUS to ${statusName(status)} ignored (disconnect to go offline)`, { packet: f.type });
-      return;
-    }
-    const user = conn.user!;
-    const p = this.presenceFrom(conn, f.fields, status);
-    const xstatus = p.statusTitle || p.statusDesc ? ` "${p.statusTitle}"${p.statusDesc ? ` / "${p.statusDesc}"` : ''}` : '';
-    this.log(conn, 'info', 'status', `status ${statusName(status)} ${p.statusUri}${xstatus}`, { packet: f.type });
-    this.setPresence(user, p);
-  }
-
-  // ------------------------------------------------------------------------------------ messages
-
-  private message(conn: ClientConnection, f: DecodedFrame): void {
-    if (this.lacks(conn, f, ['flags', 'to', 'text'], ['MESSAGE_STATUS', { status: REJECTED_INTERR }])) return;
-    const sender = conn.user!;
-    const flags = Number(f.fields.flags) >>> 0;
-    const multicast = (flags & MESSAGE_FLAG.MULTICAST) !== 0;
-    const recipients = (multicast && Array.isArray(f.fields.recipients) ? (f.fields.recipients as string[]) : [str(f.fields.to)]).map(normalizeLogin);
-    const message: StoredMessage = {
-      uidl: '',
-      from: sender.login,
-      date: new Date(),
-      flags: forwardedFlags(flags),
-      text: str(f.fields.text),
-      rtf: typeof f.fields.rtf === 'string' ? f.fields.rtf : undefined,
-    };
-    if (flags & MESSAGE_FLAG.NOTIFY) {
-      for (const to of recipients) this.typing(conn, to);
-      return;
-    }
-    if (flags & MESSAGE_FLAG.MULTICHAT) {
-      conn.send('MESSAGE_STATUS', { status: REJECTED_NOUSER }, f.seq);
-      this.log(conn, 'warn', 'unsupported', `multichat message to ${recipients.join(', ')} → MESSAGE_STATUS REJECTED_NOUSER`, { packet: f.type });
-      return;
-    }
-    if (!multicast) {
-      const status = this.deliver(conn, f.seq, recipients[0], message, true);
-      if (status !== undefined) conn.send('MESSAGE_STATUS', { status }, f.seq);
-      return;
-    }
-    // A multicast is acknowledged once, for all recipients, without waiting for their MESSAGE_RECV.
-    const results = recipients.map((to) => this.deliver(conn, f.seq, to, message, false));
-    conn.send('MESSAGE_STATUS', { status: results.length ? (results.find((r) => r !== DELIVERED) ?? DELIVERED) : REJECTED_NOUSER }, f.seq);
-  }
-
-  /**
-   * Routes one message and returns its MESSAGE_STATUS code, or undefined when the status waits for
-   * the recipient's MESSAGE_RECV (the official timing, reference §5.4) — only when `awaitRecv`.
-   */
-  private deliver(sender: ClientConnection, seq: number, to: string, message: StoredMessage, awaitRecv: boolean): number | undefined {
-    const recipient = this.users.get(to);
-    const what = `${message.from} → ${to}: ${quote(message.text)}`;
-    const log = (level: 'info' | 'warn', event: ServerLogKind, text: string) => this.log(sender, level, event, text, { packet: 'MESSAGE' });
-    if (!recipient) {
-      log('warn', 'message', `${what}: no such user → REJECTED_NOUSER`);
-      return REJECTED_NOUSER;
-    }
-    if (recipient.contacts.some((c) => c.email === message.from && c.flags & CONTACT_FLAG.IGNORE)) {
-      log('info', 'message', `${what}: dropped (the recipient ignores the sender)`);
-      return DELIVERED;
-    }
-    const target = this.sessions.get(to);
-    if (target) {
-      const msgId = this.nextMsgId++;
-      target.send('MESSAGE_ACK', messageAckFields(message, target.minor, msgId));
-      const waits = awaitRecv && !(message.flags & MESSAGE_FLAG.NORECV);
-      if (waits) target.awaitingRecv.set(msgId, { sender, seq, message });
-      log('info', 'message', `${what} (online, v${target.protoText}, msg_id ${msgId}${waits ? ', awaiting MESSAGE_RECV' : ''})`);
-      return waits ? undefined : DELIVERED;
-    }
-    if (message.flags & (MESSAGE_FLAG.ALARM | MESSAGE_FLAG.FLASH)) {
-      log('info', 'message', `${what}: wake-up/flash to an offline user → REJECTED_DENY_OFFFLSH`);
-      return REJECTED_DENY_OFFFLSH;
-    }
-    if (!this.storeOffline(recipient, message)) {
-      log('warn', 'message', `${what}: offline storage full → REJECTED_LIMIT_EXCEEDED`);
-      return REJECTED_LIMIT_EXCEEDED;
-    }
-    log('info', 'offline', `${what} stored offline`);
-    return DELIVERED;
-  }
-
-  private storeOffline(recipient: UserRecord, message: StoredMessage): boolean {
-    if (recipient.offline.length >= MAX_OFFLINE_MESSAGES) return false;
-    recipient.offline.push({ ...message, uidl: newUidl() });
-    return true;
-  }
-
-  /** Typing notifications go to online recipients only, without MESSAGE_RECV or MESSAGE_STATUS. */
-  private typing(conn: ClientConnection, to: string): void {
-    const target = this.sessions.get(to);
-    if (!target) return;
-    const notice: StoredMessage = { uidl: '', from: conn.user!.login, date: new Date(), flags: MESSAGE_FLAG.NOTIFY | MESSAGE_FLAG.NORECV, text: ' ', rtf: ' ' };
-    target.send('MESSAGE_ACK', messageAckFields(notice, target.minor, this.nextMsgId++));
-    this.log(conn, 'info', 'typing', `${conn.user!.login} → ${to}: typing`, { packet: 'MESSAGE' });
-  }
-
-  private messageRecv(conn: ClientConnection, f: DecodedFrame): void {
-    if (this.lacks(conn, f, ['from', 'msgId'])) return;
-    const msgId = Number(f.fields.msgId);
-    const pending = conn.awaitingRecv.get(msgId);
-    if (!pending || pending.message.from !== normalizeLogin(str(f.fields.from))) {
-      this.log(conn, 'warn', 'message', `MESSAGE_RECV for unknown msg_id ${msgId} from ${str(f.fields.from)} ignored`, { packet: f.type });
-      return;
-    }
-    conn.awaitingRecv.delete(msgId);
-    pending.sender.send('MESSAGE_STATUS', { status: DELIVERED }, pending.seq);
-    this.log(conn, 'info', 'message', `msg_id ${msgId} from ${pending.message.from} received → MESSAGE_STATUS DELIVERED to the sender`, {
-      packet: f.type,
-    });
-  }
-
-  private deleteOffline(conn: ClientConnection, f: DecodedFrame): void {
-    if (this.lacks(conn, f, ['uidl'])) return;
-    const user = conn.user!;
-    const uidl = str(f.fields.uidl).toLowerCase();
-    const index = user.offline.findIndex((m) => m.uidl === uidl);
-    if (index === -1) {
-      this.log(conn, 'warn', 'offline', `DELETE_OFFLINE_MESSAGE for unknown UIDL ${uidl} ignored`, { packet: f.type });
-      return;
-    }
-    const [m] = user.offline.splice(index, 1);
-    this.log(conn, 'info', 'offline', `offline message from ${m.from} delivered and deleted (${user.offline.length} left)`, { packet: f.type });
-  }
-
-  // -------------------------------------------------------------------------------- contact list
-
-  private addContact(conn: ClientConnection, f: DecodedFrame): void {
-    const ack = (status: number, contactId = NO_CONTACT_ID) => conn.send('ADD_CONTACT_ACK', { status, contactId }, f.seq);
-    if (this.lacks(conn, f, ['flags', 'group', 'email'], ['ADD_CONTACT_ACK', { status: CONTACT_OPER_CODE.INVALID_INFO, contactId: NO_CONTACT_ID }])) return;
-    const user = conn.user!;
-    const flags = Number(f.fields.flags) >>> 0;
-    const name = str(f.fields.name);
-    const done = (level: 'info' | 'warn', text: string) => this.log(conn, level, 'contact', text, { packet: f.type });
-
-    if (flags & CONTACT_FLAG.GROUP) {
-      // Servers for ≤1.15 clients reportedly took a new group's name from the e-mail field (§10.2).
-      const groupName = name || str(f.fields.email);
-      if (user.groups.filter((g) => !g.removed).length >= MAX_GROUPS) {
-        ack(CONTACT_OPER_CODE.GROUP_LIMIT);
-        done('warn', `group "${groupName}" not added: ${MAX_GROUPS} groups already → GROUP_LIMIT`);
-        return;
-      }
-      let index = user.groups.findIndex((g) => g.removed);
-      if (index === -1) index = user.groups.length;
-      user.groups[index] = { name: groupName, flags: (index << 24) >>> 0, removed: false };
-      ack(CONTACT_OPER_CODE.SUCCESS, index);
-      done('info', `group "${groupName}" added as group ${index}`);
-      return;
-    }
-    if (flags & (CONTACT_FLAG.PHONE | CONTACT_FLAG.MULTICHAT)) {
-      ack(CONTACT_OPER_CODE.ERROR);
-      this.log(conn, 'warn', 'unsupported', `ADD_CONTACT of a ${flags & CONTACT_FLAG.PHONE ? 'phone contact' : 'multichat'} is not supported → ERROR`, {
-        packet: f.type,
-      });
-      return;
-    }
-    const email = normalizeLogin(str(f.fields.email));
-    const target = this.users.get(email);
-    if (!email.includes('@') || email === user.login) {
-      ack(CONTACT_OPER_CODE.INVALID_INFO);
-      done('warn', `contact "${email}" not added: invalid address → INVALID_INFO`);
-      return;
-    }
-    if (!target) {
-      ack(CONTACT_OPER_CODE.NO_SUCH_USER);
-      done('warn', `contact ${email} not added: no such user → NO_SUCH_USER`);
-      return;
-    }
-    if (user.contacts.some((c) => c.email === email)) {
-      ack(CONTACT_OPER_CODE.USER_EXISTS);
-      done('warn', `contact ${email} not added: already in the list → USER_EXISTS`);
-      return;
-    }
-    const group = this.validGroup(user, Number(f.fields.group));
-    const contact: ContactRecord = {
-      email,
-      nick: name || email.split('@')[0],
-      group,
-      flags: contactFlags(flags),
-      phones: str(f.fields.phones).trim(),
-      authorized: false,
-    };
-    user.contacts.push(contact);
-    conn.contactIds.push(email);
-    // Not authorized yet: the observer sees nothing until AUTHORIZE, so there is nothing to announce.
-    conn.lastSeen.set(email, JSON.stringify(this.userStatusFields(conn, email, this.seenBy(conn, user, contact))));
-    const id = FIRST_CONTACT_ID + conn.contactIds.length - 1;
-    ack(CONTACT_OPER_CODE.SUCCESS, id);
-    if (flags & CONTACT_FLAG.SHADOW) {
-      done('info', `${email} added as contact ${id} (shadow, to ignore: no authorization request)`);
-      return;
-    }
-    done('info', `${email} added as contact ${id} in group ${group}; authorization requested`);
-    this.requestAuthorization(conn, target, str(f.fields.authMessage));
-  }
-
-  /** The automatic authorization request to a newly added contact (reference §10.2, §10.4). */
-  private requestAuthorization(conn: ClientConnection, target: UserRecord, authMessage: string): void {
-    const user = conn.user!;
-    const text = authMessage.trim() ? authMessage.trim() : encodeAuthBlob({ nick: user.nick, text: DEFAULT_AUTH_TEXT }, 'utf16le');
-    const request: StoredMessage = { uidl: '', from: user.login, date: new Date(), flags: MESSAGE_FLAG.AUTHORIZE | MESSAGE_FLAG.NORECV, text };
-    const session = this.sessions.get(target.login);
-    if (session) {
-      session.send('MESSAGE_ACK', messageAckFields(request, session.minor, this.nextMsgId++));
-      this.log(conn, 'info', 'authorize', `authorization request ${user.login} → ${target.login} (online)`, { packet: 'MESSAGE_ACK' });
-    } else if (this.storeOffline(target, request)) {
-      this.log(conn, 'info', 'authorize', `authorization request ${user.login} → ${target.login} stored offline`, { packet: 'OFFLINE_MESSAGE_ACK' });
-    }
-  }
-
-  private validGroup(user: UserRecord, group: number): number {
-    return Number.isInteger(group) && group < user.groups.length && !user.groups[group].removed ? group : 0;
-  }
-
-  private modifyContact(conn: ClientConnection, f: DecodedFrame): void {
-    const ack = (status: number) => conn.send('MODIFY_CONTACT_ACK', { status }, f.seq);
-    if (this.lacks(conn, f, ['id', 'flags'], ['MODIFY_CONTACT_ACK', { status: CONTACT_OPER_CODE.INVALID_INFO }])) return;
-    const user = conn.user!;
-    const id = Number(f.fields.id);
-    const flags = Number(f.fields.flags) >>> 0;
-    const name = str(f.fields.name);
-    const done = (level: 'info' | 'warn', text: string) => this.log(conn, level, 'contact', text, { packet: f.type });
-
-    if (id < FIRST_CONTACT_ID) {
-      const g = user.groups[id];
-      if (!g || g.removed) {
-        ack(CONTACT_OPER_CODE.INVALID_INFO);
-        done('warn', `MODIFY_CONTACT of unknown group ${id} → INVALID_INFO`);
-        return;
-      }
-      if (flags & CONTACT_FLAG.REMOVED) {
-        g.removed = true;
-        for (const c of user.contacts) if (c.group === id) c.group = 0;
-        ack(CONTACT_OPER_CODE.SUCCESS);
-        done('info', `group ${id} "${g.name}" removed (its contacts moved to group 0)`);
-        return;
-      }
-      if (name) g.name = name;
-      if (flags & 0xff000000) g.flags = (flags & 0xff000000) >>> 0;
-      ack(CONTACT_OPER_CODE.SUCCESS);
-      done('info', `group ${id} is now "${g.name}"`);
-      return;
-    }
-    // By the session's id; the e-mail of the request decides when the two disagree.
-    const byId = conn.contactIds[id - FIRST_CONTACT_ID];
-    const email = normalizeLogin(str(f.fields.email)) || byId;
-    const index = user.contacts.findIndex((c) => c.email === email);
-    if (index === -1) {
-      ack(CONTACT_OPER_CODE.NO_SUCH_USER);
-      done('warn', `MODIFY_CONTACT of unknown contact ${id} (${email || 'no e-mail'}) → NO_SUCH_USER`);
-      return;
-    }
-    const contact = user.contacts[index];
-    if (flags & CONTACT_FLAG.REMOVED) {
-      user.contacts.splice(index, 1);
-      ack(CONTACT_OPER_CODE.SUCCESS);
-      done('info', `contact ${id} ${email} removed`);
-      return;
-    }
-    if (name) contact.nick = name;
-    if (f.fields.group !== undefined) contact.group = this.validGroup(user, Number(f.fields.group));
-    contact.flags = contactFlags(flags);
-    if (typeof f.fields.phones === 'string') contact.phones = f.fields.phones.trim();
-    ack(CONTACT_OPER_CODE.SUCCESS);
-    done('info', `contact ${id} ${email}: nick "${contact.nick}", group ${contact.group}, flags 0x${contact.flags.toString(16)}`);
-    // Visibility lists changed what that contact sees of this user.
-    const watcher = this.sessions.get(email);
-    if (watcher) this.sendPresence(watcher, user);
-  }
-
-  private authorize(conn: ClientConnection, f: DecodedFrame): void {
-    if (this.lacks(conn, f, ['email'])) return;
-    const user = conn.user!;
-    const who = normalizeLogin(str(f.fields.email));
-    const entry = this.users.get(who)?.contacts.find((c) => c.email === user.login);
-    if (!entry) {
-      this.log(conn, 'warn', 'authorize', `AUTHORIZE ${who}: not a user who has ${user.login} in the contact list; ignored`, { packet: f.type });
-      return;
-    }
-    entry.authorized = true;
-    const session = this.sessions.get(who);
-    if (session) {
-      session.send('AUTHORIZE_ACK', { email: user.login });
-      this.sendPresence(session, user);
-    }
-    this.log(conn, 'info', 'authorize', `${user.login} authorized ${who}${session ? ' → AUTHORIZE_ACK' : ' (offline: seen at next login)'}`, {
-      packet: f.type,
-    });
-  }
-
-  // -------------------------------------------------------------------------------------- search
-
-  private search(conn: ClientConnection, f: DecodedFrame): void {
-    const criteria = (Array.isArray(f.fields.criteria) ? f.fields.criteria : []) as Fields[];
-    const tests: ((u: UserRecord) => boolean)[] = [];
-    const ignored: string[] = [];
-    for (const c of criteria) {
-      const value = str(c.value);
-      const id = Number(c.field);
-      const pick: ((u: UserRecord) => string) | undefined = [
-        (u: UserRecord) => u.login.split('@')[0],
-        (u: UserRecord) => u.login.split('@')[1],
-        (u: UserRecord) => u.nick,
-        (u: UserRecord) => u.firstName,
-        (u: UserRecord) => u.lastName,
-      ][id];
-      if (pick) tests.push((u) => matches(pick(u), value));
-      else if (id === 9) {
-        if (value === '1') tests.push((u) => this.sessions.has(u.login) && publicStatus(u) !== STATUS_OFFLINE);
-      } else ignored.push(`${id}=${value}`);
-    }
-    const found = [...this.users.values()].filter((u) => tests.every((t) => t(u))).slice(0, MAX_SEARCH_ROWS);
-    const rows = found.map((u) => {
-      const status = publicStatus(u);
-      const visible = status === STATUS_OFFLINE ? OFFLINE : u.presence;
-      const [user, domain] = u.login.split('@');
-      return {
-        Username: user,
-        Domain: domain,
-        Nickname: u.nick,
-        FirstName: u.firstName,
-        LastName: u.lastName,
-        mrim_status: status.toString(16),
-        status_uri: visible.statusUri,
-        status_title: visible.statusTitle,
-        status_desc: visible.statusDesc,
-      };
-    });
-    conn.send(
-      'ANKETA_INFO',
-      {
-        status: rows.length ? ANKETA_STATUS_CODE.OK : ANKETA_STATUS_CODE.NOUSER,
-        maxRows: MAX_SEARCH_ROWS,
-        serverTime: Math.floor(Date.now() / 1000),
-        columns: ANKETA_COLUMNS,
-        rows,
-      },
-      f.seq,
-    );
-    const asked = criteria.map((c) => `${c.field}=${str(c.value)}`).join(' ') || 'everyone';
-    const note = ignored.length ? ` (criteria ${ignored.join(' ')} not searchable here, ignored)` : '';
-    this.log(conn, 'info', 'search', `WP_REQUEST ${asked} → ${rows.length} row(s)${note}`, { packet: f.type });
-  }
-}
-
-/** `*` at the end of a search value is a prefix match (reference §11.1); otherwise equality; any case. */
-function matches(actual: string, wanted: string): boolean {
-  const a = actual.toLowerCase();
-  const w = wanted.toLowerCase();
-  return w.endsWith('*') ? a.startsWith(w.slice(0, -1)) : a === w;
-}
-
-/** The status strangers see (search results): invisible users look offline. */
-function publicStatus(u: UserRecord): number {
-  return u.presence.status & STATUS_FLAG_INVISIBLE ? STATUS_OFFLINE : u.presence.status;
-}
-
-/** Flags kept for a contact: the server derives REMOVED, GROUP and UNICODE_NAME itself. */
-function contactFlags(flags: number): number {
-  return (flags & ~(CONTACT_FLAG.REMOVED | CONTACT_FLAG.GROUP | CONTACT_FLAG.UNICODE_NAME)) >>> 0;
-}
-
-/** A LOGIN2 status that makes no sense at login (offline, unknown) counts as ONLINE. */
-function loginStatus(status: number): number {
-  return status === STATUS_OFFLINE || status === STATUS_UNDETERMINATED ? STATUS_ONLINE : status >>> 0;
-}
-
-/**
- * Which password form the codec read (reference §7.2.1): a raw MD5 digest decodes as hex. `enc` names
- * the encoding only where it differs from the rule's default, which is hex from 1.22 and CP1251 before.
- */
-function passwordForm(f: DecodedFrame): 'MD5' | 'plain' {
-  return (f.enc.password ?? (f.minor >= 22 ? 'hex' : 'cp1251')) === 'hex' ? 'MD5' : 'plain';
-}
-
-/**
- * Accepted forms per packet and version: LOGIN2 plain, plus MD5 at ≥1.22 (PRPL, VAD); LOGIN3 plain at
- * 1.21 and MD5 from 1.22. Returns why the password is refused, or undefined.
- */
-function passwordProblem(f: DecodedFrame, user: UserRecord): string | undefined {
-  const form = passwordForm(f);
-  const accepted = f.minor < 22 ? ['plain'] : f.type === 'LOGIN3' ? ['MD5'] : ['MD5', 'plain'];
-  if (!accepted.includes(form)) return `${form} password where ${f.type} v1.${f.minor} sends ${accepted.join(' or ')}`;
-  const given = str(f.fields.password);
-  const ok = form === 'MD5' ? given.toLowerCase() === passwordMd5(user.password) : given === user.password;
-  return ok ? undefined : 'wrong password';
 }

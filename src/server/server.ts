@@ -1,6 +1,6 @@
 /**
  * MrimServer: the reference MRIM server as a library — the MRIM listener, the redirector, the user
- * directory and its persistence. The behaviour per packet lives in ServerCore.
+ * directory and its persistence. The behaviour per packet lives in handlers/, dispatched by ServerCore.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
