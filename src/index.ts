@@ -7,7 +7,7 @@ export { formatEndpoint, parseEndpoint, type Endpoint } from './net/endpoint.js'
 export * from './client/index.js';
 export * from './server/index.js';
 export { MrimProxy, type MapRule, type ProxyOptions } from './proxy/proxy.js';
-export { isConnEvent, type AnyEvent, type ConnEvent, type TapEvent } from './proxy/events.js';
+export { isConnEvent, type AnyEvent, type ConnEvent, type TapEvent } from './tap/events.js';
 export { CAPTURE_FORMAT, CAPTURE_VERSION, CaptureWriter, defaultCapturePath, type CaptureHeader } from './capture/writer.js';
 export { CaptureFileError, readCapture, recordToTapEvent, type CaptureItem } from './capture/reader.js';
 export { CaptureFormatError, parseCapture, readPcapFile, streamBytes, type Capture, type CaptureWarning, type TcpConnection } from './capture/pcap.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readCapture } from '../src/capture/reader.js';
 import { CaptureWriter } from '../src/capture/writer.js';
-import type { TapEvent } from '../src/proxy/events.js';
+import type { TapEvent } from '../src/tap/events.js';
 import { MrimServer, type ServerAddress } from '../src/server/index.js';
 import { startProxy, type RecordingProxy } from './helpers/net.js';
 import { isPidginAvailable, pidginUnavailableReason, startPidgin } from './interop/pidgin.js';

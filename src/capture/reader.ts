@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { decodeFrame } from '../protocol/codec.js';
 import type { SessionEvent } from '../protocol/session.js';
 import { parseEndpoint, type Endpoint } from '../net/endpoint.js';
-import type { AnyEvent, TapEvent } from '../proxy/events.js';
+import type { AnyEvent, TapEvent } from '../tap/events.js';
 import { CAPTURE_FORMAT, CAPTURE_VERSION, type CaptureHeader } from './writer.js';
 
 export class CaptureFileError extends Error {}

@@ -5,7 +5,7 @@
  */
 import { closeSync, fchmodSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { TapEvent } from '../proxy/events.js';
+import type { TapEvent } from '../tap/events.js';
 import { tapEventToJson } from '../render/json.js';
 
 export const CAPTURE_FORMAT = 'mrimtap-capture';

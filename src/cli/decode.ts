@@ -9,7 +9,7 @@ import { CaptureFormatError, readPcapFile } from '../capture/pcap.js';
 import { decodePcap } from '../capture/pcap-decode.js';
 import { CaptureFileError, readCapture } from '../capture/reader.js';
 import { SessionDecoder, type SessionEvent } from '../protocol/session.js';
-import type { TapEvent } from '../proxy/events.js';
+import type { TapEvent } from '../tap/events.js';
 import { FILTER_SYNTAX } from '../render/filter.js';
 import { eventToJson } from '../render/json.js';
 import { formatTapEvent } from '../render/live.js';

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { CaptureWriter, defaultCapturePath } from '../capture/writer.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../net/endpoint.js';
-import type { TapEvent } from '../proxy/events.js';
+import type { TapEvent } from '../tap/events.js';
 import { MrimProxy, type MapRule, type ProxyOptions } from '../proxy/proxy.js';
 import { FILTER_SYNTAX, type EventFilter } from '../render/filter.js';
 import { liveLog } from '../render/live.js';

@@ -9,7 +9,7 @@ import type { Fields } from '../protocol/fields.js';
 import type { ReplyInfo, SessionEvent } from '../protocol/session.js';
 import type { SocksMessage } from '../protocol/socks.js';
 import type { Encoding } from '../protocol/text.js';
-import { isConnEvent, type ConnEvent, type TapEvent } from '../proxy/events.js';
+import { isConnEvent, type ConnEvent, type TapEvent } from '../tap/events.js';
 
 export const MASK = '********';
 

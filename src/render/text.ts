@@ -8,7 +8,7 @@ import { frameLayout, type DecodedFrame } from '../protocol/codec.js';
 import type { Direction, FieldContext, FieldSpec, Fields, Layout } from '../protocol/fields.js';
 import type { SessionEvent } from '../protocol/session.js';
 import { SOCKS_REPLIES, type SocksMessage } from '../protocol/socks.js';
-import { isConnEvent, type ConnEvent, type TapEvent } from '../proxy/events.js';
+import { isConnEvent, type ConnEvent, type TapEvent } from '../tap/events.js';
 import { MASK } from './json.js';
 
 export interface RenderOptions {
