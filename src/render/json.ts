@@ -4,14 +4,12 @@
  * bytes are kept whole, since re-decoding and replay need them).
  */
 import { formatEndpoint } from '../net/endpoint.js';
-import { frameLayout } from '../protocol/codec.js';
 import type { Fields } from '../protocol/fields.js';
 import type { ReplyInfo, SessionEvent } from '../protocol/session.js';
 import type { SocksMessage } from '../protocol/socks.js';
 import type { Encoding } from '../protocol/text.js';
 import { isConnEvent, type ConnEvent, type TapEvent } from '../tap/events.js';
-
-export const MASK = '********';
+import { maskFields, maskSocks } from '../tap/mask.js';
 
 interface JsonBase {
   dir: 'c2s' | 's2c';
@@ -47,11 +45,7 @@ export function eventToJson(ev: SessionEvent, opts: { showSecrets?: boolean } = 
   switch (ev.kind) {
     case 'frame': {
       const f = ev.frame;
-      let fields = f.fields;
-      if (!opts.showSecrets) {
-        const secrets = frameLayout(f).filter((s) => s.secret && s.name in fields);
-        if (secrets.length) fields = { ...fields, ...Object.fromEntries(secrets.map((s) => [s.name, MASK])) };
-      }
+      const fields = opts.showSecrets ? f.fields : maskFields(f);
       return {
         kind: 'frame',
         ...base,
@@ -72,8 +66,7 @@ export function eventToJson(ev: SessionEvent, opts: { showSecrets?: boolean } = 
     case 'garbage':
       return { kind: 'garbage', ...base, bytes: ev.bytes.toString('hex'), reason: ev.reason, ...(ev.skipped ? { skipped: ev.skipped } : {}) };
     case 'socks': {
-      const message = ev.message.type === 'auth' && !opts.showSecrets ? { ...ev.message, password: MASK } : ev.message;
-      return { kind: 'socks', ...base, bytes: ev.bytes.toString('hex'), message };
+      return { kind: 'socks', ...base, bytes: ev.bytes.toString('hex'), message: opts.showSecrets ? ev.message : maskSocks(ev.message) };
     }
     case 'redirect':
       return {
