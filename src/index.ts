@@ -1,7 +1,7 @@
 /** The mrimtap library API. */
 export * from './protocol/index.js';
 export { renderEvent, renderFrameFields, renderTapEvent, hexdump } from './render/text.js';
-export { eventToJson, tapEventToJson, type JsonEvent, type TapJson } from './render/json.js';
+export { eventToJson, recordToTapEvent, tapEventToJson, type JsonConnEvent, type JsonEvent, type TapJson } from './tap/line.js';
 export { FILTER_KEYS, FILTER_SYNTAX, FilterError, parseFilter, type EventFilter } from './render/filter.js';
 export { formatEndpoint, parseEndpoint, type Endpoint } from './net/endpoint.js';
 export * from './client/index.js';
@@ -9,6 +9,6 @@ export * from './server/index.js';
 export { MrimProxy, type MapRule, type ProxyOptions } from './proxy/proxy.js';
 export { isConnEvent, type AnyEvent, type ConnEvent, type TapEvent } from './tap/events.js';
 export { CAPTURE_FORMAT, CAPTURE_VERSION, CaptureWriter, defaultCapturePath, type CaptureHeader } from './capture/writer.js';
-export { CaptureFileError, readCapture, recordToTapEvent, type CaptureItem } from './capture/reader.js';
+export { CaptureFileError, readCapture, type CaptureItem } from './capture/reader.js';
 export { CaptureFormatError, parseCapture, readPcapFile, streamBytes, type Capture, type CaptureWarning, type TcpConnection } from './capture/pcap.js';
 export { decodePcap } from './capture/pcap-decode.js';

@@ -6,7 +6,7 @@
 import { closeSync, fchmodSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { TapEvent } from '../tap/events.js';
-import { tapEventToJson } from '../render/json.js';
+import { tapEventToJson } from '../tap/line.js';
 
 export const CAPTURE_FORMAT = 'mrimtap-capture';
 export const CAPTURE_VERSION = 1;

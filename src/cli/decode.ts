@@ -11,7 +11,7 @@ import { CaptureFileError, readCapture } from '../capture/reader.js';
 import { SessionDecoder, type SessionEvent } from '../protocol/session.js';
 import type { TapEvent } from '../tap/events.js';
 import { FILTER_SYNTAX } from '../render/filter.js';
-import { eventToJson } from '../render/json.js';
+import { eventToJson } from '../tap/line.js';
 import { formatTapEvent } from '../render/live.js';
 import { renderEvent } from '../render/text.js';
 import { CliError, fileErrorText } from './errors.js';

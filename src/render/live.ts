@@ -5,7 +5,7 @@
 import type { ChalkInstance } from 'chalk';
 import type { TapEvent } from '../tap/events.js';
 import type { EventFilter } from './filter.js';
-import { tapEventToJson } from './json.js';
+import { tapEventToJson } from '../tap/line.js';
 import { renderTapEvent } from './text.js';
 
 export interface LogFormat {
