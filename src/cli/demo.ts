@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { defaultCapturePath } from '../capture/writer.js';
+import { defaultCapturePath } from '../capture/jsonl.js';
 import { MrimClient } from '../client/index.js';
 import { formatEndpoint } from '../net/endpoint.js';
 import { MrimServer, type ServerAddress } from '../server/index.js';

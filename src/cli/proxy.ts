@@ -1,6 +1,8 @@
 /** `mrimtap proxy`: the sniffing SOCKS5 proxy with a live decoded log and optional recording. */
 import type { Command } from 'commander';
-import { CaptureWriter, defaultCapturePath } from '../capture/writer.js';
+import type { CaptureWriter } from '../capture/format.js';
+import { defaultCapturePath } from '../capture/jsonl.js';
+import { createWriter } from '../capture/open.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../net/endpoint.js';
 import type { TapEvent } from '../tap/events.js';
 import { MrimProxy, type MapRule, type ProxyOptions } from '../proxy/proxy.js';
@@ -148,7 +150,7 @@ export async function startSniffer(opts: SnifferOptions): Promise<Sniffer> {
   }
   if (opts.record) {
     try {
-      capture = CaptureWriter.create(opts.record, { listen: formatEndpoint(address) }, { showSecrets: opts.showSecrets });
+      capture = createWriter(opts.record, { listen: formatEndpoint(address) }, { showSecrets: opts.showSecrets });
     } catch (e) {
       await proxy.close();
       throw new CliError(`cannot record to ${opts.record}: ${fileErrorReason(e)}`);
