@@ -4,8 +4,8 @@
  */
 import type { ChalkInstance } from 'chalk';
 import type { TapEvent } from '../tap/events.js';
-import type { EventFilter } from './filter.js';
 import { tapEventToJson } from '../tap/line.js';
+import type { EventFilter } from './filter.js';
 import { renderTapEvent } from './text.js';
 
 export interface LogFormat {
