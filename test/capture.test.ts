@@ -5,8 +5,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { readCapture, type CaptureItem } from '../src/capture/reader.js';
-import { CaptureWriter, defaultCapturePath } from '../src/capture/writer.js';
+import { CaptureFileError, type CaptureEntry } from '../src/capture/format.js';
+import { defaultCapturePath, readCapture, type CaptureItem } from '../src/capture/jsonl.js';
+import { createWriter, openCapture } from '../src/capture/open.js';
 import { encodePacket } from '../src/protocol/codec.js';
 import { spawnCli, ROOT } from './helpers/cli.js';
 import { runCli } from './helpers/server-cli.js';
@@ -144,7 +145,7 @@ describe('proxy --record and decode CAPTURE', () => {
 describe('capture files', () => {
   it('the reader reports invalid lines by number and goes on', async () => {
     const path = join(dir, 'damaged.jsonl');
-    const w = CaptureWriter.create(path, { source: 'test' });
+    const w = createWriter(path, { source: 'test' });
     const client = { host: '127.0.0.1', port: 5000 };
     w.write({ conn: 1, client, event: { kind: 'note', time: 0, level: 'info', message: 'first' } });
     w.close();
@@ -192,8 +193,43 @@ describe('capture files', () => {
   it('an existing file is made owner-only when recorded over', () => {
     const path = join(dir, 'existing.jsonl');
     writeFileSync(path, 'old', { mode: 0o644 });
-    CaptureWriter.create(path, {}).close();
+    createWriter(path, {}).close();
     assert.equal(statSync(path).mode & 0o777, 0o600);
+  });
+
+  it('openCapture tells the formats by their first bytes, and names the file in its errors', async () => {
+    const entries = async (path: string) => {
+      const capture = await openCapture(path);
+      const out: CaptureEntry[] = [];
+      for await (const e of capture.entries) out.push(e);
+      return { ...capture, entries: out };
+    };
+    const recording = join(dir, 'opened.jsonl');
+    const w = createWriter(recording, { source: 'test', started: new Date(Date.UTC(2024, 0, 31)) });
+    w.write({ conn: 1, client: { host: '127.0.0.1', port: 5000 }, event: { kind: 'note', time: 0, level: 'info', message: 'hello' } });
+    w.close();
+    writeFileSync(recording, readFileSync(recording, 'utf8') + 'torn');
+    const jsonl = await entries(recording);
+    assert.equal(jsonl.format, 'mrimtap');
+    assert.match(jsonl.description, /^capture by mrimtap \S+, started 2024-01-31T00:00:00\.000Z from test$/);
+    assert.deepEqual(
+      jsonl.entries.map((e) => (e.kind === 'event' ? e.event.event.kind : e.message)),
+      ['note', 'line 3: the last line is incomplete (recording cut short): skipped'],
+    );
+
+    const pcap = await entries(join(ROOT, 'test', 'fixtures', 'vectors', 'pidgin-mra-1.8-session.pcap'));
+    assert.equal(pcap.format, 'pcap');
+    assert.match(pcap.description, /^pcap: \d+ packets, 2 TCP connections$/);
+    assert.match(pcap.entries.find((e) => e.kind === 'problem')?.message ?? '', /\(file offset \d+\)$/);
+    assert.ok(pcap.entries.some((e) => e.kind === 'event' && e.event.event.kind === 'frame' && e.event.event.frame.type === 'LOGIN2'));
+
+    const text = join(dir, 'notes.txt');
+    writeFileSync(text, 'hello');
+    await assert.rejects(openCapture(text), (e: Error) => e instanceof CaptureFileError && e.message === `${text} is not a capture: expected a mrimtap recording (.jsonl) or a pcap/pcapng file`);
+    const pcapHead = join(dir, 'short.pcap');
+    writeFileSync(pcapHead, Buffer.from('d4c3b2a10200', 'hex'));
+    await assert.rejects(openCapture(pcapHead), (e: Error) => e instanceof CaptureFileError && e.message.startsWith(`${pcapHead}: truncated pcap file header`));
+    await assert.rejects(openCapture(join(dir, 'missing.pcap')), { code: 'ENOENT' });
   });
 
   it('the default name is under captures/ with the date and time', () => {

@@ -5,8 +5,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { readCapture } from '../src/capture/reader.js';
-import type { TapEvent } from '../src/proxy/events.js';
+import { readCapture } from '../src/capture/jsonl.js';
+import type { TapEvent } from '../src/tap/events.js';
 import { spawnCli } from './helpers/cli.js';
 import { runCli } from './helpers/server-cli.js';
 

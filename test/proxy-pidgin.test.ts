@@ -7,9 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { readCapture } from '../src/capture/reader.js';
-import { CaptureWriter } from '../src/capture/writer.js';
-import type { TapEvent } from '../src/proxy/events.js';
+import type { CaptureWriter } from '../src/capture/format.js';
+import { readCapture } from '../src/capture/jsonl.js';
+import { createWriter } from '../src/capture/open.js';
+import type { TapEvent } from '../src/tap/events.js';
 import { MrimServer, type ServerAddress } from '../src/server/index.js';
 import { startProxy, type RecordingProxy } from './helpers/net.js';
 import { isPidginAvailable, pidginUnavailableReason, startPidgin } from './interop/pidgin.js';
@@ -21,7 +22,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 async function setUp(name: string): Promise<{ server: MrimServer; address: ServerAddress; proxy: RecordingProxy; capture: CaptureWriter; done: () => Promise<void> }> {
   const server = new MrimServer({ host: '127.0.0.1', port: 0, redirectorPort: 0 });
   const address = await server.listen();
-  const capture = CaptureWriter.create(join(dir, `${name}.jsonl`), { source: 'test' });
+  const capture = createWriter(join(dir, `${name}.jsonl`), { source: 'test' });
   const proxy = await startProxy({ onEvent: (ev) => capture.write(ev) });
   return {
     server,

@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { encodePacket } from '../src/protocol/codec.js';
 import { SessionDecoder } from '../src/protocol/session.js';
-import type { TapEvent } from '../src/proxy/events.js';
+import type { TapEvent } from '../src/tap/events.js';
 import { normalizeHost, replyForError } from '../src/socks/server.js';
 import {
   echoServer,

@@ -3,15 +3,13 @@
  * of one direction as the annotated listing or JSON Lines.
  */
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { CaptureFormatError, readPcapFile } from '../capture/pcap/index.js';
-import { decodePcap } from '../capture/pcap-decode.js';
-import { CaptureFileError, readCapture } from '../capture/reader.js';
+import { CaptureFileError } from '../capture/format.js';
+import { openCapture } from '../capture/open.js';
 import { SessionDecoder, type SessionEvent } from '../protocol/session.js';
-import type { TapEvent } from '../proxy/events.js';
 import { FILTER_SYNTAX } from '../render/filter.js';
-import { eventToJson } from '../render/json.js';
+import { eventToJson } from '../tap/line.js';
 import { formatTapEvent } from '../render/live.js';
 import { renderEvent } from '../render/text.js';
 import { CliError, fileErrorText } from './errors.js';
@@ -68,61 +66,20 @@ async function checkFile(path: string): Promise<void> {
   }
 }
 
-type CaptureKind = 'jsonl' | 'pcap';
-
-async function sniffKind(path: string): Promise<CaptureKind> {
-  const fh = await open(path, 'r');
-  try {
-    const { buffer, bytesRead } = await fh.read(Buffer.alloc(4), 0, 4, 0);
-    const head = buffer.subarray(0, bytesRead);
-    if (head[0] === 0x7b) return 'jsonl';
-    const magic = head.length === 4 ? head.readUInt32BE(0) : 0;
-    if ([0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a].includes(magic)) return 'pcap';
-    throw new CliError(`${path} is not a capture: expected a mrimtap recording (.jsonl) or a pcap/pcapng file`);
-  } finally {
-    await fh.close();
-  }
-}
-
 async function decodeCapture(path: string, flags: DecodeFlags): Promise<void> {
   const filter = parseFilterOption(flags.filter);
   const maxFrameSize = maxFrameSizeOf(flags);
   await checkFile(path);
   const fmt = { json: flags.json, hex: flags.hex, showSecrets: flags.showSecrets, color };
-  const show = async (ev: TapEvent) => {
-    if (!filter || filter(ev)) await writeOut(formatTapEvent(ev, fmt));
-  };
-  const warn = (text: string) => process.stderr.write(`mrimtap: ${path}: ${text}\n`);
-
-  if ((await sniffKind(path)) === 'pcap') {
-    let capture;
-    try {
-      capture = await readPcapFile(path);
-    } catch (e) {
-      if (e instanceof CaptureFormatError) throw new CliError(`${path}: ${e.message}`);
-      throw new CliError(fileErrorText(path, e));
-    }
-    for (const w of capture.warnings) warn(`${w.message} (file offset ${w.offset})`);
-    const events: TapEvent[] = [];
-    decodePcap(capture, (ev) => events.push(ev), { maxFrameSize });
-    if (!flags.json) await writeOut(color.dim(`${capture.format}: ${capture.packets} packets, ${capture.connections.length} TCP connections`));
-    for (const ev of events) await show(ev);
-    return;
-  }
-
   try {
-    for await (const item of readCapture(path)) {
-      if (item.kind === 'header') {
-        const h = item.header;
-        if (!flags.json) await writeOut(color.dim(`capture by ${h.tool}, started ${h.started}${h.listen ? ` on ${h.listen}` : ''}${h.source ? ` from ${h.source}` : ''}`));
-      } else if (item.kind === 'problem') {
-        warn(`line ${item.line}: ${item.message}`);
-      } else {
-        await show(item.event);
-      }
+    const capture = await openCapture(path, { maxFrameSize });
+    if (!flags.json) await writeOut(color.dim(capture.description));
+    for await (const entry of capture.entries) {
+      if (entry.kind === 'problem') process.stderr.write(`mrimtap: ${path}: ${entry.message}\n`);
+      else if (!filter || filter(entry.event)) await writeOut(formatTapEvent(entry.event, fmt));
     }
   } catch (e) {
-    if (e instanceof CaptureFileError) throw new CliError(`${path}: ${e.message}`);
+    if (e instanceof CaptureFileError) throw new CliError(e.message);
     throw new CliError(fileErrorText(path, e));
   }
 }

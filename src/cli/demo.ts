@@ -5,14 +5,15 @@
  */
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { defaultCapturePath } from '../capture/writer.js';
+import { defaultCapturePath } from '../capture/jsonl.js';
 import { MrimClient } from '../client/index.js';
 import { formatEndpoint } from '../net/endpoint.js';
+import type { Sniffer, SnifferOptions } from '../proxy/sniffer.js';
 import { MrimServer, type ServerAddress } from '../server/index.js';
 import { CliError } from './errors.js';
 import { color } from './output.js';
-import { printSummary, startSniffer, type Sniffer, type SnifferOptions } from './proxy.js';
 import { waitForSignal } from './signals.js';
+import { printSummary, startLoggedSniffer, type LogFlags } from './sniffing.js';
 
 interface DemoFlags {
   exit?: boolean;
@@ -72,8 +73,8 @@ function startServer(freePorts: boolean): Promise<{ server: MrimServer; address:
   });
 }
 
-function startProxy(opts: Omit<SnifferOptions, 'port'>, freePorts: boolean): Promise<{ sniffer: Sniffer; preferred: boolean }> {
-  return onUsualPorts(freePorts, async (usual) => ({ sniffer: await startSniffer({ ...opts, port: usual ? PREFERRED.proxy : 0 }) }));
+function startProxy(opts: Omit<SnifferOptions, 'port'>, log: LogFlags, freePorts: boolean): Promise<{ sniffer: Sniffer; preferred: boolean }> {
+  return onUsualPorts(freePorts, async (usual) => ({ sniffer: await startLoggedSniffer({ ...opts, port: usual ? PREFERRED.proxy : 0 }, log) }));
 }
 
 const narrate = (text: string) => process.stdout.write(`\n${color.bold.magenta('▶')} ${color.bold(text)}\n`);
@@ -197,8 +198,7 @@ export async function runDemo(flags: DemoFlags): Promise<boolean> {
         { from: { host: MRIM_HOST, port: PREFERRED.server }, to: { host: HOST, port: address.port } },
       ],
       record: flags.record ?? defaultCapturePath(),
-      hex: flags.hex,
-    }, !!flags.freePorts);
+    }, { hex: flags.hex }, !!flags.freePorts);
     sniffer = started.sniffer;
     const fellBack = (wanted: number) => color.yellow(` (${wanted} was in use)`);
     const out = (line: string) => process.stdout.write(line + '\n');

@@ -8,9 +8,9 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { SocksServer, SOCKS_REPLY, normalizeHost, replyForError, type SocksDecision, type SocksRequest } from '../socks/server.js';
 import type { Endpoint } from '../net/endpoint.js';
-import type { TapEvent } from './events.js';
+import type { TapEvent } from '../tap/events.js';
+import { TapHub, type ConnectionTap } from '../tap/tap.js';
 import { Relay } from './relay.js';
-import { TapHub, type ConnectionTap } from './tap.js';
 
 export interface MapRule {
   from: Endpoint;

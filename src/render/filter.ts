@@ -15,7 +15,7 @@
  *
  * A term about something an event does not have (`dir=c2s` on a CLOSE) does not hold; negated, it does.
  */
-import type { TapEvent } from '../proxy/events.js';
+import type { TapEvent } from '../tap/events.js';
 
 export const FILTER_KEYS = ['type', 'dir', 'conn', 'login'] as const;
 type Key = (typeof FILTER_KEYS)[number];

@@ -3,9 +3,9 @@
  * through the --filter. A rendering failure becomes a one-line warning, never a crash.
  */
 import type { ChalkInstance } from 'chalk';
-import type { TapEvent } from '../proxy/events.js';
+import type { TapEvent } from '../tap/events.js';
+import { tapEventToJson } from '../tap/line.js';
 import type { EventFilter } from './filter.js';
-import { tapEventToJson } from './json.js';
 import { renderTapEvent } from './text.js';
 
 export interface LogFormat {

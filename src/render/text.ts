@@ -5,11 +5,11 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import { formatEndpoint } from '../net/endpoint.js';
 import { frameLayout, type DecodedFrame } from '../protocol/codec.js';
-import type { Direction, FieldContext, FieldSpec, Fields, Layout } from '../protocol/fields.js';
+import type { Direction, FieldSpec, Fields, Layout } from '../protocol/fields.js';
 import type { SessionEvent } from '../protocol/session.js';
 import { SOCKS_REPLIES, type SocksMessage } from '../protocol/socks.js';
-import { isConnEvent, type ConnEvent, type TapEvent } from '../proxy/events.js';
-import { MASK } from './json.js';
+import { isConnEvent, type ConnEvent, type TapEvent } from '../tap/events.js';
+import { maskFields, maskRaw, maskSocks } from '../tap/mask.js';
 
 export interface RenderOptions {
   /** Connection label shown after the time (`#3`). */
@@ -53,12 +53,6 @@ function showString(s: string): string {
   return s === '' || /^\s|\s$|[\x00-\x1f"]/.test(cut) ? JSON.stringify(cut) : cut;
 }
 
-/** The mask says whether the secret went as an MD5 digest or in plain text, never how long it is. */
-function maskSecret(spec: FieldSpec, frame: DecodedFrame, ctx: FieldContext): string {
-  const encoding = frame.enc[spec.name] ?? spec.type.rule?.(ctx);
-  return `${MASK} (${encoding === 'hex' ? 'md5' : 'plaintext'})`;
-}
-
 function describe(spec: FieldSpec | undefined, value: unknown): string {
   if (typeof value === 'number') return spec?.type.describe?.(value) ?? String(value);
   if (typeof value === 'string') return showString(value);
@@ -96,43 +90,39 @@ function fieldLines(name: string, value: unknown, spec: FieldSpec | undefined, l
 
 export function renderFrameFields(frame: DecodedFrame, opts: RenderOptions = {}): string[] {
   const c = opts.color ?? plainChalk;
-  const ctx: FieldContext = { minor: frame.minor, dir: frame.dir, fields: frame.fields, root: frame.fields, enc: frame.enc, warnings: [] };
+  // A masked secret is a string like any other from here on: `******** (md5)`.
+  const fields = opts.showSecrets ? frame.fields : maskFields(frame, { encoding: true });
   const layout = frameLayout(frame);
   const lines: string[] = [];
   const shown = new Set<string>();
   for (const spec of layout) {
     if (spec.spread) {
-      const records = spec.type.recordLayouts?.(frame.fields) ?? {};
+      const records = spec.type.recordLayouts?.(fields) ?? {};
       for (const [key, recordLayout] of Object.entries(records)) {
-        if (frame.fields[key] === undefined) continue;
+        if (fields[key] === undefined) continue;
         shown.add(key);
-        lines.push(...fieldLines(key, frame.fields[key], undefined, recordLayout, '    ', c));
+        lines.push(...fieldLines(key, fields[key], undefined, recordLayout, '    ', c));
       }
       continue;
     }
-    if (!(spec.name in frame.fields) || shown.has(spec.name)) continue;
+    if (!(spec.name in fields) || shown.has(spec.name)) continue;
     shown.add(spec.name);
-    const value = frame.fields[spec.name];
-    if (spec.secret && !opts.showSecrets) {
-      lines.push(`    ${c.cyan(spec.name.padEnd(NAME_WIDTH))} ${maskSecret(spec, frame, ctx)}`);
-    } else {
-      lines.push(...fieldLines(spec.name, value, spec, undefined, '    ', c));
-    }
+    lines.push(...fieldLines(spec.name, fields[spec.name], spec, undefined, '    ', c));
   }
   // Decode-only annotations (unpacked RTF, parsed offline message, contact-less derived values).
-  for (const [k, v] of Object.entries(frame.fields)) {
+  for (const [k, v] of Object.entries(fields)) {
     if (shown.has(k)) continue;
     lines.push(...fieldLines(k, v, undefined, undefined, '    ', c).map((l, i) => (i === 0 ? l.replace(k, c.magenta(k)) : l)));
   }
   return lines;
 }
 
-function socksText(m: SocksMessage, showSecrets: boolean): string {
+function socksText(m: SocksMessage): string {
   switch (m.type) {
     case 'greeting':
       return `greeting, methods: ${m.methods.join(', ')}`;
     case 'auth':
-      return `username/password: ${m.user} / ${showSecrets ? m.password : MASK}`;
+      return `username/password: ${m.user} / ${m.password}`;
     case 'request':
       return `${m.command} ${m.host}:${m.port} (${m.atyp})`;
     case 'method':
@@ -166,7 +156,7 @@ export function renderEvent(ev: SessionEvent, opts: RenderOptions = {}): string 
       lines.push(...renderFrameFields(f, opts));
       if (f.trailing) lines.push(`    ${c.dim('trailing'.padEnd(NAME_WIDTH))} ${c.dim(f.trailing.length > 80 ? f.trailing.slice(0, 80) + '…' : f.trailing)}`);
       for (const w of f.warnings) lines.push(`    ${c.yellow(`⚠ ${w}`)}`);
-      if (opts.hex) lines.push(c.dim(hexdump(ev.raw)));
+      if (opts.hex) lines.push(c.dim(hexdump(opts.showSecrets ? ev.raw : maskRaw(ev.raw, f))));
       break;
     }
     case 'garbage':
@@ -175,7 +165,7 @@ export function renderEvent(ev: SessionEvent, opts: RenderOptions = {}): string 
       if (opts.hex) lines.push(c.dim(hexdump(ev.bytes.subarray(0, 256))));
       break;
     case 'socks':
-      head.push(c.bold('SOCKS5'), socksText(ev.message, !!opts.showSecrets));
+      head.push(c.bold('SOCKS5'), socksText(opts.showSecrets ? ev.message : maskSocks(ev.message)));
       lines.push(head.join(' '));
       break;
     case 'redirect':

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { SocksClient } from 'socks';
 import { Framer } from '../../src/protocol/framer.js';
 import { MrimProxy, type ProxyOptions } from '../../src/proxy/proxy.js';
-import type { TapEvent } from '../../src/proxy/events.js';
+import type { TapEvent } from '../../src/tap/events.js';
 
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;

@@ -40,6 +40,13 @@ const PCAP_HEADER_LEN = 24;
 const PCAP_RECORD_HEADER_LEN = 16;
 /** libpcap's own upper bound; anything larger in a record header means the file is damaged. */
 const MAX_SNAPLEN = 262144;
+/** libpcap's magic as read little-endian: the file's byte order and time resolution. */
+const PCAP_MAGICS = new Map([
+  [0xa1b2c3d4, { littleEndian: true, nanoseconds: false }],
+  [0xd4c3b2a1, { littleEndian: false, nanoseconds: false }],
+  [0xa1b23c4d, { littleEndian: true, nanoseconds: true }],
+  [0x4d3cb2a1, { littleEndian: false, nanoseconds: true }],
+]);
 const PCAPNG_SHB = 0x0a0d0d0a;
 const PCAPNG_IDB = 1;
 const PCAPNG_SPB = 3;
@@ -60,23 +67,17 @@ export function readCaptureRecords(input: Uint8Array): CaptureRecords {
     throw new CaptureFormatError(`not a pcap or pcapng file: only ${buf.length} bytes`, 0);
   }
   const magic = buf.readUInt32LE(0);
-  switch (magic) {
-    case 0xa1b2c3d4:
-      return readPcap(buf, true, false);
-    case 0xd4c3b2a1:
-      return readPcap(buf, false, false);
-    case 0xa1b23c4d:
-      return readPcap(buf, true, true);
-    case 0x4d3cb2a1:
-      return readPcap(buf, false, true);
-    case PCAPNG_SHB:
-      return readPcapng(buf);
-    default:
-      throw new CaptureFormatError(
-        `not a pcap or pcapng file: unknown magic bytes ${buf.subarray(0, 4).toString('hex')}`,
-        0,
-      );
-  }
+  if (magic === PCAPNG_SHB) return readPcapng(buf);
+  const pcap = PCAP_MAGICS.get(magic);
+  if (pcap) return readPcap(buf, pcap.littleEndian, pcap.nanoseconds);
+  throw new CaptureFormatError(`not a pcap or pcapng file: unknown magic bytes ${buf.subarray(0, 4).toString('hex')}`, 0);
+}
+
+/** Whether the first bytes of a file are a pcap or pcapng magic (for telling file types apart). */
+export function hasCaptureMagic(head: Buffer): boolean {
+  if (head.length < 4) return false;
+  const magic = head.readUInt32LE(0);
+  return magic === PCAPNG_SHB || PCAP_MAGICS.has(magic);
 }
 
 function readPcap(buf: Buffer, le: boolean, nano: boolean): CaptureRecords {

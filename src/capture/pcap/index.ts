@@ -4,7 +4,7 @@ import { readCaptureRecords, type CaptureFormat, type CaptureWarning } from './f
 import { decodeTcpPacket, type TcpSegment } from './packet.js';
 import { reassembleTcp, type TcpConnection } from './reassembly.js';
 
-export { CaptureFormatError, type CaptureWarning } from './file.js';
+export { CaptureFormatError, hasCaptureMagic, type CaptureWarning } from './file.js';
 export { streamBytes, type TcpConnection } from './reassembly.js';
 
 export interface Capture {

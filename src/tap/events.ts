@@ -1,7 +1,8 @@
 /**
- * What the sniffer reports about a connection, besides the decoded stream: the SOCKS handshake, the
- * TCP session opening and closing, and notes (decoder trouble, TLS interception). Together with the
- * SessionDecoder's events these make up the live log and the records of a capture.
+ * What a tap reports about a connection, besides the decoded stream: the SOCKS handshake, the TCP
+ * session opening and closing, and notes (decoder trouble, TLS interception). Together with the
+ * SessionDecoder's events these make up the live log and the records of a capture. Plain data: the
+ * proxy, the pcap decoder and capture readers produce them, the renderers and capture writers read them.
  */
 import type { Direction } from '../protocol/fields.js';
 import type { SessionEvent } from '../protocol/session.js';

@@ -1,8 +1,8 @@
 /**
- * Decoding beside the relay: one SessionDecoder per connection turns the bytes each side sent into
- * annotated events. Nothing here touches a socket, and nothing here may throw into the relay: a decoder
- * failure becomes a note and the bytes keep flowing. The same code decodes live traffic (proxy) and
- * reassembled pcap connections (`decode CAPTURE.pcap`).
+ * Connection events without sockets: bytes in, events out. One SessionDecoder per connection turns the
+ * bytes each side sent into annotated events; nothing here touches a socket or a file, and nothing here
+ * may throw into its caller (the proxy's relay): a decoder failure becomes a note and the bytes keep
+ * flowing. The same code decodes live traffic (proxy) and reassembled pcap connections (`decode CAPTURE.pcap`).
  */
 import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
 import type { Direction } from '../protocol/fields.js';

@@ -1,0 +1,56 @@
+/**
+ * What every capture file format provides to the registry (open.ts): how to recognise a file of it,
+ * how to read one as connection events, and for a format that can be written, how to record one.
+ */
+import type { TapEvent } from '../tap/events.js';
+
+/** The file is not a capture of the format it looked like, or its header is damaged. */
+export class CaptureFileError extends Error {}
+
+/** What a capture holds after its description: an event, or a problem found in the file (skipped, never fatal). */
+export type CaptureEntry = { kind: 'event'; event: TapEvent } | { kind: 'problem'; message: string };
+
+export interface OpenedCapture {
+  /** The format the file was read as: `mrimtap`, `pcap`, `pcapng`. */
+  format: string;
+  /** One line on what the file is: who recorded it and when, or its packets and TCP connections. */
+  description: string;
+  /** The events and problems in file order; read once. File system errors are thrown as they are. */
+  entries: AsyncIterable<CaptureEntry>;
+}
+
+export interface OpenOptions {
+  /** Formats that decode raw TCP streams report frames announcing a larger payload and skip them. */
+  maxFrameSize?: number;
+}
+
+/** What a recording says about itself, besides the tool and the format. */
+export interface RecordingInfo {
+  /** Where the proxy listened (`127.0.0.1:1080`). */
+  listen?: string;
+  /** What the capture was made from. */
+  source?: string;
+  /** When the recording started (default: now). */
+  started?: Date;
+}
+
+/** A recording being written, one event at a time; what was written survives a crash. */
+export interface CaptureWriter {
+  readonly path: string;
+  /** Events written so far. */
+  readonly events: number;
+  write(ev: TapEvent): void;
+  close(): void;
+}
+
+export interface FileFormat {
+  name: string;
+  /** How an error names what was expected: `a pcap/pcapng file`. */
+  label: string;
+  /** Whether the first bytes of a file (up to 16) are this format's. */
+  sniff(head: Buffer): boolean;
+  /** Reads a file: a CaptureFileError (its message without the path) when the file turns out not to be one. */
+  open(path: string, opts: OpenOptions): Promise<OpenedCapture>;
+  /** Formats that can be written: creates (or truncates) the file, readable by its owner only. */
+  create?(path: string, info: RecordingInfo, opts: { showSecrets?: boolean }): CaptureWriter;
+}

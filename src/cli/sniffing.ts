@@ -1,0 +1,45 @@
+/** What `proxy` and `demo` print around a sniffer: its live log, why it did not start, and the summary when it stops. */
+import { SnifferStartError, startSniffer, type Sniffer, type SnifferOptions } from '../proxy/sniffer.js';
+import type { EventFilter } from '../render/filter.js';
+import { liveLog } from '../render/live.js';
+import { CliError, EXIT, fileErrorReason } from './errors.js';
+import { color } from './output.js';
+
+export interface LogFlags {
+  /** Print no events. */
+  quiet?: boolean;
+  json?: boolean;
+  hex?: boolean;
+  filter?: EventFilter;
+}
+
+/** Starts a sniffer with its live log on stdout; a failure to start is a one-line error that keeps the system error's code. */
+export async function startLoggedSniffer(opts: Omit<SnifferOptions, 'onEvent' | 'onRecordingFailed'>, log: LogFlags = {}): Promise<Sniffer> {
+  const { quiet, ...format } = log;
+  try {
+    return await startSniffer({
+      ...opts,
+      onEvent: quiet ? undefined : liveLog({ ...format, showSecrets: opts.showSecrets, color, write: (t) => process.stdout.write(t) }),
+      onRecordingFailed: (path, err) => process.stderr.write(`mrimtap: recording to ${path} stopped: ${err.message}\n`),
+    });
+  } catch (e) {
+    if (!(e instanceof SnifferStartError)) throw e;
+    if (e.stage === 'record') throw new CliError(`cannot record to ${e.target}: ${fileErrorReason(e.cause)}`);
+    const why =
+      e.code === 'EADDRINUSE'
+        ? 'the port is in use (pick another with --port)'
+        : e.code === 'EACCES'
+          ? 'permission denied'
+          : e.code === 'EADDRNOTAVAIL'
+            ? 'no such local address'
+            : (e.cause as Error).message;
+    // The code lets the demo, which prefers a port, fall back to another.
+    throw Object.assign(new CliError(`cannot listen on ${e.target}: ${why}`, EXIT.FAILURE), { code: e.code });
+  }
+}
+
+export function printSummary(s: Sniffer): void {
+  const lines = [`mrimtap proxy: ${s.connections} connection${s.connections === 1 ? '' : 's'}`];
+  if (s.capture) lines.push(`  ${s.capture.events} events recorded in ${s.capture.path}`, `  read it again with: npx mrimtap decode ${s.capture.path}`);
+  process.stderr.write(lines.join('\n') + '\n');
+}

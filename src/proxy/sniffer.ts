@@ -1,0 +1,100 @@
+/**
+ * A sniffer: the proxy with its recording. Every event goes to the capture as it happens (a write
+ * failure ends the recording, not the proxy), then to the caller (the live log).
+ */
+import type { CaptureWriter } from '../capture/format.js';
+import { createWriter } from '../capture/open.js';
+import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
+import type { TapEvent } from '../tap/events.js';
+import { MrimProxy, type ProxyOptions } from './proxy.js';
+
+export interface SnifferOptions extends Omit<ProxyOptions, 'host' | 'port' | 'onEvent'> {
+  host: string;
+  /** 0 picks a free one. */
+  port: number;
+  /** Capture file to write, if any. */
+  record?: string;
+  /** Keep passwords and session keys unmasked in the recording's fields. */
+  showSecrets?: boolean;
+  /** Every event, after it was recorded; it runs inside the relay, so it must not throw. */
+  onEvent?: (ev: TapEvent) => void;
+  /** The recording stopped on a write error (a full disk…); the proxy goes on without it. */
+  onRecordingFailed?: (path: string, err: Error) => void;
+}
+
+export interface Sniffer {
+  address: Endpoint;
+  options: SnifferOptions;
+  /** The recording, while there is one. */
+  capture?: CaptureWriter;
+  /** Connections seen so far (SOCKS requests refused included). */
+  connections: number;
+  stop(): Promise<void>;
+}
+
+/** The sniffer did not start: its port could not be listened on, or its capture file not created (the system error is the `cause`). */
+export class SnifferStartError extends Error {
+  readonly code?: string;
+
+  constructor(
+    readonly stage: 'listen' | 'record',
+    /** The address or the file. */
+    readonly target: string,
+    cause: NodeJS.ErrnoException,
+  ) {
+    super(`${stage === 'listen' ? 'cannot listen on' : 'cannot record to'} ${target}: ${cause.message}`, { cause });
+    // The code lets a caller that prefers a port (the demo) fall back to another.
+    this.code = cause.code;
+  }
+}
+
+/** Starts the proxy and, if asked, its recording. */
+export async function startSniffer(opts: SnifferOptions): Promise<Sniffer> {
+  const { record, showSecrets, onEvent, onRecordingFailed, ...proxyOptions } = opts;
+  let capture: CaptureWriter | undefined;
+  const seen = new Set<number>();
+  const proxy = new MrimProxy({
+    ...proxyOptions,
+    onEvent: (ev) => {
+      seen.add(ev.conn);
+      if (capture) {
+        try {
+          capture.write(ev);
+        } catch (e) {
+          const failed = capture;
+          capture = undefined;
+          onRecordingFailed?.(failed.path, e as Error);
+        }
+      }
+      onEvent?.(ev);
+    },
+  });
+  let address: Endpoint;
+  try {
+    address = await proxy.listen();
+  } catch (e) {
+    throw new SnifferStartError('listen', formatEndpoint({ host: opts.host, port: opts.port }), e as NodeJS.ErrnoException);
+  }
+  if (record) {
+    try {
+      capture = createWriter(record, { listen: formatEndpoint(address) }, { showSecrets });
+    } catch (e) {
+      await proxy.close();
+      throw new SnifferStartError('record', record, e as NodeJS.ErrnoException);
+    }
+  }
+  return {
+    address,
+    options: opts,
+    get capture() {
+      return capture;
+    },
+    get connections() {
+      return seen.size;
+    },
+    async stop() {
+      await proxy.close();
+      capture?.close();
+    },
+  };
+}

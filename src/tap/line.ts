@@ -1,0 +1,268 @@
+/**
+ * The capture line format, both ways: the JSON object of one event, as stored in captures and printed
+ * by `proxy --json` and `decode --json` (JSON Lines), and that object read back into the event. Bytes
+ * are hex; secret fields are masked unless asked for, but a frame's raw bytes are kept whole, so a
+ * reader decodes them again (with the layout version they were recorded with) exactly as the session
+ * did, and replay has them.
+ */
+import { formatEndpoint, parseEndpoint, type Endpoint } from '../net/endpoint.js';
+import { decodeFrame } from '../protocol/codec.js';
+import type { Fields } from '../protocol/fields.js';
+import type { ReplyInfo } from '../protocol/conversation.js';
+import type { SessionEvent } from '../protocol/session.js';
+import type { SocksMessage } from '../protocol/socks.js';
+import type { Encoding } from '../protocol/text.js';
+import { isConnEvent, type AnyEvent, type ConnEvent, type TapEvent } from './events.js';
+import { maskFields, maskSocks } from './mask.js';
+
+interface JsonBase {
+  dir: 'c2s' | 's2c';
+  offset: number;
+  /** ISO time, when the event has one. */
+  time?: string;
+}
+
+export type JsonEvent =
+  | (JsonBase & {
+      kind: 'frame';
+      index: number;
+      seq: number;
+      msg: number;
+      type: string;
+      proto: string;
+      variant?: string;
+      fields: Fields;
+      enc?: Record<string, Encoding>;
+      trailing?: string;
+      raw: string;
+      warnings: string[];
+      replyTo?: ReplyInfo;
+    })
+  | (JsonBase & { kind: 'garbage'; bytes: string; reason: string; skipped?: number })
+  | (JsonBase & { kind: 'socks'; bytes: string; message: SocksMessage })
+  | (JsonBase & { kind: 'redirect'; bytes: string; text: string; address?: string; host?: string; port?: number })
+  | (JsonBase & { kind: 'tls' | 'compressed'; bytes: string; start: boolean });
+
+export function eventToJson(ev: SessionEvent, opts: { showSecrets?: boolean } = {}): JsonEvent {
+  const base: JsonBase = { dir: ev.dir, offset: ev.offset };
+  if (ev.time !== undefined) base.time = new Date(ev.time).toISOString();
+  switch (ev.kind) {
+    case 'frame': {
+      const f = ev.frame;
+      const fields = opts.showSecrets ? f.fields : maskFields(f);
+      return {
+        kind: 'frame',
+        ...base,
+        index: ev.index,
+        seq: f.seq,
+        msg: f.msg,
+        type: f.type,
+        proto: f.proto,
+        ...(f.variant ? { variant: f.variant } : {}),
+        fields,
+        ...(Object.keys(f.enc).length ? { enc: f.enc } : {}),
+        ...(f.trailing ? { trailing: f.trailing } : {}),
+        raw: ev.raw.toString('hex'),
+        warnings: f.warnings,
+        ...(ev.replyTo ? { replyTo: ev.replyTo } : {}),
+      };
+    }
+    case 'garbage':
+      return { kind: 'garbage', ...base, bytes: ev.bytes.toString('hex'), reason: ev.reason, ...(ev.skipped ? { skipped: ev.skipped } : {}) };
+    case 'socks': {
+      return { kind: 'socks', ...base, bytes: ev.bytes.toString('hex'), message: opts.showSecrets ? ev.message : maskSocks(ev.message) };
+    }
+    case 'redirect':
+      return {
+        kind: 'redirect',
+        ...base,
+        bytes: ev.bytes.toString('hex'),
+        text: ev.text,
+        ...(ev.host !== undefined ? { address: ev.address, host: ev.host, port: ev.port } : {}),
+      };
+    case 'tls':
+    case 'compressed':
+      return { kind: ev.kind, ...base, bytes: ev.bytes.toString('hex'), start: ev.start };
+  }
+}
+
+/** A connection-level event as JSON: times ISO, addresses `host:port`. */
+export type JsonConnEvent =
+  | { kind: 'connect'; time: string; client: string; target: string; mapped?: string; upstream?: string; user?: string; reply: number; error?: string }
+  | { kind: 'auth-refused'; time: string; client: string; user: string; methods?: string[] }
+  | { kind: 'open'; time: string; client: string; server: string; follows?: number }
+  | { kind: 'close'; time: string; bytes: { c2s: number; s2c: number }; durationMs: number; reason: string }
+  | { kind: 'note'; time: string; dir?: 'c2s' | 's2c'; level: 'info' | 'warn'; message: string };
+
+/**
+ * One line of a capture and of `proxy --json`: the event plus its connection, peers and login. Frames
+ * also carry `minor`, the protocol version their layout was read with, so a reader decodes them again
+ * exactly as the session did.
+ */
+export type TapJson = (JsonEvent | JsonConnEvent) & { conn: number; client: string; server?: string; login?: string; minor?: number };
+
+function connEventToJson(ev: ConnEvent): JsonConnEvent {
+  const time = new Date(ev.time).toISOString();
+  switch (ev.kind) {
+    case 'connect':
+      return {
+        kind: 'connect',
+        time,
+        client: formatEndpoint(ev.client),
+        target: formatEndpoint(ev.target),
+        ...(ev.mapped ? { mapped: formatEndpoint(ev.mapped) } : {}),
+        ...(ev.upstream ? { upstream: formatEndpoint(ev.upstream) } : {}),
+        ...(ev.user !== undefined ? { user: ev.user } : {}),
+        reply: ev.reply,
+        ...(ev.error ? { error: ev.error } : {}),
+      };
+    case 'auth-refused':
+      return { kind: 'auth-refused', time, client: formatEndpoint(ev.client), user: ev.user, ...(ev.methods ? { methods: ev.methods } : {}) };
+    case 'open':
+      return { kind: 'open', time, client: formatEndpoint(ev.client), server: formatEndpoint(ev.server), ...(ev.follows !== undefined ? { follows: ev.follows } : {}) };
+    case 'close':
+      return { kind: 'close', time, bytes: ev.bytes, durationMs: ev.durationMs, reason: ev.reason };
+    case 'note':
+      return { kind: 'note', time, ...(ev.dir ? { dir: ev.dir } : {}), level: ev.level, message: ev.message };
+  }
+}
+
+export function tapEventToJson(ev: TapEvent, opts: { showSecrets?: boolean } = {}): TapJson {
+  const e = ev.event;
+  const body = isConnEvent(e) ? connEventToJson(e) : eventToJson(e, opts);
+  return {
+    conn: ev.conn,
+    ...body,
+    client: formatEndpoint(ev.client),
+    ...(ev.server ? { server: formatEndpoint(ev.server) } : {}),
+    ...(ev.login !== undefined ? { login: ev.login } : {}),
+    ...(e.kind === 'frame' ? { minor: e.frame.minor } : {}),
+  } as TapJson;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reading a line back
+
+type Json = Record<string, unknown>;
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined || value === null) throw new Error(`missing or invalid ${what}`);
+  return value;
+}
+
+const str = (o: Json, k: string): string | undefined => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
+const num = (o: Json, k: string): number | undefined => (typeof o[k] === 'number' && Number.isFinite(o[k]) ? (o[k] as number) : undefined);
+const obj = (o: Json, k: string): Json | undefined => (o[k] && typeof o[k] === 'object' && !Array.isArray(o[k]) ? (o[k] as Json) : undefined);
+
+function endpoint(o: Json, k: string): Endpoint {
+  return need(parseEndpoint(need(str(o, k), k)), `${k} address`);
+}
+
+function hexBytes(o: Json, k: string): Buffer {
+  const text = need(str(o, k), k);
+  if (!/^(?:[0-9a-f]{2})*$/i.test(text)) throw new Error(`${k} is not hex`);
+  return Buffer.from(text, 'hex');
+}
+
+function timeOf(o: Json): number {
+  const t = Date.parse(need(str(o, 'time'), 'time'));
+  if (Number.isNaN(t)) throw new Error('invalid time');
+  return t;
+}
+
+function dirOf(o: Json): 'c2s' | 's2c' {
+  const d = o.dir;
+  if (d !== 'c2s' && d !== 's2c') throw new Error('missing or invalid dir');
+  return d;
+}
+
+function sessionEvent(o: Json): SessionEvent {
+  const base = { dir: dirOf(o), offset: need(num(o, 'offset'), 'offset'), time: timeOf(o) };
+  switch (o.kind) {
+    case 'frame': {
+      const raw = hexBytes(o, 'raw');
+      const frame = decodeFrame(raw, { dir: base.dir, minor: num(o, 'minor') });
+      const r = obj(o, 'replyTo');
+      const latencyMs = r && num(r, 'latencyMs');
+      const replyTo = r && {
+        type: need(str(r, 'type'), 'replyTo.type'),
+        seq: need(num(r, 'seq'), 'replyTo.seq'),
+        index: need(num(r, 'index'), 'replyTo.index'),
+        ...(latencyMs !== undefined ? { latencyMs } : {}),
+      };
+      // A frame's login is its connection's as of that frame: the line's `login`.
+      const login = str(o, 'login');
+      return { kind: 'frame', ...base, index: need(num(o, 'index'), 'index'), raw, frame, ...(replyTo ? { replyTo } : {}), ...(login !== undefined ? { login } : {}) };
+    }
+    case 'garbage':
+      return { kind: 'garbage', ...base, bytes: hexBytes(o, 'bytes'), reason: str(o, 'reason') ?? '', ...(num(o, 'skipped') ? { skipped: num(o, 'skipped') } : {}) };
+    case 'socks':
+      return { kind: 'socks', ...base, bytes: hexBytes(o, 'bytes'), message: need(obj(o, 'message'), 'message') as unknown as SocksMessage };
+    case 'redirect':
+      return {
+        kind: 'redirect',
+        ...base,
+        bytes: hexBytes(o, 'bytes'),
+        text: str(o, 'text') ?? '',
+        ...(num(o, 'port') !== undefined ? { address: str(o, 'address'), host: str(o, 'host'), port: num(o, 'port') } : {}),
+      };
+    case 'tls':
+    case 'compressed':
+      return { kind: o.kind, ...base, bytes: hexBytes(o, 'bytes'), start: o.start === true };
+    default:
+      throw new Error(`unknown event kind ${JSON.stringify(o.kind)}`);
+  }
+}
+
+/** A line's event: a connection-level one by its kind, otherwise a session event. */
+function anyEvent(o: Json): AnyEvent {
+  const time = timeOf(o);
+  switch (o.kind) {
+    case 'connect':
+      return {
+        kind: 'connect',
+        time,
+        client: endpoint(o, 'client'),
+        target: endpoint(o, 'target'),
+        ...(o.mapped !== undefined ? { mapped: endpoint(o, 'mapped') } : {}),
+        ...(o.upstream !== undefined ? { upstream: endpoint(o, 'upstream') } : {}),
+        ...(str(o, 'user') !== undefined ? { user: str(o, 'user') } : {}),
+        reply: need(num(o, 'reply'), 'reply'),
+        ...(str(o, 'error') ? { error: str(o, 'error') } : {}),
+      };
+    case 'auth-refused':
+      return {
+        kind: 'auth-refused',
+        time,
+        client: endpoint(o, 'client'),
+        user: str(o, 'user') ?? '',
+        ...(Array.isArray(o.methods) ? { methods: o.methods.map(String) } : {}),
+      };
+    case 'open':
+      return { kind: 'open', time, client: endpoint(o, 'client'), server: endpoint(o, 'server'), ...(num(o, 'follows') !== undefined ? { follows: num(o, 'follows') } : {}) };
+    case 'close': {
+      const bytes = need(obj(o, 'bytes'), 'bytes');
+      return { kind: 'close', time, bytes: { c2s: need(num(bytes, 'c2s'), 'bytes.c2s'), s2c: need(num(bytes, 's2c'), 'bytes.s2c') }, durationMs: num(o, 'durationMs') ?? 0, reason: str(o, 'reason') ?? '' };
+    }
+    case 'note':
+      return { kind: 'note', time, ...(o.dir !== undefined ? { dir: dirOf(o) } : {}), level: o.level === 'warn' ? 'warn' : 'info', message: str(o, 'message') ?? '' };
+    default:
+      return sessionEvent(o);
+  }
+}
+
+/** Turns one parsed line (what tapEventToJson made) back into its event; throws with the reason when it is not a valid record. */
+export function recordToTapEvent(record: unknown): TapEvent {
+  if (!record || typeof record !== 'object' || Array.isArray(record)) throw new Error('not a JSON object');
+  const o = record as Json;
+  const conn = need(num(o, 'conn'), 'conn');
+  need(str(o, 'kind'), 'kind');
+  const event = anyEvent(o);
+  return {
+    conn,
+    client: endpoint(o, 'client'),
+    ...(o.server !== undefined ? { server: endpoint(o, 'server') } : {}),
+    ...(str(o, 'login') !== undefined ? { login: str(o, 'login') } : {}),
+    event,
+  };
+}

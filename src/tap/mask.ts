@@ -1,0 +1,63 @@
+/**
+ * Hiding secrets — the fields the packet table marks `secret` (passwords, session keys) and SOCKS5
+ * passwords — wherever an event is shown: the listing, JSON, hexdumps, redacted copies. This is the one
+ * place that decides what is secret and how a masked value looks. Captures keep the raw bytes whole
+ * (re-decoding and replay need them); only what is displayed is masked.
+ */
+import { decodeFrame, frameLayout, type DecodedFrame } from '../protocol/codec.js';
+import type { FieldContext, FieldSpec, Fields } from '../protocol/fields.js';
+import type { SocksMessage } from '../protocol/socks.js';
+
+export const MASK = '********';
+
+/** The byte a masked secret's bytes are overwritten with (`*`, like MASK). */
+const MASK_BYTE = 0x2a;
+
+/** The frame's secret fields that hold a value. */
+function secretSpecs(frame: DecodedFrame): FieldSpec[] {
+  return frameLayout(frame).filter((s) => s.secret && s.name in frame.fields);
+}
+
+/** Whether a secret went as an MD5 digest (hex) or in plain text, as its decoder chose it. */
+function secretEncoding(spec: FieldSpec, frame: DecodedFrame): 'md5' | 'plaintext' {
+  const ctx: FieldContext = { minor: frame.minor, dir: frame.dir, fields: frame.fields, root: frame.fields, enc: frame.enc, warnings: [] };
+  return (frame.enc[spec.name] ?? spec.type.rule?.(ctx)) === 'hex' ? 'md5' : 'plaintext';
+}
+
+/**
+ * The frame's fields with each secret replaced by MASK (the frame itself is left alone). With
+ * `encoding`, the mask also says whether the secret went as an MD5 digest or in plain text
+ * (`******** (md5)`), as the listing shows it — never how long it is.
+ */
+export function maskFields(frame: DecodedFrame, opts: { encoding?: boolean } = {}): Fields {
+  const secrets = secretSpecs(frame);
+  if (!secrets.length) return frame.fields;
+  const masked = secrets.map((s): [string, string] => [s.name, opts.encoding ? `${MASK} (${secretEncoding(s, frame)})` : MASK]);
+  return { ...frame.fields, ...Object.fromEntries(masked) };
+}
+
+/**
+ * The frame's bytes (`raw`, which `frame` was decoded from) with each secret's bytes overwritten by `*`.
+ * A length-prefixed value keeps its length, so the masked frame still decodes (a redacted copy stays a
+ * valid frame). Returns `raw` itself when the frame holds no secret.
+ */
+export function maskRaw(raw: Buffer, frame: DecodedFrame): Buffer {
+  const secrets = secretSpecs(frame);
+  if (!secrets.length) return raw;
+  const { spans = {} } = decodeFrame(raw, { dir: frame.dir, minor: frame.minor, spans: true });
+  const out = Buffer.from(raw);
+  for (const spec of secrets) {
+    const span = spans[spec.name];
+    if (!span) continue;
+    const [start, end] = span;
+    // Every secret of the table is an LPS; told from the bytes, so another field type is masked whole.
+    const lps = end - start >= 4 && out.readUInt32LE(start) === end - start - 4;
+    out.fill(MASK_BYTE, lps ? start + 4 : start, end);
+  }
+  return out;
+}
+
+/** A SOCKS5 message with its password (RFC 1929 authentication) replaced by MASK. */
+export function maskSocks(message: SocksMessage): SocksMessage {
+  return message.type === 'auth' ? { ...message, password: MASK } : message;
+}
