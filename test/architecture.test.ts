@@ -91,6 +91,12 @@ describe('architecture', () => {
     assert.deepEqual(wrong, []);
   });
 
+  it('test/ mirrors src/: each folder of tests is named after the source folder it tests', () => {
+    const support = new Set(['helpers', 'fixtures', 'interop']);
+    const dirs = readdirSync(join(root, 'test'), { withFileTypes: true }).filter((e) => e.isDirectory() && !support.has(e.name));
+    assert.deepEqual(dirs.map((d) => d.name).filter((d) => !(d in LAYER)), []);
+  });
+
   it('no source file is much over 500 lines', () => {
     const long = sources.map((f) => [relative(root, f), readFileSync(f, 'utf8').split('\n').length] as const).filter(([, n]) => n > 550);
     assert.deepEqual(long, []);

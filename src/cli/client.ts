@@ -18,7 +18,7 @@ import { color, writeOut } from './output.js';
 import { waitForSignal } from './signals.js';
 
 /** Exit codes of `mrimtap client` (documented in the README). */
-export const CLIENT_EXIT = {
+const CLIENT_EXIT = {
   ...EXIT,
   CONNECT: 3,
   PROXY: 4,

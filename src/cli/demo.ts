@@ -30,7 +30,7 @@ const STEP_TIMEOUT_MS = 10_000;
 /** Pause after each step so the log of one step is complete before the next one starts. */
 const SETTLE_MS = 150;
 
-export const DEMO_ACCOUNTS = [
+const DEMO_ACCOUNTS = [
   { login: 'alice@mail.ru', password: 'alice' },
   { login: 'bob@mail.ru', password: 'bob' },
   { login: 'carol@list.ru', password: 'carol' },
@@ -185,7 +185,7 @@ function nextSteps(sniffer: Sniffer, server: ServerAddress): void {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
-export async function runDemo(flags: DemoFlags): Promise<boolean> {
+async function runDemo(flags: DemoFlags): Promise<boolean> {
   // From the start, so that Ctrl-C during the scripted session still closes the capture and the ports.
   const stop = waitForSignal();
   const { server, address, preferred: serverPreferred } = await startServer(!!flags.freePorts);

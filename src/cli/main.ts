@@ -11,7 +11,7 @@ import { CliError, EXIT } from './errors.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command('mrimtap')
     .description('MRIM (Mail.ru Agent) protocol toolkit: sniffing SOCKS5 proxy, codec, captures, reference client and server')
     .version(pkg.version)

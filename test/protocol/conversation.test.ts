@@ -2,11 +2,11 @@
 // them: version learning, login, reply correlation, the TLS switch; and the typed encoder.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodePacket } from '../src/protocol/codec.js';
-import { Conversation, hasReply } from '../src/protocol/conversation.js';
-import { parseProto } from '../src/protocol/header.js';
-import { PACKETS, type PacketDef } from '../src/protocol/packets/index.js';
-import { SessionDecoder } from '../src/protocol/session.js';
+import { encodePacket } from '../../src/protocol/codec.js';
+import { Conversation, hasReply } from '../../src/protocol/conversation.js';
+import { parseProto } from '../../src/protocol/header.js';
+import { PACKETS, type PacketDef } from '../../src/protocol/packets/index.js';
+import { SessionDecoder } from '../../src/protocol/session.js';
 
 const v = parseProto;
 

@@ -3,9 +3,9 @@
 // a SOCKS5 handshake, the redirector's answer, TLS after STARTTLS.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeFrame, encodePacket } from '../src/protocol/codec.js';
-import { DEFAULT_MAX_FRAME_SIZE, Framer, type FramerEvent, type FramerOptions } from '../src/protocol/framer.js';
-import { SessionDecoder, type SessionEvent } from '../src/protocol/session.js';
+import { decodeFrame, encodePacket } from '../../src/protocol/codec.js';
+import { DEFAULT_MAX_FRAME_SIZE, Framer, type FramerEvent, type FramerOptions } from '../../src/protocol/framer.js';
+import { SessionDecoder, type SessionEvent } from '../../src/protocol/session.js';
 
 const h = (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 const ascii = (text: string) => Buffer.from(text, 'latin1');

@@ -5,11 +5,11 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { MrimServer, type ServerUser } from '../src/server/index.js';
-import { closedPort } from './helpers/net.js';
-import { startTestSocks } from './helpers/socks5.js';
+import { MrimServer, type ServerUser } from '../../src/server/index.js';
+import { closedPort } from '../helpers/net.js';
+import { startTestSocks } from '../helpers/socks5.js';
 
-const BIN = join(fileURLToPath(new URL('..', import.meta.url)), 'bin', 'mrimtap.js');
+const BIN = join(fileURLToPath(new URL('../..', import.meta.url)), 'bin', 'mrimtap.js');
 const USERS: ServerUser[] = [
   { login: 'alice@mail.ru', password: 'alice-secret', nick: 'Алиса', contacts: [{ email: 'bob@mail.ru' }] },
   { login: 'bob@mail.ru', password: 'bob-secret', nick: 'Боб', contacts: [{ email: 'alice@mail.ru' }] },

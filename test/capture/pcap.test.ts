@@ -11,12 +11,12 @@ import {
   readPcapFile,
   streamBytes,
   type TcpConnection,
-} from '../src/capture/pcap/index.js';
-import { readCaptureRecords } from '../src/capture/pcap/file.js';
-import { LINKTYPE, TCP_FLAG, decodeTcpPacket, type TcpSegment } from '../src/capture/pcap/packet.js';
-import { reassembleTcp } from '../src/capture/pcap/reassembly.js';
+} from '../../src/capture/pcap/index.js';
+import { readCaptureRecords } from '../../src/capture/pcap/file.js';
+import { LINKTYPE, TCP_FLAG, decodeTcpPacket, type TcpSegment } from '../../src/capture/pcap/packet.js';
+import { reassembleTcp } from '../../src/capture/pcap/reassembly.js';
 
-const vectorsDir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'vectors');
+const vectorsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'vectors');
 const { SYN, ACK, FIN, RST, PSH } = TCP_FLAG;
 
 // ---------------------------------------------------------------------------------------------

@@ -5,10 +5,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { readCapture } from '../src/capture/jsonl.js';
-import type { TapEvent } from '../src/tap/events.js';
-import { spawnCli } from './helpers/cli.js';
-import { runCli } from './helpers/server-cli.js';
+import { readCapture } from '../../src/capture/jsonl.js';
+import type { TapEvent } from '../../src/tap/events.js';
+import { spawnCli } from '../helpers/cli.js';
+import { runCli } from '../helpers/server-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mrimtap-demo-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,11 +1,11 @@
 /** The capture line format both ways: every kind of event → JSON line → the same event. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodePacket } from '../src/protocol/codec.js';
-import type { TapEvent } from '../src/tap/events.js';
-import { recordToTapEvent, tapEventToJson } from '../src/tap/line.js';
-import { MASK } from '../src/tap/mask.js';
-import { TapHub } from '../src/tap/tap.js';
+import { encodePacket } from '../../src/protocol/codec.js';
+import type { TapEvent } from '../../src/tap/events.js';
+import { recordToTapEvent, tapEventToJson } from '../../src/tap/line.js';
+import { MASK } from '../../src/tap/mask.js';
+import { TapHub } from '../../src/tap/tap.js';
 
 const client = { host: '127.0.0.1', port: 50000 };
 const server = { host: '127.0.0.1', port: 2041 };

@@ -3,12 +3,12 @@
 // double login, the redirector — and the CLI server started exactly as the README shows it.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MESSAGE_FLAG } from '../src/protocol/constants.js';
-import { MrimServer, type ServerLogEvent } from '../src/server/index.js';
-import { isPidginAvailable, pidginUnavailableReason, startPidgin, type PidginEvent, type PidginSession } from './interop/pidgin.js';
-import { RawClient } from './helpers/raw-client.js';
-import { startServerCli } from './helpers/server-cli.js';
-import { until } from './helpers/wait.js';
+import { MESSAGE_FLAG } from '../../src/protocol/constants.js';
+import { MrimServer, type ServerLogEvent } from '../../src/server/index.js';
+import { isPidginAvailable, pidginUnavailableReason, startPidgin, type PidginEvent, type PidginSession } from '../interop/pidgin.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { startServerCli } from '../helpers/server-cli.js';
+import { until } from '../helpers/wait.js';
 
 const skip = (await isPidginAvailable()) ? false : ((await pidginUnavailableReason()) ?? 'pidgin-mra is not available');
 const WAIT = 5000;

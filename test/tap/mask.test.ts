@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decodeFrame, encodePacket, frameLayout } from '../src/protocol/codec.js';
-import { PACKETS } from '../src/protocol/packets/index.js';
-import { MASK, maskFields, maskRaw, maskSocks } from '../src/tap/mask.js';
-import { fieldsArbitrary, packetCases } from './helpers/packet-arbitrary.js';
-import { runCli } from './helpers/server-cli.js';
+import { decodeFrame, encodePacket, frameLayout } from '../../src/protocol/codec.js';
+import { PACKETS } from '../../src/protocol/packets/index.js';
+import { MASK, maskFields, maskRaw, maskSocks } from '../../src/tap/mask.js';
+import { fieldsArbitrary, packetCases } from '../helpers/packet-arbitrary.js';
+import { runCli } from '../helpers/server-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mrimtap-mask-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

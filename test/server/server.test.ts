@@ -6,18 +6,18 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it, type TestContext } from 'node:test';
-import { PayloadReader } from '../src/protocol/buffer.js';
-import type { DecodedFrame } from '../src/protocol/codec.js';
-import { CONTACT_FLAG, MESSAGE_FLAG } from '../src/protocol/constants.js';
-import type { Fields } from '../src/protocol/fields.js';
-import { decodeAuthBlob, encodeAuthBlob, packRtf, type OfflineMessage } from '../src/protocol/formats.js';
-import { encodeHeader, parseProto } from '../src/protocol/header.js';
-import { PACKETS, contactMaskFor } from '../src/protocol/packets/index.js';
-import { encodeString } from '../src/protocol/text.js';
-import { MrimServer, type ServerLogEvent, type ServerOptions, type ServerUser } from '../src/server/index.js';
-import { selfSignedCert } from './helpers/net.js';
-import { RawClient } from './helpers/raw-client.js';
-import { until } from './helpers/wait.js';
+import { PayloadReader } from '../../src/protocol/buffer.js';
+import type { DecodedFrame } from '../../src/protocol/codec.js';
+import { CONTACT_FLAG, MESSAGE_FLAG } from '../../src/protocol/constants.js';
+import type { Fields } from '../../src/protocol/fields.js';
+import { decodeAuthBlob, encodeAuthBlob, packRtf, type OfflineMessage } from '../../src/protocol/formats.js';
+import { encodeHeader, parseProto } from '../../src/protocol/header.js';
+import { PACKETS, contactMaskFor } from '../../src/protocol/packets/index.js';
+import { encodeString } from '../../src/protocol/text.js';
+import { MrimServer, type ServerLogEvent, type ServerOptions, type ServerUser } from '../../src/server/index.js';
+import { selfSignedCert } from '../helpers/net.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { until } from '../helpers/wait.js';
 
 const USERS: ServerUser[] = [
   {
@@ -105,7 +105,7 @@ describe('redirector', () => {
 
   it("ignores the HTTP GET mrim-prpl sends first (its real request from the fixture)", async (t) => {
     const h = await start(t);
-    const request = readFileSync(new URL('./fixtures/vectors/mrim-prpl-1.22.conn1.c2s.bin', import.meta.url));
+    const request = readFileSync(new URL('../fixtures/vectors/mrim-prpl-1.22.conn1.c2s.bin', import.meta.url));
     assert.equal(await readRedirector(h.redirectorPort, request), `127.0.0.1:${h.port}\n`);
     await sleep(50);
     assert.ok(hasLog(h, 'redirect', /client sent "GET 127\.0\.0\.1:12042 HTTP\/1\.0"/));

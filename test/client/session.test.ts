@@ -3,14 +3,14 @@
 // acknowledgements, the redirector and SOCKS5 failures.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { MrimClient, MrimClientError, type MrimClientOptions } from '../src/client/index.js';
-import type { DecodedFrame } from '../src/protocol/codec.js';
-import { MESSAGE_FLAG } from '../src/protocol/constants.js';
-import { formatOfflineMessage } from '../src/protocol/formats.js';
-import { closedPort, listenTcp } from './helpers/net.js';
-import { answerLogin, startScriptedServer, type ScriptedConnection } from './helpers/scripted-server.js';
-import { startTestSocks } from './helpers/socks5.js';
-import { nextEvent, until } from './helpers/wait.js';
+import { MrimClient, MrimClientError, type MrimClientOptions } from '../../src/client/index.js';
+import type { DecodedFrame } from '../../src/protocol/codec.js';
+import { MESSAGE_FLAG } from '../../src/protocol/constants.js';
+import { formatOfflineMessage } from '../../src/protocol/formats.js';
+import { closedPort, listenTcp } from '../helpers/net.js';
+import { answerLogin, startScriptedServer, type ScriptedConnection } from '../helpers/scripted-server.js';
+import { startTestSocks } from '../helpers/socks5.js';
+import { nextEvent, until } from '../helpers/wait.js';
 
 const cleanup: (() => Promise<unknown> | void)[] = [];
 after(async () => {

@@ -6,10 +6,10 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { encodePacket } from '../src/protocol/codec.js';
-import { SessionDecoder } from '../src/protocol/session.js';
-import type { TapEvent } from '../src/tap/events.js';
-import { normalizeHost, replyForError } from '../src/socks/server.js';
+import { encodePacket } from '../../src/protocol/codec.js';
+import { SessionDecoder } from '../../src/protocol/session.js';
+import type { TapEvent } from '../../src/tap/events.js';
+import { normalizeHost, replyForError } from '../../src/socks/server.js';
 import {
   echoServer,
   FrameQueue,
@@ -25,9 +25,9 @@ import {
   withTimeout,
   type Listening,
   type RecordingProxy,
-} from './helpers/net.js';
-import { answerEachRequest, startScriptedServer } from './helpers/scripted-server.js';
-import { renderTapEvent } from '../src/render/text.js';
+} from '../helpers/net.js';
+import { answerEachRequest, startScriptedServer } from '../helpers/scripted-server.js';
+import { renderTapEvent } from '../../src/render/text.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 after(async () => {

@@ -6,10 +6,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { Fields } from '../src/protocol/fields.js';
-import { selfSignedCert } from './helpers/net.js';
-import { RawClient } from './helpers/raw-client.js';
-import { runCli, startServerCli } from './helpers/server-cli.js';
+import type { Fields } from '../../src/protocol/fields.js';
+import { selfSignedCert } from '../helpers/net.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { runCli, startServerCli } from '../helpers/server-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mrimtap-server-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decodeFrame, encodePacket, reencode } from '../src/protocol/codec.js';
-import type { Direction } from '../src/protocol/fields.js';
-import { Framer, type FramerEvent } from '../src/protocol/framer.js';
-import { PACKETS } from '../src/protocol/packets/index.js';
-import { SessionDecoder } from '../src/protocol/session.js';
-import { anyPacketArbitrary } from './helpers/packet-arbitrary.js';
+import { decodeFrame, encodePacket, reencode } from '../../src/protocol/codec.js';
+import type { Direction } from '../../src/protocol/fields.js';
+import { Framer, type FramerEvent } from '../../src/protocol/framer.js';
+import { PACKETS } from '../../src/protocol/packets/index.js';
+import { SessionDecoder } from '../../src/protocol/session.js';
+import { anyPacketArbitrary } from '../helpers/packet-arbitrary.js';
 
 const MINORS = [8, 14, 16, 21, 23];
 const dirArb = fc.constantFrom<Direction>('c2s', 's2c');

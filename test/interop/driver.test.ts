@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { closedPort } from './helpers/net.js';
-import { isPidginAvailable, pidginUnavailableReason, startPidgin } from './interop/pidgin.js';
+import { closedPort } from '../helpers/net.js';
+import { isPidginAvailable, pidginUnavailableReason, startPidgin } from './pidgin.js';
 
 const available = await isPidginAvailable();
 const skip = available ? false : ((await pidginUnavailableReason()) ?? 'pidgin-mra unavailable');

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { reencode } from '../src/protocol/codec.js';
-import { SessionDecoder, type SessionEvent } from '../src/protocol/session.js';
+import { reencode } from '../../src/protocol/codec.js';
+import { SessionDecoder, type SessionEvent } from '../../src/protocol/session.js';
 
-const dir = new URL('./fixtures/vectors/', import.meta.url);
+const dir = new URL('../fixtures/vectors/', import.meta.url);
 const read = (name: string) => readFileSync(new URL(name, dir));
 
 type Frame = Extract<SessionEvent, { kind: 'frame' }>;

@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decodeFrame, encodePacket, reencode } from '../src/protocol/codec.js';
-import { formatRecipients } from '../src/protocol/formats.js';
-import { CONTACT_COLUMNS, PACKETS, type PacketName } from '../src/protocol/packets/index.js';
-import { encodeString } from '../src/protocol/text.js';
-import { baseContext, fieldsArbitrary, packetCases, pickLike, type PacketCase } from './helpers/packet-arbitrary.js';
+import { decodeFrame, encodePacket, reencode } from '../../src/protocol/codec.js';
+import { formatRecipients } from '../../src/protocol/formats.js';
+import { CONTACT_COLUMNS, PACKETS, type PacketName } from '../../src/protocol/packets/index.js';
+import { encodeString } from '../../src/protocol/text.js';
+import { baseContext, fieldsArbitrary, packetCases, pickLike, type PacketCase } from '../helpers/packet-arbitrary.js';
 
 /** Minors where some layout, encoding rule or mask changes (legacy, 1.7 … 1.24). */
 const MINORS = [6, 7, 8, 10, 13, 14, 15, 16, 17, 19, 20, 21, 22, 23, 24] as const;

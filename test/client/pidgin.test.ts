@@ -3,11 +3,11 @@
 // typing, presence and authorization.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { MrimClient, PROFILE_NAMES, type MrimClientOptions } from '../src/client/index.js';
-import type { AuthRequest, ContactStatus, IncomingMessage } from '../src/client/types.js';
-import { MrimServer, type ServerUser } from '../src/server/index.js';
-import { nextEvent, until } from './helpers/wait.js';
-import { isPidginAvailable, pidginUnavailableReason, startPidgin } from './interop/pidgin.js';
+import { MrimClient, PROFILE_NAMES, type MrimClientOptions } from '../../src/client/index.js';
+import type { AuthRequest, ContactStatus, IncomingMessage } from '../../src/client/types.js';
+import { MrimServer, type ServerUser } from '../../src/server/index.js';
+import { nextEvent, until } from '../helpers/wait.js';
+import { isPidginAvailable, pidginUnavailableReason, startPidgin } from '../interop/pidgin.js';
 
 const skip = (await isPidginAvailable()) ? false : `pidgin-mra is not available: ${await pidginUnavailableReason()}`;
 

@@ -2,10 +2,10 @@
 // reference spells out in bytes is encoded to exactly those bytes and decodes back to its meaning.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PayloadReader, PayloadWriter } from '../src/protocol/buffer.js';
-import { decodeFrame, encodePacket, reencode } from '../src/protocol/codec.js';
-import { clpsType, fixedEncoding, textType, type FieldContext } from '../src/protocol/fields.js';
-import { parseOfflineMessage } from '../src/protocol/formats.js';
+import { PayloadReader, PayloadWriter } from '../../src/protocol/buffer.js';
+import { decodeFrame, encodePacket, reencode } from '../../src/protocol/codec.js';
+import { clpsType, fixedEncoding, textType, type FieldContext } from '../../src/protocol/fields.js';
+import { parseOfflineMessage } from '../../src/protocol/formats.js';
 
 /** `"ef be ad de …"` (spaces, newlines and `|` separators allowed) → bytes. */
 const hex = (text: string) => Buffer.from(text.replace(/[\s|]+/g, ''), 'hex');

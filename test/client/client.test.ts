@@ -3,12 +3,12 @@
 // server produces (wrong password, double login, shutdown).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { MrimClient, MrimClientError, PROFILE_NAMES, type MrimClientOptions, type ProfileName } from '../src/client/index.js';
-import type { AuthRequest, ContactStatus, IncomingMessage } from '../src/client/types.js';
-import { MrimServer, type ServerUser } from '../src/server/index.js';
-import { selfSignedCert } from './helpers/net.js';
-import { startTestSocks, type TestSocks } from './helpers/socks5.js';
-import { nextEvent } from './helpers/wait.js';
+import { MrimClient, MrimClientError, PROFILE_NAMES, type MrimClientOptions, type ProfileName } from '../../src/client/index.js';
+import type { AuthRequest, ContactStatus, IncomingMessage } from '../../src/client/types.js';
+import { MrimServer, type ServerUser } from '../../src/server/index.js';
+import { selfSignedCert } from '../helpers/net.js';
+import { startTestSocks, type TestSocks } from '../helpers/socks5.js';
+import { nextEvent } from '../helpers/wait.js';
 
 const USERS: ServerUser[] = [
   { login: 'alice@mail.ru', password: 'alicepw', nick: 'Алиса', firstName: 'Алиса', contacts: [{ email: 'bob@mail.ru' }] },

@@ -16,8 +16,8 @@ import {
   parseRecipients,
   plainTextRtf,
   unpackRtf,
-} from '../src/protocol/formats.js';
-import { decodeString, encodeString, looksLikeUtf16, textEncodingFor } from '../src/protocol/text.js';
+} from '../../src/protocol/formats.js';
+import { decodeString, encodeString, looksLikeUtf16, textEncodingFor } from '../../src/protocol/text.js';
 
 const h = (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 const cyrillicAscii = fc.string({ unit: fc.constantFrom(...'abcXYZ 019.,!?@АБВгдеЁёжЯя№'), maxLength: 30 });
