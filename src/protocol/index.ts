@@ -9,3 +9,4 @@ export * from './codec.js';
 export * from './framer.js';
 export * from './socks.js';
 export * from './session.js';
+export * from './conversation.js';
