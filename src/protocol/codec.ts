@@ -4,7 +4,7 @@
  */
 import { PayloadReader, PayloadWriter } from './buffer.js';
 import { decodeFields, encodeFields, type Direction, type FieldContext, type Fields, type Layout } from './fields.js';
-import { HEADER_SIZE, MRIM_MAGIC, decodeHeader, encodeHeader, formatProto, parseProto, protoMinor } from './header.js';
+import { HEADER_SIZE, MRIM_MAGIC, decodeHeader, headerField, encodeHeader, formatProto, parseProto, protoMinor } from './header.js';
 import { layoutOf, packetByCode, packetByName, packetName, type FieldsOf, type PacketDef, type PacketFields, type PacketName } from './packets/index.js';
 import type { Encoding } from './text.js';
 
@@ -69,7 +69,8 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
       warnings: [`frame shorter than the 44-byte header (${frame.length} bytes)`],
     };
   }
-  if (frame.readUInt32LE(0) !== MRIM_MAGIC) warnings.push(`bad magic 0x${frame.readUInt32LE(0).toString(16)}`);
+  const magic = headerField(frame, 'magic');
+  if (magic !== MRIM_MAGIC) warnings.push(`bad magic 0x${magic.toString(16)}`);
   const h = decodeHeader(frame);
   const minor = opts.minor ?? protoMinor(h.proto);
   const available = frame.length - HEADER_SIZE;

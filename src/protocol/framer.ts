@@ -241,7 +241,7 @@ export class Framer {
 
   private readMrim(eof: boolean): FramerEvent | undefined {
     const avail = this.end - this.start;
-    if (avail >= 4 && this.buf.readUInt32LE(this.start) !== MRIM_MAGIC) {
+    if (avail >= 4 && headerField(this.buf, 'magic', this.start) !== MRIM_MAGIC) {
       if (this.sawTlsNegotiation && this.buf[this.start] === 0x16 && this.buf[this.start + 1] === 0x03) {
         this.enterTls();
         return undefined;

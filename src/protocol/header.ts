@@ -16,7 +16,7 @@ export interface Header {
 }
 
 /** Where each UL of the header lies; the reserved bytes follow at 28. */
-const OFFSETS = { proto: 4, seq: 8, msg: 12, dlen: 16, from: 20, fromPort: 24 } as const;
+const OFFSETS = { magic: 0, proto: 4, seq: 8, msg: 12, dlen: 16, from: 20, fromPort: 24 } as const;
 const RESERVED_OFFSET = 28;
 
 export type HeaderNumber = keyof typeof OFFSETS;
