@@ -27,8 +27,9 @@ export function parseProtoOption(text: string): number {
   } catch (e) {
     throw new CliError(`--proto: ${(e as Error).message}`);
   }
-  if (protoMajor(proto) !== 1) throw new CliError(`--proto: MRIM versions are 1.x (1.7–1.24), not "${text}"`);
-  return protoMinor(proto);
+  const minor = protoMinor(proto);
+  if (protoMajor(proto) !== 1 || minor < 7 || minor > 24) throw new CliError(`--proto: MRIM versions are 1.7–1.24, not "${text}"`);
+  return minor;
 }
 
 /** `--filter EXPR`, or undefined without one. */

@@ -45,6 +45,8 @@ export interface FieldType<T = unknown> {
   describe?(value: T): string | undefined;
   /** For string types (and string lists): the rule that picks the encoding (the renderer names it, e.g. MD5 vs plaintext). */
   readonly rule?: EncodingRule;
+  /** For numbers: the names of their values or bits (filters accept `status == AWAY`, `flags & UNICODE`). */
+  readonly names?: { values?: ValueNames; flags?: FlagNames };
   /** For record types: the layout of each record, so renderers can describe nested fields. */
   readonly layout?: Layout;
   /** For spread types: the keys they add to the record; none of them given means the field is absent. */
@@ -157,6 +159,7 @@ export function ulType(opts: UlOptions = {}): FieldType<number> {
   return {
     wire: 'UL',
     empty: 0,
+    ...(opts.values || opts.flags ? { names: { values: opts.values, flags: opts.flags } } : {}),
     decode: (r) => r.ul() ?? TRUNCATED,
     encode: (w, v) => void w.ul(Number(v)),
     describe(v) {

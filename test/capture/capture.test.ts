@@ -119,7 +119,7 @@ describe('proxy --record and decode CAPTURE', () => {
     assert.deepEqual(await types('conn=2-9'), []);
     const bad = await runCli(['decode', capturePath, '--filter', 'colour=red']);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /^mrimtap: --filter: unknown filter key "colour"/);
+    assert.match(bad.stderr, /^mrimtap: --filter: unknown field "colour"/);
   });
 
   it('decode CAPTURE --json gives the recorded lines back', async () => {

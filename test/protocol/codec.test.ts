@@ -26,6 +26,7 @@ function checkRoundTrip(pc: PacketCase, fields: Record<string, unknown>, seq: nu
   // …and nothing the fields did not ask for: every other key is derived or an encoder default.
   const derivedFrom = structuredClone(fields);
   const derived = pc.def.derive?.(derivedFrom, baseContext(pc.minor, pc.dir)) ?? {};
+  for (const key of Object.keys(derived)) assert.ok(pc.def.derived?.includes(key), `${label}: derived "${key}" is not listed in the row's "derived"`);
   const defaults = (pc.variant?.layout ?? pc.def.layout ?? []).filter((s) => s.default).map((s) => s.name);
   const allowed = new Set([...Object.keys(derivedFrom), ...Object.keys(derived), ...defaults]);
   for (const key of Object.keys(d.fields)) assert.ok(allowed.has(key), `${label}: decoded "${key}" that was not encoded`);

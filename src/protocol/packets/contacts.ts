@@ -205,6 +205,7 @@ export const CONTACT_PACKETS = [
     summary: 'legacy fixed-record contact list',
     layout: [ul('count'), ul('length'), field('records', restType)],
     reply: { requests: ['CONTACT_LIST'], by: 'last' },
+    derived: ['parsed'],
     derive: (f) => ({ parsed: parseLegacyContactList(Buffer.from(String(f.records), 'hex')) }),
   }),
   packet({
@@ -227,6 +228,7 @@ export const CONTACT_PACKETS = [
         when: (c) => c.minor >= 20 && flagSet(c, K.CONTACT_FLAG.MULTICHAT),
       }),
     ],
+    derived: ['auth'],
     derive: (f) => {
       const blob = typeof f.authMessage === 'string' && f.authMessage ? decodeAuthBlob(f.authMessage) : undefined;
       return blob && !('error' in blob) ? { auth: blob } : undefined;

@@ -63,6 +63,8 @@ export interface PacketDef<Name extends string = string, L extends Layout = Layo
   variants?: V;
   /** Decode-only annotations derived from the fields (unpacked RTF, parsed offline mail…). */
   derive?: (f: Fields, c: FieldContext) => Fields | undefined;
+  /** The keys `derive` may add, so filters know them as field names. */
+  derived?: readonly string[];
   reply?: ReplyRule;
   session?: SessionRules;
   /** The reference has no public layout: the payload is kept as raw bytes. */

@@ -62,6 +62,7 @@ export const MESSAGE_PACKETS = [
         when: (c) => c.minor >= 20 && flagSet(c, K.MESSAGE_FLAG.MULTICHAT),
       }),
     ],
+    derived: ['rtfUnpacked', 'auth', 'recipients', 'recipientsForm'],
     derive: deriveMessage,
   }),
   packet({
@@ -83,6 +84,7 @@ export const MESSAGE_PACKETS = [
         when: (c) => c.minor >= 20 && flagSet(c, K.MESSAGE_FLAG.MULTICHAT),
       }),
     ],
+    derived: ['rtfUnpacked', 'auth', 'recipients', 'recipientsForm'],
     derive: deriveMessage,
   }),
   packet({
@@ -110,6 +112,7 @@ export const MESSAGE_PACKETS = [
     section: '8.6',
     summary: 'a stored offline message (RFC822-like text)',
     layout: [field('uidl', uidlType), str('message', ascii)],
+    derived: ['parsed'],
     derive: (f) => ({ parsed: parseOfflineMessage(String(f.message ?? '')) }),
   }),
   packet({

@@ -47,6 +47,7 @@ export const SERVICE_PACKETS = [
       // 8 bytes, and both readings are derived below.
       field('id', fixedBytes(8, '8 bytes')),
     ],
+    derived: ['subjectDecoded', 'date', 'uidl'],
     derive: (f) => {
       const id = Buffer.from(String(f.id ?? ''), 'hex');
       const out: Fields = { subjectDecoded: decodeEncodedWords(String(f.subject ?? '')) };
