@@ -20,7 +20,10 @@ export interface FieldContext {
   root: Fields;
   /** Encodings that differ from what the field's rule would choose, by field path. */
   enc: Record<string, Encoding>;
+  /** Something is wrong with the bytes. */
   warnings: string[];
+  /** Something worth knowing that is not wrong: a known peer quirk, a fallback the reference prescribes. */
+  notes: string[];
   /** When asked for: where each decoded field's bytes lie in the frame, by field path. */
   spans?: FieldSpans;
 }
@@ -234,6 +237,7 @@ export function decodeText(bytes: Buffer, rule: EncodingRule, c: FieldContext, p
   const wanted = rule(c, bytes);
   const d = decodeString(bytes, wanted);
   if (d.warning) c.warnings.push(`invalid string bytes in "${path}": ${d.warning}`);
+  if (d.note) c.notes.push(`"${path}": ${d.note}`);
   if (d.encoding !== rule(c)) c.enc[path] = d.encoding;
   return d.value;
 }
@@ -242,11 +246,12 @@ export function encodeText(value: unknown, rule: EncodingRule, c: FieldContext, 
   return encodeString(String(value ?? ''), c.enc[path] ?? rule(c));
 }
 
-export function textType(rule: EncodingRule, wire = 'LPS'): FieldType<string> {
+export function textType(rule: EncodingRule, wire = 'LPS', describe?: (value: string) => string | undefined): FieldType<string> {
   return {
     wire,
     empty: '',
     rule,
+    ...(describe ? { describe } : {}),
     decode(r, c, path) {
       const b = readLps(r, c, path);
       return b === TRUNCATED ? b : decodeText(b, rule, c, path);
@@ -366,6 +371,14 @@ export function lpsRecordType<const L extends Layout>(layout: L | ((c: FieldCont
 }
 
 /**
+ * The shape of a decode-only annotation (what a packet's `derive` adds): never on the wire, declared
+ * with the field vocabulary only so the listing names the constants inside it.
+ */
+export function annotationType(layout: Layout): FieldType<Fields> {
+  return { wire: 'derived', empty: {}, layout, decode: () => TRUNCATED, encode: () => undefined };
+}
+
+/**
  * Records repeated until the end of the payload (USER_INFO pairs, WP_REQUEST criteria). A record that
  * cannot be read whole stops the list; its bytes are left for the packet's trailing-bytes warning.
  */
@@ -381,14 +394,15 @@ export function repeatType<const L extends Layout>(layout: L, wire = 'repeated')
       while (!r.atEnd) {
         const start = r.pos;
         const record: Fields = {};
-        // A private warning list: a record cut short is not an error, it ends the list.
-        const probe: FieldContext = { ...c, fields: record, warnings: [] };
+        // Private warning and note lists: a record cut short is not an error, it ends the list.
+        const probe: FieldContext = { ...c, fields: record, warnings: [], notes: [] };
         decodeFields(layout, r, probe, `${path}.${items.length}.`);
         if (probe.warnings.some((w) => w.startsWith('truncated'))) {
           r.pos = start;
           break;
         }
         c.warnings.push(...probe.warnings);
+        c.notes.push(...probe.notes);
         items.push(record);
       }
       return items;

@@ -71,6 +71,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
 
   onFrame(conn: ClientConnection, f: DecodedFrame): void {
     if (f.warnings.length) this.log(conn, 'warn', 'bad-frame', `${f.type}: ${f.warnings.join('; ')}`, { packet: f.type, warnings: f.warnings });
+    if (f.notes.length) this.log(conn, 'info', 'note', `${f.type}: ${f.notes.join('; ')}`, { packet: f.type, notes: f.notes });
     const def = packetByCode(f.msg);
     const handler = def && (HANDLERS[def.name as PacketName] as Handler | undefined);
     if (!handler) {

@@ -36,6 +36,8 @@ export type JsonEvent =
       trailing?: string;
       raw: string;
       warnings: string[];
+      /** Known quirks and prescribed fallbacks (absent when there are none). */
+      notes?: string[];
       replyTo?: ReplyInfo;
     })
   | (JsonBase & { kind: 'garbage'; bytes: string; reason: string; skipped?: number })
@@ -64,6 +66,7 @@ export function eventToJson(ev: SessionEvent, opts: { showSecrets?: boolean } = 
         ...(f.trailing ? { trailing: f.trailing } : {}),
         raw: ev.raw.toString('hex'),
         warnings: f.warnings,
+        ...(f.notes.length ? { notes: f.notes } : {}),
         ...(ev.replyTo ? { replyTo: ev.replyTo } : {}),
       };
     }

@@ -1,6 +1,6 @@
 /** The contact list: CONTACT_LIST2 and its mask-described records, edits, authorization, the legacy list. */
 import * as K from '../constants.js';
-import { childContext, clpsType, cstringType, field, lpsRecordType, restType, since, spread, TRUNCATED, ul, type EncodingRule, type FieldContext, type FieldSpec, type FieldType, type Fields, type Layout } from '../fields.js';
+import { annotationType, childContext, clpsType, cstringType, field, lpsRecordType, restType, since, spread, TRUNCATED, ul, type EncodingRule, type FieldContext, type FieldSpec, type FieldType, type Fields, type Layout } from '../fields.js';
 import { decodeAuthBlob } from '../formats.js';
 import { decodeString } from '../text.js';
 import { packet } from './def.js';
@@ -112,7 +112,7 @@ const contactRecordsType: FieldType<Fields> = {
     const readRecord = (specs: Layout, prefix: string): Fields | undefined => {
       const start = r.pos;
       const record: Fields = {};
-      const probe: FieldContext = { ...c, fields: record, warnings: [] };
+      const probe: FieldContext = { ...c, fields: record, warnings: [], notes: [] };
       for (const spec of specs) {
         const v = spec.type.decode(r, probe, prefix + spec.name);
         if (v === TRUNCATED) {
@@ -122,6 +122,7 @@ const contactRecordsType: FieldType<Fields> = {
         record[spec.name] = v;
       }
       c.warnings.push(...probe.warnings);
+      c.notes.push(...probe.notes);
       return record;
     };
     const groupSpecs = maskSpecs(groupMask, GROUP_COLUMNS);
@@ -206,6 +207,15 @@ export const CONTACT_PACKETS = [
     layout: [ul('count'), ul('length'), field('records', restType)],
     reply: { requests: ['CONTACT_LIST'], by: 'last' },
     derive: (f) => ({ parsed: parseLegacyContactList(Buffer.from(String(f.records), 'hex')) }),
+    derived: [
+      field(
+        'parsed',
+        annotationType([
+          field('groups', annotationType([ul('flags', { flags: K.CONTACT_FLAGS })])),
+          field('contacts', annotationType([ul('flags', { flags: K.CONTACT_FLAGS }), ul('serverFlags', { flags: K.SERVER_FLAGS })])),
+        ]),
+      ),
+    ],
   }),
   packet({
     code: 0x1019,

@@ -3,7 +3,7 @@
  * reply finds the request, and what the packet does to a session. Every part of the toolkit that needs
  * one of these facts reads it here, never from a list of its own.
  */
-import type { FieldContext, Fields, Layout } from '../fields.js';
+import type { Direction, FieldContext, Fields, Layout } from '../fields.js';
 
 export type PacketDirection = 'c2s' | 's2c' | 'both';
 
@@ -18,6 +18,8 @@ export type ReplyRule =
 export interface Variant<L extends Layout = Layout> {
   name: string;
   layout: L;
+  /** For a packet that travels both ways: the one direction this form is sent in, if it is only one. */
+  dir?: Direction;
 }
 
 /** What a packet does to the session it travels in (reference §0, §2.3, §5). */
@@ -63,8 +65,15 @@ export interface PacketDef<Name extends string = string, L extends Layout = Layo
   variants?: V;
   /** Decode-only annotations derived from the fields (unpacked RTF, parsed offline mail…). */
   derive?: (f: Fields, c: FieldContext) => Fields | undefined;
+  /** What the listing needs to know about those annotations (names of the constants in them). */
+  derived?: Layout;
   reply?: ReplyRule;
   session?: SessionRules;
+  /**
+   * Bytes real peers are known to append after the last field (hex), and who does: kept as trailing
+   * bytes like any others, but reported as a note instead of a warning, since nothing is wrong.
+   */
+  knownTrailing?: readonly { bytes: string; by: string }[];
   /** The reference has no public layout: the payload is kept as raw bytes. */
   unknownLayout?: boolean;
 }
@@ -75,7 +84,7 @@ export const packet = <const Name extends string, const L extends Layout = reado
 ): PacketDef<Name, L, V> => def;
 
 /** Declares one wire form of a packet with several. */
-export const variant = <const L extends Layout>(name: string, layout: L): Variant<L> => ({ name, layout });
+export const variant = <const L extends Layout>(name: string, layout: L, dir?: Direction): Variant<L> => ({ name, layout, ...(dir ? { dir } : {}) });
 
 /** The layout a packet has in the form the context (and, when decoding, the payload) selects. */
 export function layoutOf(def: PacketDef, c: FieldContext, payload?: Buffer): { variant?: string; layout: Layout } {

@@ -1,6 +1,6 @@
 /** Messages: sending, receiving, delivery status, offline storage, SMS, server-side history. */
 import * as K from '../constants.js';
-import { clpsType, field, lpsBytesType, lpsRecordType, restType, since, u64Type, uidlType, ul, type FieldContext, type Fields } from '../fields.js';
+import { annotationType, clpsType, field, lpsBytesType, lpsRecordType, restType, since, u64Type, uidlType, ul, type FieldContext, type Fields } from '../fields.js';
 import { decodeAuthBlob, parseOfflineMessage, parseRecipients, unpackRtf } from '../formats.js';
 import { encodeString } from '../text.js';
 import { packet } from './def.js';
@@ -84,6 +84,7 @@ export const MESSAGE_PACKETS = [
       }),
     ],
     derive: deriveMessage,
+    knownTrailing: [{ bytes: '00'.repeat(12), by: 'revival servers append 12 zero bytes (SRV: for the Android Agent)' }],
   }),
   packet({
     code: 0x1011,
@@ -111,6 +112,7 @@ export const MESSAGE_PACKETS = [
     summary: 'a stored offline message (RFC822-like text)',
     layout: [field('uidl', uidlType), str('message', ascii)],
     derive: (f) => ({ parsed: parseOfflineMessage(String(f.message ?? '')) }),
+    derived: [field('parsed', annotationType([ul('flags', { flags: K.MESSAGE_FLAGS })]))],
   }),
   packet({
     code: 0x101e,

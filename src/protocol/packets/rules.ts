@@ -25,6 +25,12 @@ export const xstatusText: EncodingRule = (c, bytes) => {
 /** Where no source fixes the encoding: UTF-16LE when the bytes look like it, otherwise CP1251. */
 export const guessed: EncodingRule = (_c, bytes) => (bytes && looksLikeUtf16(bytes) ? 'utf16le' : 'cp1251');
 
+/**
+ * Values some sources send as UTF-16LE from 1.16 and others as ASCII (numbers in WP_REQUEST and
+ * ANKETA_INFO): guessed from the bytes from 1.16, CP1251 before; written as CP1251.
+ */
+export const asciiOrUnicodeText: EncodingRule = (c, bytes) => (c.minor >= 16 ? guessed(c, bytes) : 'cp1251');
+
 /** Contact/group names: UTF-16LE when the record says UNICODE_NAME (0x200) or the version is ≥1.16. */
 export const nameText: EncodingRule = (c) =>
   (Number(c.fields.flags) & K.CONTACT_FLAG.UNICODE_NAME) !== 0 ? 'utf16le' : versionText(c);
