@@ -149,6 +149,8 @@ export interface EncodeOptions {
   fromPort?: number;
   /** Reserved header bytes (16, hex). */
   reserved?: string;
+  /** Receives what the encoder notes: text its field's encoding could not carry. */
+  notes?: string[];
 }
 
 /** A packet type outside the table, as `decodeFrame` names it. */
@@ -186,6 +188,8 @@ interface PayloadOptions {
   minor: number;
   dir?: Direction;
   enc?: Record<string, Encoding>;
+  /** Receives what the encoder notes: text its field's encoding could not carry. */
+  notes?: string[];
 }
 
 /** Encodes just the payload of a packet. Throws on an unknown packet name or field (a programming error). */
@@ -200,7 +204,7 @@ export function encodePayload(type: string | number, fields: Fields, opts: Paylo
     return w.finish();
   }
   checkKeys(def, fields);
-  const c = context(opts.minor, opts.dir ?? (def.dir === 's2c' ? 's2c' : 'c2s'), fields, { ...(opts.enc ?? {}) }, [], []);
+  const c = context(opts.minor, opts.dir ?? (def.dir === 's2c' ? 's2c' : 'c2s'), fields, { ...(opts.enc ?? {}) }, [], opts.notes ?? []);
   encodeFields(layoutOf(def, c).layout, w, c);
   return w.finish();
 }
@@ -211,7 +215,7 @@ export function encodePacket(type: number | UnknownPacketName, fields: Fields, o
 export function encodePacket(type: string | number, fields: Fields = {}, opts: EncodeOptions): Buffer {
   const proto = typeof opts.proto === 'string' ? parseProto(opts.proto) : opts.proto;
   const msg = typeof type === 'number' ? type : (packetByName(type)?.code ?? unknownCode(type));
-  let payload = encodePayload(msg, fields, { minor: opts.minor ?? protoMinor(proto), dir: opts.dir, enc: opts.enc });
+  let payload = encodePayload(msg, fields, { minor: opts.minor ?? protoMinor(proto), dir: opts.dir, enc: opts.enc, notes: opts.notes });
   if (opts.trailing) payload = Buffer.concat([payload, Buffer.from(opts.trailing, 'hex')]);
   const header = encodeHeader({
     proto,

@@ -123,6 +123,8 @@ export type Role = 'client' | 'server';
 export interface Sent {
   frame: Buffer;
   seq: number;
+  /** What the encoder noted (text the session's encoding could not carry, sent as "?"); empty mostly. */
+  notes: string[];
   /** The request of the peer this frame answers. */
   replyTo?: ReplyInfo;
   /** Sending this accepted a switch: the connection changes from the next byte. */
@@ -168,9 +170,10 @@ export class Conversation {
   /** Encodes a frame to send, numbered as the next of ours unless it answers with a given seq. */
   send<N extends PacketName>(type: N, fields?: PacketFields<N>, opts: SendOptions = {}): Sent {
     const seq = opts.seq ?? ++this.seq;
-    const frame = encodePacket(type, fields, { proto: this.state.proto ?? 0x10000, seq, enc: opts.enc, minor: this.minor, dir: this.out });
+    const notes: string[] = [];
+    const frame = encodePacket(type, fields, { proto: this.state.proto ?? 0x10000, seq, enc: opts.enc, minor: this.minor, dir: this.out, notes });
     const learnt = this.state.learn(this.out, { type, seq, fields: (fields ?? {}) as Fields });
-    return { frame, seq, ...(learnt.replyTo ? { replyTo: learnt.replyTo } : {}), ...(learnt.switchTo ? { switchTo: learnt.switchTo } : {}) };
+    return { frame, seq, notes, ...(learnt.replyTo ? { replyTo: learnt.replyTo } : {}), ...(learnt.switchTo ? { switchTo: learnt.switchTo } : {}) };
   }
 
   /** Decodes a frame the peer sent, with the session's version. */

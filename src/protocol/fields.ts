@@ -5,7 +5,7 @@
  */
 import { PayloadReader, PayloadWriter } from './buffer.js';
 import { nameFlags, type FlagNames, type ValueNames } from './constants.js';
-import { decodeString, encodeString, type Encoding } from './text.js';
+import { decodeString, encodeString, missingFromCp1251, type Encoding } from './text.js';
 
 export type Direction = 'c2s' | 's2c';
 export type Fields = Record<string, unknown>;
@@ -242,8 +242,15 @@ export function decodeText(bytes: Buffer, rule: EncodingRule, c: FieldContext, p
   return d.value;
 }
 
+/** Encodes a text field; characters its encoding cannot carry (CP1251 lacks many) become "?" and a note. */
 export function encodeText(value: unknown, rule: EncodingRule, c: FieldContext, path: string): Buffer {
-  return encodeString(String(value ?? ''), c.enc[path] ?? rule(c));
+  const text = String(value ?? '');
+  const encoding = c.enc[path] ?? rule(c);
+  if (encoding === 'cp1251') {
+    const missing = missingFromCp1251(text);
+    if (missing.length) c.notes.push(`"${path}": CP1251 has no ${missing.join(' ')}, sent as "?"`);
+  }
+  return encodeString(text, encoding);
 }
 
 export function textType(rule: EncodingRule, wire = 'LPS', describe?: (value: string) => string | undefined): FieldType<string> {

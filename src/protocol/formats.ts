@@ -341,7 +341,7 @@ export interface OfflineMessageInput {
   unicode: boolean;
   /** Packed RTF (base64) for an `application/x-mrim-rtf` part. */
   rtf?: string;
-  /** LF line endings by default: pidgin-mra cannot parse CRLF headers (reference §21.1). */
+  /** LF by default: pidgin-mra cannot parse CRLF headers (reference §21.1); mrim-prpl needs CRLF. */
   lineEnding?: 'LF' | 'CRLF';
   boundary?: string;
 }

@@ -66,13 +66,16 @@ function invalidCharacters(value: string, encoding: Encoding): string {
   return '';
 }
 
-/** Characters of `text` that CP1251 has no byte for (iconv would write them as "?"), each once. */
+/** `text` as CP1251 carries it: a character it has no byte for becomes "?". */
+export function asCp1251(text: string): string {
+  return rawDecode(encodeString(text, 'cp1251'), 'cp1251');
+}
+
+/** Characters of `text` that CP1251 has no byte for, each once. */
 export function missingFromCp1251(text: string): string[] {
+  if (asCp1251(text) === text) return [];
   const missing = new Set<string>();
-  for (const ch of text) {
-    if (ch.charCodeAt(0) < 0x80) continue;
-    if (rawDecode(encodeString(ch, 'cp1251'), 'cp1251') !== ch) missing.add(ch);
-  }
+  for (const ch of text) if (ch.charCodeAt(0) >= 0x80 && asCp1251(ch) !== ch) missing.add(ch);
   return [...missing];
 }
 

@@ -65,7 +65,7 @@ const logIn: Handler = (ctx, conn, f) => {
   });
   conn.send('CONTACT_LIST2', contactList(ctx, conn, user));
   conn.send('MAILBOX_STATUS', { unread: 0 });
-  sendOfflineMessages(conn, user);
+  sendOfflineMessages(ctx, conn, user);
 
   // LOGIN3 carries no status: the client becomes visible with its CHANGE_STATUS (reference §5.2).
   const status = f.type === 'LOGIN2' ? loginStatus(Number(f.fields.status ?? STATUS_ONLINE)) : STATUS_OFFLINE;
