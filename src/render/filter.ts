@@ -8,7 +8,7 @@
  * use the wildcards `*` (any run of characters) and `?` (one character).
  *
  *   type   packet type (`LOGIN2`, `CONTACT_*`, `UNKNOWN*`) or, for other events, their kind:
- *          GARBAGE, REDIRECT, TLS, COMPRESSED, SOCKS, CONNECT, AUTH-REFUSED, OPEN, CLOSE, NOTE
+ *          GARBAGE, REDIRECT, TLS, COMPRESSED, SOCKS, CONNECT, AUTH-REFUSED, OPEN, CLOSE, NO-REPLY, NOTE
  *   dir    c2s (or client) / s2c (or server); events without a direction (OPEN, CLOSE…) never match
  *   conn   connection number, or a range `3-5`
  *   login  the account logged in on the connection (known from its login packet on)

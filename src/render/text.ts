@@ -156,6 +156,7 @@ export function renderEvent(ev: SessionEvent, opts: RenderOptions = {}): string 
         const latency = ev.replyTo.latencyMs !== undefined ? ` +${Math.round(ev.replyTo.latencyMs)} ms` : '';
         head.push(c.magenta(`↩ ${ev.replyTo.type}${latency}`));
       }
+      if (ev.sameRead) head.push(c.yellow(`⧉ ${ev.sameRead.position}/${ev.sameRead.frames} in one read`));
       lines.push(head.join(' '));
       lines.push(...renderFrameFields(f, opts));
       if (f.trailing) lines.push(`    ${c.dim('trailing'.padEnd(NAME_WIDTH))} ${c.dim(f.trailing.length > 80 ? f.trailing.slice(0, 80) + '…' : f.trailing)}`);
@@ -223,10 +224,16 @@ function renderConnEvent(ev: ConnEvent, opts: RenderOptions = {}): string {
     case 'open':
       head.push(c.bold.green('OPEN'), `${formatEndpoint(ev.client)} ⇄ ${formatEndpoint(ev.server)}`);
       if (ev.follows !== undefined) head.push(c.magenta(`· follows redirect from #${ev.follows}`));
+      if (ev.legOf !== undefined) head.push(c.magenta(`· onward SOCKS leg of #${ev.legOf}`));
       break;
     case 'close':
       head.push(c.bold('CLOSE'), `C→S ${formatBytes(ev.bytes.c2s)}, S→C ${formatBytes(ev.bytes.s2c)} in ${formatDuration(ev.durationMs)}`, c.dim(`— ${ev.reason}`));
       break;
+    case 'no-reply': {
+      const sent = ev.request.time !== undefined ? ` sent ${formatClock(ev.request.time)}` : '';
+      head.push(arrow(ev.dir, c), c.red(`✗ no reply: ${ev.request.type} seq=${ev.request.seq}${sent} never got ${ev.expected.join(' or ')}`));
+      break;
+    }
     case 'note':
       if (ev.dir) head.push(arrow(ev.dir, c));
       head.push(ev.level === 'warn' ? c.yellow(`⚠ ${ev.message}`) : c.cyan(`ℹ ${ev.message}`));

@@ -5,9 +5,10 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { PayloadWriter } from '../../src/protocol/buffer.js';
 import { decodeFrame, encodePacket, reencode, type DecodedFrame } from '../../src/protocol/codec.js';
-import type { Direction } from '../../src/protocol/fields.js';
+import type { Direction, Fields } from '../../src/protocol/fields.js';
 import { packRtf, rtfText } from '../../src/protocol/formats.js';
 import { encodeHeader, parseProto } from '../../src/protocol/header.js';
+import { packetByName, type PacketName } from '../../src/protocol/packets/index.js';
 import { SessionDecoder } from '../../src/protocol/session.js';
 import { encodeString } from '../../src/protocol/text.js';
 import { renderFrameFields } from '../../src/render/text.js';
@@ -212,5 +213,42 @@ describe('flags and status codes print named', () => {
     );
     assert.match(listing(d), /\[0\] id=BUILD \(0x0\) type=2 value=5678/);
     assert.match(listing(d), /\[1\] id=LOGIN_CNT \(0x1\) type=2 value=3/);
+  });
+});
+
+describe('replies linked to the request that caused them', () => {
+  const c2s = (s: SessionDecoder, type: PacketName, fields: Fields, seq: number) => s.push('c2s', encodePacket(packetByName(type)!.code, fields, { proto: '1.21', seq }), seq * 10);
+  const s2c = (s: SessionDecoder, type: PacketName, fields: Fields, seq: number, time = seq * 10 + 5) =>
+    s.push('s2c', encodePacket(packetByName(type)!.code, fields, { proto: '1.21', seq, dir: 's2c' }), time);
+  const replyOf = (events: ReturnType<SessionDecoder['push']>) => (events[0].kind === 'frame' ? events[0].replyTo : undefined);
+
+  it('AUTHORIZE_ACK → the ADD_CONTACT that asked for it (after ADD_CONTACT_ACK answered it), by address in any case', () => {
+    const s = new SessionDecoder();
+    c2s(s, 'ADD_CONTACT', { flags: 0x2 | (3 << 24), group: 0, email: '', name: 'Новые', phones: '' }, 4);
+    c2s(s, 'ADD_CONTACT', { flags: 0, group: 0, email: 'Dave@bk.ru', name: 'Дейв', phones: '' }, 5);
+    assert.equal(replyOf(s2c(s, 'ADD_CONTACT_ACK', { status: 0, contactId: 3 }, 4))?.type, 'ADD_CONTACT');
+    assert.equal(replyOf(s2c(s, 'ADD_CONTACT_ACK', { status: 0, contactId: 22 }, 5))?.seq, 5);
+    const ack = replyOf(s2c(s, 'AUTHORIZE_ACK', { email: 'dave@bk.ru' }, 9, 500));
+    assert.deepEqual(ack, { type: 'ADD_CONTACT', seq: 5, index: 1, latencyMs: 450 });
+    assert.deepEqual(s.unanswered(), [], 'an authorization that may never come is not awaited');
+  });
+
+  it('AUTHORIZE_ACK → a MESSAGE with AUTHORIZE (a repeated request), not an ordinary message to the same user', () => {
+    const s = new SessionDecoder();
+    c2s(s, 'MESSAGE', { flags: 0, to: 'dave@bk.ru', text: 'привет', rtf: ' ' }, 2);
+    c2s(s, 'MESSAGE', { flags: 0x8, to: 'dave@bk.ru', text: 'AgAAAAAAAAAAAAAA', rtf: ' ' }, 3);
+    assert.equal(replyOf(s2c(s, 'AUTHORIZE_ACK', { email: 'dave@bk.ru' }, 1))?.seq, 3);
+    assert.equal(replyOf(s2c(s, 'AUTHORIZE_ACK', { email: 'dave@bk.ru' }, 1)), undefined);
+  });
+
+  it('USER_BLOG_STATUS echoing a post (SRV) → its CHANGE_USER_BLOG_STATUS; none is awaited', () => {
+    const s = new SessionDecoder();
+    c2s(s, 'CHANGE_USER_BLOG_STATUS', { flags: 1, text: 'Слушаю музыку' }, 6);
+    c2s(s, 'CHANGE_USER_BLOG_STATUS', { flags: 1, text: 'ещё один' }, 7);
+    const echo = s2c(s, 'USER_BLOG_STATUS', { flags: 1, user: 'me@mail.ru', postId: '42', time: 0, text: 'Слушаю музыку', replyNick: '' }, 6);
+    assert.equal(replyOf(echo)?.seq, 6);
+    const other = s2c(s, 'USER_BLOG_STATUS', { flags: 1, user: 'bob@mail.ru', postId: '43', time: 0, text: 'моё', replyNick: '' }, 1);
+    assert.equal(replyOf(other), undefined, "a contact's post answers nothing");
+    assert.deepEqual(s.unanswered(), []);
   });
 });

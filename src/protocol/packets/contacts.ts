@@ -4,7 +4,7 @@ import { annotationType, childContext, clpsType, cstringType, field, lpsRecordTy
 import { decodeAuthBlob } from '../formats.js';
 import { decodeString } from '../text.js';
 import { packet } from './def.js';
-import { ascii, utf16, xstatusText, guessed, nameText, str, flagSet } from './rules.js';
+import { ascii, utf16, xstatusText, guessed, nameText, str, flagSet, flagged } from './rules.js';
 
 /** Column names of CONTACT_LIST2 records by position (§10.1); unknown columns are `colN`. */
 export const GROUP_COLUMNS = ['flags', 'name'] as const;
@@ -290,6 +290,19 @@ export const CONTACT_PACKETS = [
     section: '10.4',
     summary: 'a user authorized you',
     layout: [str('email', ascii)],
+    // Caused by the request for authorization: an ADD_CONTACT (of a user, not a group, phone, chat or
+    // ignored stranger) or a MESSAGE with AUTHORIZE. It comes if and when the other user agrees.
+    reply: {
+      requests: ['ADD_CONTACT', 'MESSAGE'],
+      by: 'field',
+      field: 'email',
+      requestField: { ADD_CONTACT: 'email', MESSAGE: 'to' },
+      extra: true,
+      answers: (request, type) =>
+        type === 'MESSAGE'
+          ? flagged(request, K.MESSAGE_FLAG.AUTHORIZE)
+          : !flagged(request, K.CONTACT_FLAG.GROUP | K.CONTACT_FLAG.PHONE | K.CONTACT_FLAG.MULTICHAT | K.CONTACT_FLAG.SHADOW),
+    },
   }),
   packet({
     code: 0x1037,

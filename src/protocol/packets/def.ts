@@ -7,13 +7,34 @@ import type { Direction, FieldContext, Fields, Layout } from '../fields.js';
 
 export type PacketDirection = 'c2s' | 's2c' | 'both';
 
+interface ReplyRuleBase {
+  requests: readonly string[];
+  /** Only requests this holds for (by their fields and type) are answered by this reply: a MESSAGE with AUTHORIZE. */
+  answers?: (request: Fields, type: string) => boolean;
+  /**
+   * Whether a request awaits this reply, so that one without it is flagged when the connection closes
+   * (default: yes). A MESSAGE_ACK with NORECV awaits no MESSAGE_RECV.
+   */
+  awaited?: (request: Fields) => boolean;
+  /**
+   * A reply besides the request's answer, found on its own and never awaited: AUTHORIZE_ACK comes (if
+   * the other user ever authorizes) after ADD_CONTACT_ACK has answered the ADD_CONTACT.
+   */
+  extra?: true;
+}
+
 /** How a reply finds the request it answers (reference §3.2). */
-export type ReplyRule =
-  | { requests: readonly string[]; by: 'seq' }
-  /** The most recent outstanding request of that type (HELLO_ACK, LOGIN_ACK). */
-  | { requests: readonly string[]; by: 'last' }
-  /** A field of the reply equals a field of the request (msg_id, id_request, UIDL). */
-  | { requests: readonly string[]; by: 'field'; field: string; requestField: string };
+export type ReplyRule = ReplyRuleBase &
+  (
+    | { by: 'seq' }
+    /** The most recent outstanding request of that type (HELLO_ACK, LOGIN_ACK). */
+    | { by: 'last' }
+    /**
+     * A field of the reply equals a field of the request (msg_id, id_request, UIDL; text compared in
+     * any case), named per request type where they differ.
+     */
+    | { by: 'field'; field: string; requestField: string | Readonly<Record<string, string>> }
+  );
 
 export interface Variant<L extends Layout = Layout> {
   name: string;

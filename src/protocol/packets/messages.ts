@@ -4,7 +4,7 @@ import { annotationType, clpsType, field, lpsBytesType, lpsRecordType, restType,
 import { decodeAuthBlob, parseOfflineMessage, parseRecipients, unpackRtf } from '../formats.js';
 import { encodeString } from '../text.js';
 import { packet } from './def.js';
-import { ascii, utf16, messageText, str, flagSet } from './rules.js';
+import { ascii, utf16, messageText, str, flagSet, flagged } from './rules.js';
 
 /** Multichat data of MESSAGE (C→S, §8.1/§15.2). */
 const multichatRequest = [
@@ -84,7 +84,7 @@ export const MESSAGE_PACKETS = [
       }),
     ],
     derive: deriveMessage,
-    knownTrailing: [{ bytes: '00'.repeat(12), by: 'revival servers append 12 zero bytes (SRV: for the Android Agent)' }],
+    knownTrailing: [{ bytes: '00'.repeat(12), by: 'revival servers append 12 zero bytes, SRV for the Android Agent' }],
   }),
   packet({
     code: 0x1011,
@@ -93,7 +93,13 @@ export const MESSAGE_PACKETS = [
     section: '8.3',
     summary: 'acknowledges an incoming MESSAGE_ACK',
     layout: [str('from', ascii), ul('msgId')],
-    reply: { requests: ['MESSAGE_ACK'], by: 'field', field: 'msgId', requestField: 'msgId' },
+    reply: {
+      requests: ['MESSAGE_ACK'],
+      by: 'field',
+      field: 'msgId',
+      requestField: 'msgId',
+      awaited: (ack) => !flagged(ack, K.MESSAGE_FLAG.NORECV),
+    },
   }),
   packet({
     code: 0x1012,
@@ -102,7 +108,8 @@ export const MESSAGE_PACKETS = [
     section: '8.4',
     summary: 'delivery status of a MESSAGE (same seq)',
     layout: [ul('status', { values: K.MESSAGE_STATUS })],
-    reply: { requests: ['MESSAGE'], by: 'seq' },
+    // Typing notifications get a status from some servers (SRV), from others none (§18.6 names none).
+    reply: { requests: ['MESSAGE'], by: 'seq', awaited: (message) => !flagged(message, K.MESSAGE_FLAG.NOTIFY) },
   }),
   packet({
     code: 0x101d,

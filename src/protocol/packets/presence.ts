@@ -75,6 +75,9 @@ export const PRESENCE_PACKETS = [
     section: '15.1',
     since: '1.20',
     summary: "a contact's microblog post",
+    // Revival servers (SRV) echo a post back to its author, with the post id: linked by its text. Other
+    // servers send nothing back, so it is not awaited.
+    reply: { requests: ['CHANGE_USER_BLOG_STATUS'], by: 'field', field: 'text', requestField: 'text', awaited: () => false },
     layout: [
       ul('flags', { flags: K.BLOG_FLAGS }),
       str('user', ascii),
