@@ -446,7 +446,7 @@ class Printer {
 
 /** `away "title"`, coloured by presence; `width` pads the name (before colouring, so columns line up). */
 function statusText(c: ChalkInstance, s: ContactStatus, width = 0): string {
-  const paint = s.name === 'offline' ? c.gray : s.name === 'online' || s.name === 'chat' ? c.green : c.yellow;
+  const paint = s.name === 'offline' || s.name === 'unknown' ? c.gray : s.name === 'online' || s.name === 'chat' ? c.green : c.yellow;
   const title = s.title && s.title.toLowerCase() !== s.name ? ` "${s.title}"` : '';
   return paint(s.name) + title + ' '.repeat(Math.max(0, width - s.name.length - title.length));
 }

@@ -147,11 +147,14 @@ function offlineStatus(): ContactStatus {
   return { name: 'offline', value: 0 };
 }
 
-/** Presence fields (USER_STATUS, contact rows, ANKETA_INFO columns) as a ContactStatus. */
-export function toStatus(f: Fields): ContactStatus {
+/**
+ * Presence fields (USER_STATUS, contact rows, ANKETA_INFO columns) as a ContactStatus; `undetermined`
+ * names status 3 (see statusName).
+ */
+export function toStatus(f: Fields, undetermined: 'offline' | 'unknown' = 'offline'): ContactStatus {
   const value = Number(f.status ?? 0) >>> 0;
   const uri = typeof f.statusUri === 'string' && f.statusUri ? f.statusUri : undefined;
-  const status: ContactStatus = { name: statusName(value, uri), value };
+  const status: ContactStatus = { name: statusName(value, uri, undetermined), value };
   if (uri) status.uri = uri;
   if (typeof f.statusTitle === 'string' && f.statusTitle) status.title = f.statusTitle;
   if (typeof f.statusDesc === 'string' && f.statusDesc) status.description = f.statusDesc;

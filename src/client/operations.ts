@@ -230,7 +230,7 @@ function toAnketaRow(row: Fields): AnketaRow {
   set('location', by.location);
   set('phone', by.phone);
   if (by.mrim_status !== undefined && /^[0-9a-f]+$/i.test(by.mrim_status)) {
-    out.status = toStatus({ status: parseInt(by.mrim_status, 16), statusUri: by.status_uri, statusTitle: by.status_title, statusDesc: by.status_desc });
+    out.status = toStatus({ status: parseInt(by.mrim_status, 16), statusUri: by.status_uri, statusTitle: by.status_title, statusDesc: by.status_desc }, 'unknown');
   }
   return out;
 }

@@ -1,8 +1,10 @@
 /**
- * Presence as people name it (online, away, dnd …) ↔ the wire pair of status value and status URI
- * (reference §9.2, §17.1). Pre-1.14 profiles have no URI, so x-statuses fall back to a base status.
+ * Presence as people name it (online, away, dnd …) ↔ the wire pair of status value and status URI, by
+ * the protocol's one status table (src/protocol/status.ts): pre-1.14 profiles have no URI, so an
+ * x-status is sent as the table's base status — the same one the reference server shows such peers.
  */
-import { STATUS_AWAY, STATUS_FLAG_INVISIBLE, STATUS_ONLINE, STATUS_USER_DEFINED } from '../protocol/constants.js';
+import { STATUS_AWAY, STATUS_FLAG_INVISIBLE, STATUS_UNDETERMINATED } from '../protocol/constants.js';
+import { STATUS_TABLE, statusByUri } from '../protocol/status.js';
 import { MrimClientError } from './errors.js';
 
 export interface StatusSpec {
@@ -19,15 +21,9 @@ export interface StatusSpec {
 const OFFLINE = 0;
 
 /** Named statuses; `status_N` (4…53) are accepted as well, as picture x-statuses. */
-export const STATUSES: Record<string, StatusSpec> = {
-  online: { value: STATUS_ONLINE, uri: 'STATUS_ONLINE', title: 'Online', fallback: STATUS_ONLINE },
-  away: { value: STATUS_AWAY, uri: 'STATUS_AWAY', title: 'Away', fallback: STATUS_AWAY },
-  invisible: { value: (STATUS_FLAG_INVISIBLE | STATUS_ONLINE) >>> 0, uri: 'STATUS_INVISIBLE', title: 'Invisible', fallback: (STATUS_FLAG_INVISIBLE | STATUS_ONLINE) >>> 0 },
-  dnd: { value: STATUS_USER_DEFINED, uri: 'status_dnd', title: 'Do not disturb', fallback: STATUS_AWAY },
-  chat: { value: STATUS_USER_DEFINED, uri: 'status_chat', title: 'Free for chat', fallback: STATUS_ONLINE },
-  mobile: { value: STATUS_USER_DEFINED, uri: 'status_mobile', title: 'Mobile', fallback: STATUS_ONLINE },
-  dating: { value: STATUS_USER_DEFINED, uri: 'status_dating', title: 'Dating', fallback: STATUS_ONLINE },
-};
+export const STATUSES: Record<string, StatusSpec> = Object.fromEntries(
+  STATUS_TABLE.map((e) => [e.name, { value: e.value, uri: e.uri, title: e.title, fallback: e.base }]),
+);
 
 export type StatusName = 'online' | 'away' | 'invisible' | 'dnd' | 'chat' | 'mobile' | 'dating' | `status_${number}`;
 
@@ -37,26 +33,23 @@ export function statusSpec(name: string): StatusSpec {
   const known = STATUSES[key];
   if (known) return known;
   const m = /^status_(\d+)$/.exec(key);
-  if (m && Number(m[1]) >= 1 && Number(m[1]) <= 99) {
-    return { value: STATUS_USER_DEFINED, uri: key, title: key, fallback: STATUS_ONLINE };
-  }
+  const entry = m && Number(m[1]) >= 1 && Number(m[1]) <= 99 ? statusByUri(key) : undefined;
+  if (entry) return { value: entry.value, uri: key, title: entry.title, fallback: entry.base };
   throw new MrimClientError('INVALID_ARGUMENT', `unknown status "${name}": use ${Object.keys(STATUSES).join(', ')} or status_N (x-status 4…53)`);
 }
 
 /**
  * The name of a contact's presence: the URI decides for x-statuses (case-insensitive), the value
- * otherwise. UNDETERMINATED (3, not authorized yet) reads as offline, as clients show it.
+ * otherwise. UNDETERMINATED (3) reads as offline for a contact (not authorized yet, §9.1: shown as
+ * offline) and as `unknown` in search results, where servers send it for a status that is not public.
  */
-export function statusName(value: number, uri?: string): StatusName | 'offline' {
+export function statusName(value: number, uri?: string, undetermined: 'offline' | 'unknown' = 'offline'): StatusName | 'offline' | 'unknown' {
   const v = value >>> 0;
-  if (v === OFFLINE || v === 3) return 'offline';
+  if (v === OFFLINE) return 'offline';
+  if (v === STATUS_UNDETERMINATED) return undetermined;
   if ((v & STATUS_FLAG_INVISIBLE) !== 0) return 'invisible';
-  const u = uri?.trim().toLowerCase();
-  if (u) {
-    for (const [name, spec] of Object.entries(STATUSES)) if (spec.uri.toLowerCase() === u) return name as StatusName;
-    if (/^status_\d+$/.test(u)) return u as StatusName;
-  }
+  const entry = statusByUri(uri);
+  if (entry) return entry.name as StatusName;
   if (v === STATUS_AWAY) return 'away';
   return 'online';
 }
-

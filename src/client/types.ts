@@ -51,8 +51,8 @@ export interface MrimClientOptions {
 }
 
 export interface ContactStatus {
-  /** Named presence: online, away, invisible, dnd, chat, status_N, or offline. */
-  name: StatusName | 'offline';
+  /** Named presence: online, away, invisible, dnd, chat, status_N, offline, or (search results) unknown. */
+  name: StatusName | 'offline' | 'unknown';
   /** Wire status value. */
   value: number;
   uri?: string;

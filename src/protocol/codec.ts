@@ -30,7 +30,10 @@ export interface DecodedFrame {
   enc: Record<string, Encoding>;
   /** Payload bytes after the last field (hex), kept for re-encoding. */
   trailing?: string;
+  /** What is wrong with the frame: a clean session of real peers has none. */
   warnings: string[];
+  /** What is worth knowing but not wrong: known peer quirks, encoding fallbacks the reference prescribes. */
+  notes: string[];
   /** With `spans: true`: the bytes of each field in the frame, `[start, end)` by field path. */
   spans?: Record<string, [number, number]>;
 }
@@ -46,12 +49,13 @@ export interface DecodeOptions {
   spans?: boolean;
 }
 
-function context(minor: number, dir: Direction, fields: Fields, enc: Record<string, Encoding>, warnings: string[]): FieldContext {
-  return { minor, dir, fields, root: fields, enc, warnings };
+function context(minor: number, dir: Direction, fields: Fields, enc: Record<string, Encoding>, warnings: string[], notes: string[]): FieldContext {
+  return { minor, dir, fields, root: fields, enc, warnings, notes };
 }
 
 export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
   const warnings: string[] = [];
+  const notes: string[] = [];
   if (frame.length < HEADER_SIZE) {
     return {
       msg: 0,
@@ -67,6 +71,7 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
       fields: { data: frame.toString('hex') },
       enc: {},
       warnings: [`frame shorter than the 44-byte header (${frame.length} bytes)`],
+      notes,
     };
   }
   const magic = headerField(frame, 'magic');
@@ -80,7 +85,7 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
 
   const fields: Fields = {};
   const enc: Record<string, Encoding> = {};
-  const c = context(minor, opts.dir, fields, enc, warnings);
+  const c = context(minor, opts.dir, fields, enc, warnings, notes);
   if (opts.spans) c.spans = { frame, ranges: {} };
   const def = packetByCode(h.msg);
   const out: DecodedFrame = {
@@ -97,6 +102,7 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
     fields,
     enc,
     warnings,
+    notes,
   };
   if (!def) {
     warnings.push(`unknown packet type 0x${h.msg.toString(16)}`);
@@ -111,8 +117,11 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
   const r = new PayloadReader(payload);
   decodeFields(layout, r, c);
   if (!r.atEnd) {
-    warnings.push(`${r.remaining} trailing bytes ignored`);
+    const remaining = r.remaining;
     out.trailing = r.rest().toString('hex');
+    const known = def.knownTrailing?.find((k) => k.bytes === out.trailing);
+    if (known) notes.push(`${remaining} trailing bytes ignored (${known.by})`);
+    else warnings.push(`${remaining} trailing bytes ignored`);
   }
   const derived = def.derive?.(fields, c);
   if (derived) Object.assign(fields, derived);
@@ -140,6 +149,8 @@ export interface EncodeOptions {
   fromPort?: number;
   /** Reserved header bytes (16, hex). */
   reserved?: string;
+  /** Receives what the encoder notes: text its field's encoding could not carry. */
+  notes?: string[];
 }
 
 /** A packet type outside the table, as `decodeFrame` names it. */
@@ -177,6 +188,8 @@ interface PayloadOptions {
   minor: number;
   dir?: Direction;
   enc?: Record<string, Encoding>;
+  /** Receives what the encoder notes: text its field's encoding could not carry. */
+  notes?: string[];
 }
 
 /** Encodes just the payload of a packet. Throws on an unknown packet name or field (a programming error). */
@@ -191,7 +204,7 @@ export function encodePayload(type: string | number, fields: Fields, opts: Paylo
     return w.finish();
   }
   checkKeys(def, fields);
-  const c = context(opts.minor, opts.dir ?? (def.dir === 's2c' ? 's2c' : 'c2s'), fields, { ...(opts.enc ?? {}) }, []);
+  const c = context(opts.minor, opts.dir ?? (def.dir === 's2c' ? 's2c' : 'c2s'), fields, { ...(opts.enc ?? {}) }, [], opts.notes ?? []);
   encodeFields(layoutOf(def, c).layout, w, c);
   return w.finish();
 }
@@ -202,7 +215,7 @@ export function encodePacket(type: number | UnknownPacketName, fields: Fields, o
 export function encodePacket(type: string | number, fields: Fields = {}, opts: EncodeOptions): Buffer {
   const proto = typeof opts.proto === 'string' ? parseProto(opts.proto) : opts.proto;
   const msg = typeof type === 'number' ? type : (packetByName(type)?.code ?? unknownCode(type));
-  let payload = encodePayload(msg, fields, { minor: opts.minor ?? protoMinor(proto), dir: opts.dir, enc: opts.enc });
+  let payload = encodePayload(msg, fields, { minor: opts.minor ?? protoMinor(proto), dir: opts.dir, enc: opts.enc, notes: opts.notes });
   if (opts.trailing) payload = Buffer.concat([payload, Buffer.from(opts.trailing, 'hex')]);
   const header = encodeHeader({
     proto,

@@ -18,6 +18,7 @@ export const STATUS: ValueNames = {
 
 export const STATUS_ONLINE = 1;
 export const STATUS_AWAY = 2;
+export const STATUS_UNDETERMINATED = 3;
 export const STATUS_USER_DEFINED = 4;
 export const STATUS_FLAG_INVISIBLE = 0x80000000;
 
@@ -199,6 +200,18 @@ export const CAPABILITY: ValueNames = {
   41: 'ARCH_STATES',
 };
 export const COMPRESS_METHOD: ValueNames = { 0: 'ZLIB' };
+/** LOGIN2/LOGIN3 statistics entry ids (§7.2.3, §17.8). */
+export const STAT_ID: ValueNames = {
+  0: 'BUILD',
+  1: 'LOGIN_CNT',
+  2: 'STC',
+  3: 'ID',
+  4: 'SET_AUTORUN',
+  5: 'SET_MAIL_NOTIFY',
+  6: 'SET_ANTISPAM_TYPE',
+  7: 'SET_TABS',
+  8: 'WINDOW_OPENINGS',
+};
 export const BLOG_FLAGS: FlagNames = [
   [0x1, 'UPDATE'],
   [0x2, 'MUSIC'],

@@ -8,7 +8,7 @@
 import { decodeFrame, encodePacket, type DecodedFrame } from './codec.js';
 import type { Direction, Fields } from './fields.js';
 import { headerField, protoMinor } from './header.js';
-import { PACKETS, packetByCode, packetByName, type PacketDef, type PacketFields, type PacketName } from './packets/index.js';
+import { PACKETS, packetByCode, packetByName, type PacketDef, type PacketFields, type PacketName, type ReplyRule } from './packets/index.js';
 import type { Encoding } from './text.js';
 
 export interface ReplyInfo {
@@ -17,6 +17,18 @@ export interface ReplyInfo {
   /** Index (per connection, both directions) of the request frame. */
   index: number;
   latencyMs?: number;
+}
+
+/** A request that never got the reply it awaited. */
+export interface Unanswered {
+  type: string;
+  seq: number;
+  /** Who sent the request. */
+  dir: Direction;
+  index: number;
+  time?: number;
+  /** The replies any one of which would have answered it. */
+  expected: string[];
 }
 
 /** A frame as far as reply matching needs it. */
@@ -30,12 +42,32 @@ interface Pending extends Tracked {
   dir: Direction;
   index: number;
   time?: number;
+  /** The replies this entry waits for: the request's answer ('') or one extra reply (its name). */
+  group: string;
+  expected: string[];
+  awaited: boolean;
 }
 
-/** Every packet type that some reply rule answers, from the table. */
-const REQUEST_TYPES = new Set(PACKETS.flatMap((p) => p.reply?.requests ?? []));
+/** For each request type, the rows whose replies answer it, from the table. */
+const REPLIES_OF = new Map<string, PacketDef[]>();
+for (const def of PACKETS as readonly PacketDef[]) {
+  for (const request of def.reply?.requests ?? []) REPLIES_OF.set(request, [...(REPLIES_OF.get(request) ?? []), def]);
+}
 /** Outstanding requests kept at most: a peer that never answers must not grow the list without end. */
 const MAX_PENDING = 4096;
+
+const groupOf = (rule: ReplyRule, reply: string) => (rule.extra ? reply : '');
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return typeof a === 'string' && typeof b === 'string' ? a.toLowerCase() === b.toLowerCase() : a === b;
+}
+
+function answers(rule: ReplyRule, request: Pending, reply: Tracked): boolean {
+  if (rule.by === 'last') return true;
+  if (rule.by === 'seq') return request.seq === reply.seq;
+  const requestField = typeof rule.requestField === 'string' ? rule.requestField : rule.requestField[request.type];
+  return requestField !== undefined && sameValue(request.fields[requestField], reply.fields[rule.field]);
+}
 
 /** Outstanding requests of both sides, and which one each reply answers. */
 class ReplyTracker {
@@ -43,29 +75,36 @@ class ReplyTracker {
 
   /**
    * Notes a frame sent in `dir`: returns (and retires) the newest outstanding request of the other side
-   * that it answers; a request becomes outstanding itself.
+   * that it answers; a request becomes outstanding itself, once for its answer and once per extra reply.
    */
   track(dir: Direction, frame: Tracked, index: number, time?: number): ReplyInfo | undefined {
-    const rule = packetByName(frame.type)?.reply;
+    const def = packetByName(frame.type);
+    const rule = def?.reply;
     let info: ReplyInfo | undefined;
-    for (let i = this.pending.length - 1; rule && i >= 0; i--) {
+    for (let i = this.pending.length - 1; rule && def && i >= 0; i--) {
       const p = this.pending[i];
-      if (p.dir === dir || !rule.requests.includes(p.type)) continue;
-      const hit =
-        rule.by === 'last' ||
-        (rule.by === 'seq' && p.seq === frame.seq) ||
-        (rule.by === 'field' && p.fields[rule.requestField] === frame.fields[rule.field]);
-      if (!hit) continue;
+      if (p.dir === dir || p.group !== groupOf(rule, def.name) || !rule.requests.includes(p.type) || !answers(rule, p, frame)) continue;
       this.pending.splice(i, 1);
       info = { type: p.type, seq: p.seq, index: p.index };
       if (time !== undefined && p.time !== undefined) info.latencyMs = time - p.time;
       break;
     }
-    if (REQUEST_TYPES.has(frame.type)) {
-      this.pending.push({ type: frame.type, seq: frame.seq, fields: frame.fields, dir, index, time });
-      if (this.pending.length > MAX_PENDING) this.pending.shift();
+    // Only replies the other side sends can answer it (S→C MODIFY_CONTACT gets no MODIFY_CONTACT_ACK).
+    const replies = (REPLIES_OF.get(frame.type) ?? []).filter((r) => r.dir !== dir && (r.reply?.answers?.(frame.fields, frame.type) ?? true));
+    const main = replies.filter((r) => !r.reply?.extra);
+    const base = { type: frame.type, seq: frame.seq, fields: frame.fields, dir, index, time };
+    if (main.length) {
+      const awaited = main.some((r) => r.reply?.awaited?.(frame.fields) ?? true);
+      this.pending.push({ ...base, group: '', expected: main.map((r) => r.name), awaited });
     }
+    for (const r of replies.filter((r) => r.reply?.extra)) this.pending.push({ ...base, group: r.name, expected: [r.name], awaited: false });
+    if (this.pending.length > MAX_PENDING) this.pending.splice(0, this.pending.length - MAX_PENDING);
     return info;
+  }
+
+  /** The requests still waiting for a reply they await, oldest first. */
+  unanswered(): Unanswered[] {
+    return this.pending.filter((p) => p.awaited).map(({ type, seq, dir, index, time, expected }) => ({ type, seq, dir, index, expected, ...(time !== undefined ? { time } : {}) }));
   }
 }
 
@@ -98,6 +137,11 @@ export class SessionState {
     if (this.proto === undefined || (!this.loggedIn && packetByCode(msg)?.session?.learnsVersion)) this.proto = proto;
   }
 
+  /** Requests that have not had the reply they await (reported when a connection closes). */
+  unanswered(): Unanswered[] {
+    return this.replies.unanswered();
+  }
+
   /**
    * Learns from a frame sent in `dir` (decoded, or about to be sent): the login, the request it
    * answers, and the switch an accepting reply starts.
@@ -123,6 +167,8 @@ export type Role = 'client' | 'server';
 export interface Sent {
   frame: Buffer;
   seq: number;
+  /** What the encoder noted (text the session's encoding could not carry, sent as "?"); empty mostly. */
+  notes: string[];
   /** The request of the peer this frame answers. */
   replyTo?: ReplyInfo;
   /** Sending this accepted a switch: the connection changes from the next byte. */
@@ -168,9 +214,10 @@ export class Conversation {
   /** Encodes a frame to send, numbered as the next of ours unless it answers with a given seq. */
   send<N extends PacketName>(type: N, fields?: PacketFields<N>, opts: SendOptions = {}): Sent {
     const seq = opts.seq ?? ++this.seq;
-    const frame = encodePacket(type, fields, { proto: this.state.proto ?? 0x10000, seq, enc: opts.enc, minor: this.minor, dir: this.out });
+    const notes: string[] = [];
+    const frame = encodePacket(type, fields, { proto: this.state.proto ?? 0x10000, seq, enc: opts.enc, minor: this.minor, dir: this.out, notes });
     const learnt = this.state.learn(this.out, { type, seq, fields: (fields ?? {}) as Fields });
-    return { frame, seq, ...(learnt.replyTo ? { replyTo: learnt.replyTo } : {}), ...(learnt.switchTo ? { switchTo: learnt.switchTo } : {}) };
+    return { frame, seq, notes, ...(learnt.replyTo ? { replyTo: learnt.replyTo } : {}), ...(learnt.switchTo ? { switchTo: learnt.switchTo } : {}) };
   }
 
   /** Decodes a frame the peer sent, with the session's version. */
@@ -186,5 +233,5 @@ export class Conversation {
 
 /** Whether a request of this type gets a reply from the other side (a waiting caller would wait in vain otherwise). */
 export function hasReply(type: string, from: Direction): boolean {
-  return (PACKETS as readonly PacketDef[]).some((p) => p.dir !== from && p.reply?.requests.includes(type) && p.reply.by !== 'field');
+  return (REPLIES_OF.get(type) ?? []).some((p) => p.dir !== from && p.reply?.by !== 'field' && !p.reply?.extra);
 }

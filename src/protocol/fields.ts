@@ -5,7 +5,7 @@
  */
 import { PayloadReader, PayloadWriter } from './buffer.js';
 import { nameFlags, type FlagNames, type ValueNames } from './constants.js';
-import { decodeString, encodeString, type Encoding } from './text.js';
+import { decodeString, encodeString, missingFromCp1251, type Encoding } from './text.js';
 
 export type Direction = 'c2s' | 's2c';
 export type Fields = Record<string, unknown>;
@@ -20,7 +20,10 @@ export interface FieldContext {
   root: Fields;
   /** Encodings that differ from what the field's rule would choose, by field path. */
   enc: Record<string, Encoding>;
+  /** Something is wrong with the bytes. */
   warnings: string[];
+  /** Something worth knowing that is not wrong: a known peer quirk, a fallback the reference prescribes. */
+  notes: string[];
   /** When asked for: where each decoded field's bytes lie in the frame, by field path. */
   spans?: FieldSpans;
 }
@@ -237,19 +240,28 @@ export function decodeText(bytes: Buffer, rule: EncodingRule, c: FieldContext, p
   const wanted = rule(c, bytes);
   const d = decodeString(bytes, wanted);
   if (d.warning) c.warnings.push(`invalid string bytes in "${path}": ${d.warning}`);
+  if (d.note) c.notes.push(`"${path}": ${d.note}`);
   if (d.encoding !== rule(c)) c.enc[path] = d.encoding;
   return d.value;
 }
 
+/** Encodes a text field; characters its encoding cannot carry (CP1251 lacks many) become "?" and a note. */
 export function encodeText(value: unknown, rule: EncodingRule, c: FieldContext, path: string): Buffer {
-  return encodeString(String(value ?? ''), c.enc[path] ?? rule(c));
+  const text = String(value ?? '');
+  const encoding = c.enc[path] ?? rule(c);
+  if (encoding === 'cp1251') {
+    const missing = missingFromCp1251(text);
+    if (missing.length) c.notes.push(`"${path}": CP1251 has no ${missing.join(' ')}, sent as "?"`);
+  }
+  return encodeString(text, encoding);
 }
 
-export function textType(rule: EncodingRule, wire = 'LPS'): FieldType<string> {
+export function textType(rule: EncodingRule, wire = 'LPS', describe?: (value: string) => string | undefined): FieldType<string> {
   return {
     wire,
     empty: '',
     rule,
+    ...(describe ? { describe } : {}),
     decode(r, c, path) {
       const b = readLps(r, c, path);
       return b === TRUNCATED ? b : decodeText(b, rule, c, path);
@@ -369,6 +381,17 @@ export function lpsRecordType<const L extends Layout>(layout: L | ((c: FieldCont
 }
 
 /**
+ * The shape of a decode-only annotation (what a packet's `derive` adds): never on the wire, declared
+ * with the field vocabulary only so the listing names the constants inside it.
+ */
+export function annotationType(layout: Layout): FieldType<Fields> {
+  return { wire: 'derived', empty: {}, layout, decode: () => TRUNCATED, encode: () => undefined };
+}
+
+/** Annotations with nothing to name inside them, by name only. */
+export const annotations = (...names: string[]): Layout => names.map((name) => field(name, annotationType([])));
+
+/**
  * Records repeated until the end of the payload (USER_INFO pairs, WP_REQUEST criteria). A record that
  * cannot be read whole stops the list; its bytes are left for the packet's trailing-bytes warning.
  */
@@ -384,14 +407,15 @@ export function repeatType<const L extends Layout>(layout: L, wire = 'repeated')
       while (!r.atEnd) {
         const start = r.pos;
         const record: Fields = {};
-        // A private warning list: a record cut short is not an error, it ends the list.
-        const probe: FieldContext = { ...c, fields: record, warnings: [] };
+        // Private warning and note lists: a record cut short is not an error, it ends the list.
+        const probe: FieldContext = { ...c, fields: record, warnings: [], notes: [] };
         decodeFields(layout, r, probe, `${path}.${items.length}.`);
         if (probe.warnings.some((w) => w.startsWith('truncated'))) {
           r.pos = start;
           break;
         }
         c.warnings.push(...probe.warnings);
+        c.notes.push(...probe.notes);
         items.push(record);
       }
       return items;

@@ -14,6 +14,8 @@ export interface PackedRtf {
   parts: number;
   /** RTF document, or the fallback text of a flash message (4 parts). */
   rtf: string;
+  /** The document's plain text (escapes resolved, formatting and tables dropped), when it is RTF. */
+  text?: string;
   /** Background colour as `#rrggbb` (COLORREF 0x00BBGGRR on the wire). */
   background?: string;
   /** Flash "mult" tag, CP1251 and UTF-16LE copies. */
@@ -38,6 +40,7 @@ export function unpackRtf(base64: string): PackedRtf | { error: string } {
     items.push(b);
   }
   const out: PackedRtf = { parts, rtf: items[0] ? decodeString(items[0], 'cp1251').value : '' };
+  if (/^\s*\{\\rtf/.test(out.rtf)) out.text = rtfText(out.rtf);
   if (items[1]?.length === 4) {
     const c = items[1].readUInt32LE(0);
     const rgb = [c & 0xff, (c >> 8) & 0xff, (c >> 16) & 0xff];
@@ -54,6 +57,106 @@ export function packRtf(rtf: string, background = '#ffffff'): string {
   colour.writeUInt32LE(parseInt(hex.slice(0, 2), 16) | (parseInt(hex.slice(2, 4), 16) << 8) | (parseInt(hex.slice(4, 6), 16) << 16));
   const body = new PayloadWriter().ul(2).lps(encodeString(rtf, 'cp1251')).lps(colour).finish();
   return deflateSync(body).toString('base64');
+}
+
+/** Destinations whose content is no text of the message (tables, metadata, pictures). */
+const SKIPPED_DESTINATIONS = new Set(['fonttbl', 'colortbl', 'stylesheet', 'info', 'pict', 'object', 'header', 'footer', 'generator', 'listtable', 'listoverridetable']);
+const SYMBOL_WORDS: Record<string, string> = {
+  par: '\n',
+  line: '\n',
+  tab: '\t',
+  emdash: '—',
+  endash: '–',
+  bullet: '•',
+  lquote: '‘',
+  rquote: '’',
+  ldblquote: '“',
+  rdblquote: '”',
+};
+
+/**
+ * The plain text of an RTF document: `\uN` (with its `\ucN` fallback characters skipped) and `\'hh`
+ * (CP1251, MRA's code page) resolved, `\par` as a line break, font/colour tables and other
+ * destinations dropped. Malformed RTF yields what could be read.
+ */
+export function rtfText(rtf: string): string {
+  let out = '';
+  // Per group: whether its text is dropped, and how many fallback characters follow a \u.
+  const stack: { skip: boolean; uc: number }[] = [];
+  let state = { skip: false, uc: 1 };
+  let pendingSkip = 0;
+  let ansi: number[] = [];
+  const flushAnsi = () => {
+    if (ansi.length) out += decodeString(Buffer.from(ansi), 'cp1251').value;
+    ansi = [];
+  };
+  const emit = (text: string) => {
+    if (state.skip) return;
+    if (pendingSkip > 0) {
+      pendingSkip--;
+      return;
+    }
+    flushAnsi();
+    out += text;
+  };
+  for (let i = 0; i < rtf.length; ) {
+    const ch = rtf[i];
+    if (ch === '{' || ch === '}') {
+      flushAnsi();
+      pendingSkip = 0;
+      if (ch === '{') {
+        stack.push(state);
+        state = { ...state };
+      } else {
+        state = stack.pop() ?? state;
+      }
+      i++;
+      continue;
+    }
+    if (ch === '\r' || ch === '\n') {
+      i++;
+      continue;
+    }
+    if (ch !== '\\') {
+      emit(ch);
+      i++;
+      continue;
+    }
+    const next = rtf[i + 1] ?? '';
+    if (next === "'") {
+      const byte = parseInt(rtf.slice(i + 2, i + 4), 16);
+      i += 4;
+      if (Number.isNaN(byte) || state.skip) continue;
+      if (pendingSkip > 0) pendingSkip--;
+      else ansi.push(byte);
+      continue;
+    }
+    const word = /^[a-z]+/i.exec(rtf.slice(i + 1));
+    if (!word) {
+      // Control symbols: escaped characters, the ignorable-destination mark, special spaces and hyphens.
+      if (next === '*') state.skip = true;
+      else if (next === '~') emit('\u00a0');
+      else if (next === '_') emit('‑');
+      else if (next === '\n' || next === '\r') emit('\n');
+      else if (next !== '-') emit(next);
+      i += 2;
+      continue;
+    }
+    const name = word[0];
+    i += 1 + name.length;
+    const param = /^-?\d+/.exec(rtf.slice(i));
+    if (param) i += param[0].length;
+    if (rtf[i] === ' ') i++;
+    const n = param ? Number(param[0]) : undefined;
+    if (SKIPPED_DESTINATIONS.has(name)) state.skip = true;
+    else if (name === 'uc' && n !== undefined) state.uc = n;
+    else if (name === 'u' && n !== undefined) {
+      emit(String.fromCharCode(n < 0 ? n + 65536 : n));
+      pendingSkip = state.uc;
+    } else if (SYMBOL_WORDS[name]) emit(SYMBOL_WORDS[name]);
+  }
+  flushAnsi();
+  return out.replace(/\s+$/, '');
 }
 
 /** A minimal RTF document for plain text, as clients send alongside the plain text field. */
@@ -238,7 +341,7 @@ export interface OfflineMessageInput {
   unicode: boolean;
   /** Packed RTF (base64) for an `application/x-mrim-rtf` part. */
   rtf?: string;
-  /** LF line endings by default: pidgin-mra cannot parse CRLF headers (reference §21.1). */
+  /** LF by default: pidgin-mra cannot parse CRLF headers (reference §21.1); mrim-prpl needs CRLF. */
   lineEnding?: 'LF' | 'CRLF';
   boundary?: string;
 }

@@ -66,7 +66,12 @@ export class Framer {
     this.dir = opts.dir;
     this.maxFrameSize = opts.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.mode = opts.detectPreamble === false ? 'mrim' : 'start';
-    this.socksStep = opts.dir === 'c2s' ? 'greeting' : 'method';
+    this.socksStep = this.firstSocksStep();
+  }
+
+  /** What a SOCKS5 handshake starts with in this direction. */
+  private firstSocksStep(): SocksStep {
+    return this.dir === 'c2s' ? 'greeting' : 'method';
   }
 
   /** Bytes held waiting for the rest of a frame. */
@@ -178,7 +183,7 @@ export class Framer {
 
   private readStart(eof: boolean): FramerEvent | undefined {
     const first = this.buf[this.start];
-    if (first === 0x05 && this.socksStep !== 'done') {
+    if (first === 0x05) {
       this.mode = 'socks';
       return this.readSocks(eof);
     }
@@ -204,7 +209,11 @@ export class Framer {
       return this.readMrim(eof);
     }
     this.socksStep = parsed.next;
-    if (parsed.next === 'done') this.mode = 'start';
+    if (parsed.next === 'done') {
+      // Through a chain of proxies one stream carries one handshake per proxy: another may follow.
+      this.mode = 'start';
+      this.socksStep = this.firstSocksStep();
+    }
     const { offset, bytes } = this.take(parsed.length);
     return { kind: 'socks', offset, bytes, message: parsed.message };
   }

@@ -10,3 +10,4 @@ export * from './framer.js';
 export * from './socks.js';
 export * from './session.js';
 export * from './conversation.js';
+export * from './status.js';

@@ -5,11 +5,17 @@
  * tools and replay.
  */
 import { decodeFrame, type DecodedFrame } from './codec.js';
-import { SessionState, type ReplyInfo } from './conversation.js';
+import { SessionState, type ReplyInfo, type Unanswered } from './conversation.js';
 import type { Direction } from './fields.js';
 import { Framer, type FramerEvent } from './framer.js';
 import { headerField, protoMinor } from './header.js';
 import type { SocksMessage } from './socks.js';
+
+/** A frame's place among the frames one read completed: the `position`th (from 1) of `frames`. */
+export interface SameRead {
+  position: number;
+  frames: number;
+}
 
 interface EventBase {
   dir: Direction;
@@ -28,6 +34,11 @@ export type SessionEvent =
       replyTo?: ReplyInfo;
       /** The account logged in on the connection as of this frame (set from the login packet on). */
       login?: string;
+      /**
+       * Set when this frame was one of several completed by one read (one TCP segment): a peer that
+       * reads once per frame (revival servers do) would drop the others.
+       */
+      sameRead?: SameRead;
     })
   | (EventBase & { kind: 'garbage'; bytes: Buffer; reason: string; skipped?: number })
   | (EventBase & { kind: 'socks'; bytes: Buffer; message: SocksMessage })
@@ -81,12 +92,19 @@ export class SessionDecoder {
     return this.collect(dir, this.framers[dir].finish(), time);
   }
 
+  /** Requests that never got the reply they await, so far (a connection's close reports them). */
+  unanswered(): Unanswered[] {
+    return this.state.unanswered();
+  }
+
   private collect(dir: Direction, events: Iterable<FramerEvent>, time?: number): SessionEvent[] {
     const out: SessionEvent[] = [];
     for (const ev of events) {
       if (ev.kind === 'frame') out.push(this.onFrame(dir, ev.offset, ev.frame, time));
       else out.push({ ...ev, dir, time });
     }
+    const frames = out.filter((ev) => ev.kind === 'frame');
+    if (frames.length > 1) frames.forEach((ev, i) => (ev.sameRead = { position: i + 1, frames: frames.length }));
     return out;
   }
 

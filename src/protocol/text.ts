@@ -50,6 +50,8 @@ export interface DecodedString {
   encoding: Encoding;
   /** Set when the bytes were not valid in the wanted encoding and a fallback was used. */
   warning?: string;
+  /** Set when the bytes were read in another encoding than the wanted one for a known reason (nothing is wrong). */
+  note?: string;
 }
 
 const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -64,22 +66,83 @@ function invalidCharacters(value: string, encoding: Encoding): string {
   return '';
 }
 
+/** `text` as CP1251 carries it: a character it has no byte for becomes "?". */
+export function asCp1251(text: string): string {
+  return rawDecode(encodeString(text, 'cp1251'), 'cp1251');
+}
+
+/** Characters of `text` that CP1251 has no byte for, each once. */
+export function missingFromCp1251(text: string): string[] {
+  if (asCp1251(text) === text) return [];
+  const missing = new Set<string>();
+  for (const ch of text) if (ch.charCodeAt(0) >= 0x80 && asCp1251(ch) !== ch) missing.add(ch);
+  return [...missing];
+}
+
+/**
+ * pidgin-mra sends a text as raw UTF-8 (flags 0) when it holds a character CP1251 lacks. Such bytes are
+ * read as UTF-8 when they are valid multi-byte UTF-8 without control characters and, read as CP1251,
+ * look like what UTF-8 read as CP1251 looks like: letters mixed with symbols from 0x80–0xBF ("в†’" for
+ * "→", "Рї" + "С‚" for "пт"). Natural CP1251 text is practically never valid UTF-8 (each Cyrillic
+ * letter would have to be followed by bytes from 0x80–0xBF, never by another letter), and the rare
+ * strings that are ("ЕЁ") read as letters only, so they stay CP1251.
+ */
+function utf8InsteadOfCp1251(bytes: Buffer): string | undefined {
+  if (!isMultibyteUtf8(bytes)) return undefined;
+  const value = bytes.toString('utf8');
+  if (/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/.test(value)) return undefined;
+  return MOJIBAKE.test(rawDecode(bytes, 'cp1251')) ? value : undefined;
+}
+
+/** A character CP1251 text seldom has but UTF-8 read as CP1251 always does: a non-ASCII non-letter (but №). */
+const MOJIBAKE = /[^\x00-\x7f\p{L}№]/u;
+
+/** Well-formed UTF-8 with at least one multi-byte sequence; CP1251 text fails at its first letter pair. */
+function isMultibyteUtf8(bytes: Buffer): boolean {
+  let multibyte = false;
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i];
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    const extra = b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xf0 && b <= 0xf4 ? 3 : -1;
+    if (extra < 0) return false;
+    for (let k = 1; k <= extra; k++) if (i + k >= bytes.length || (bytes[i + k] & 0xc0) !== 0x80) return false;
+    // Overlong three/four-byte forms, surrogates and code points past U+10FFFF are not UTF-8.
+    const second = bytes[i + 1];
+    if ((b === 0xe0 && second < 0xa0) || (b === 0xed && second > 0x9f) || (b === 0xf0 && second < 0x90) || (b === 0xf4 && second > 0x8f)) return false;
+    multibyte = true;
+    i += extra + 1;
+  }
+  return multibyte;
+}
+
 /**
  * Decodes `bytes` as `wanted`, verifying that encoding the result gives the same bytes back.
- * UTF-16LE with an odd length falls back to CP1251 (reference §4.3 sanity rule); anything else that
- * does not survive the round trip falls back to latin1 with a warning.
+ * UTF-16LE with an odd length falls back to CP1251 (reference §4.3 sanity rule) and CP1251 that is
+ * UTF-8 is read as UTF-8, both with a note; anything else that does not survive the round trip falls
+ * back to latin1 with a warning.
  */
 export function decodeString(bytes: Buffer, wanted: Encoding): DecodedString {
+  if (wanted === 'cp1251') {
+    const utf8 = utf8InsteadOfCp1251(bytes);
+    if (utf8 !== undefined) {
+      const lacking = missingFromCp1251(utf8);
+      const why = lacking.length ? ` (it holds ${lacking.join(' ')}, which CP1251 lacks)` : '';
+      return { value: utf8, encoding: 'utf8', note: `UTF-8 where CP1251 was expected${why}: read as UTF-8` };
+    }
+  }
   const order: Encoding[] = wanted === 'utf16le' ? ['utf16le', 'cp1251'] : [wanted];
   for (const encoding of order) {
     if (encoding === 'utf16le' && bytes.length % 2 !== 0) continue;
     const value = rawDecode(bytes, encoding);
     if (encodeString(value, encoding).equals(bytes)) {
-      const problems = [
-        encoding !== wanted ? `odd byte length ${bytes.length}: not UTF-16LE, read as CP1251` : '',
-        invalidCharacters(value, encoding),
-      ].filter(Boolean);
-      return problems.length ? { value, encoding, warning: problems.join('; ') } : { value, encoding };
+      const problem = invalidCharacters(value, encoding);
+      const out: DecodedString = { value, encoding };
+      if (encoding !== wanted) out.note = `odd byte length ${bytes.length}: not UTF-16LE, read as CP1251`;
+      if (problem) out.warning = problem;
+      return out;
     }
   }
   return {

@@ -10,7 +10,7 @@ import { frameLayout, type DecodedFrame } from '../protocol/codec.js';
 import type { FieldSpec, Layout } from '../protocol/fields.js';
 import { parseProto } from '../protocol/header.js';
 import { CONTACT_COLUMNS, GROUP_COLUMNS, GROUP_MASK, PACKETS, contactMaskFor, maskSpecs, packetByName, type PacketDef } from '../protocol/packets/index.js';
-import type { TapEvent } from '../tap/events.js';
+import { EVENT_KINDS as ALL_KINDS, type TapEvent } from '../tap/events.js';
 import { FilterError, parseFilterSyntax, type FilterNode, type Operator } from './filter-syntax.js';
 
 export { FilterError } from './filter-syntax.js';
@@ -28,7 +28,8 @@ export const FILTER_SYNTAX =
 
 export type EventFilter = (ev: TapEvent) => boolean;
 
-const EVENT_KINDS = ['GARBAGE', 'REDIRECT', 'TLS', 'COMPRESSED', 'SOCKS', 'CONNECT', 'AUTH-REFUSED', 'OPEN', 'CLOSE', 'NOTE'];
+/** Events other than frames are filtered by their kind, written as a type: `type == OPEN`. */
+const EVENT_KINDS = ALL_KINDS.filter((k) => k !== 'frame').map((k) => k.toUpperCase());
 const DIRS: Record<string, 'c2s' | 's2c'> = { c2s: 'c2s', client: 'c2s', 'c→s': 'c2s', s2c: 's2c', server: 's2c', 's→c': 's2c' };
 
 // ---------------------------------------------------------------------------------------------------
@@ -47,7 +48,7 @@ function collectSpecs(layout: Layout, into: Map<string, FieldSpec[]>): void {
 const SPECS_BY_NAME = new Map<string, FieldSpec[]>();
 for (const def of DEFS) {
   for (const layout of def.variants?.map((v) => v.layout) ?? [def.layout ?? []]) collectSpecs(layout, SPECS_BY_NAME);
-  for (const key of def.derived ?? []) if (!SPECS_BY_NAME.has(key)) SPECS_BY_NAME.set(key, []);
+  collectSpecs(def.derived ?? [], SPECS_BY_NAME);
 }
 // Contact list columns come from masks, not from a fixed layout: the widest mask names them all.
 collectSpecs(maskSpecs(contactMaskFor(Infinity), CONTACT_COLUMNS), SPECS_BY_NAME);

@@ -23,10 +23,10 @@ function layoutLines(layout: Layout, indent: string, probe: FieldContext): strin
 
 /** The layout of one packet as the given version sees it. */
 export function describePacket(def: PacketDef, minor: number): string {
-  const probe: FieldContext = { minor, dir: def.dir === 's2c' ? 's2c' : 'c2s', fields: {}, root: {}, enc: {}, warnings: [] };
+  const probe: FieldContext = { minor, dir: def.dir === 's2c' ? 's2c' : 'c2s', fields: {}, root: {}, enc: {}, warnings: [], notes: [] };
   const lines = [`${hexCode(def.code)} ${def.name} ${DIR_TEXT[def.dir]} (reference §${def.section}) — ${def.summary}`];
   if (def.variants) {
-    for (const v of def.variants) lines.push(`  variant ${v.name}:`, ...layoutLines(v.layout, '    ', probe));
+    for (const v of def.variants) lines.push(`  variant ${v.name}${v.dir ? ` (${DIR_TEXT[v.dir]})` : ''}:`, ...layoutLines(v.layout, '    ', probe));
   } else {
     const { layout } = layoutOf(def, probe);
     lines.push(...(layout.length ? layoutLines(layout, '  ', probe) : ['  (empty payload)']));

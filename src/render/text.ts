@@ -6,6 +6,7 @@ import { Chalk, type ChalkInstance } from 'chalk';
 import { formatEndpoint } from '../net/endpoint.js';
 import { frameLayout, type DecodedFrame } from '../protocol/codec.js';
 import type { Direction, FieldSpec, Fields, Layout } from '../protocol/fields.js';
+import { packetByCode } from '../protocol/packets/index.js';
 import type { SessionEvent } from '../protocol/session.js';
 import { SOCKS_REPLIES, type SocksMessage } from '../protocol/socks.js';
 import { isConnEvent, type ConnEvent, type TapEvent } from '../tap/events.js';
@@ -55,7 +56,7 @@ function showString(s: string): string {
 
 function describe(spec: FieldSpec | undefined, value: unknown): string {
   if (typeof value === 'number') return spec?.type.describe?.(value) ?? String(value);
-  if (typeof value === 'string') return showString(value);
+  if (typeof value === 'string') return spec?.type.describe?.(value) ?? showString(value);
   if (Array.isArray(value) && value.every((v) => typeof v !== 'object')) return `[${value.map((v) => describe(undefined, v)).join(', ')}]`;
   return JSON.stringify(value);
 }
@@ -97,11 +98,12 @@ export function renderFrameFields(frame: DecodedFrame, opts: RenderOptions = {})
   const shown = new Set<string>();
   for (const spec of layout) {
     if (spec.spread) {
+      // The keys a spread field adds, in its order; those holding records with their records' layout.
       const records = spec.type.recordLayouts?.(fields) ?? {};
-      for (const [key, recordLayout] of Object.entries(records)) {
+      for (const key of spec.type.keys ?? Object.keys(records)) {
         if (fields[key] === undefined) continue;
         shown.add(key);
-        lines.push(...fieldLines(key, fields[key], undefined, recordLayout, '    ', c));
+        lines.push(...fieldLines(key, fields[key], undefined, records[key], '    ', c));
       }
       continue;
     }
@@ -110,9 +112,11 @@ export function renderFrameFields(frame: DecodedFrame, opts: RenderOptions = {})
     lines.push(...fieldLines(spec.name, fields[spec.name], spec, undefined, '    ', c));
   }
   // Decode-only annotations (unpacked RTF, parsed offline message, contact-less derived values).
+  const derived = packetByCode(frame.msg)?.derived;
   for (const [k, v] of Object.entries(fields)) {
     if (shown.has(k)) continue;
-    lines.push(...fieldLines(k, v, undefined, undefined, '    ', c).map((l, i) => (i === 0 ? l.replace(k, c.magenta(k)) : l)));
+    const spec = derived?.find((s) => s.name === k);
+    lines.push(...fieldLines(k, v, spec, undefined, '    ', c).map((l, i) => (i === 0 ? l.replace(k, c.magenta(k)) : l)));
   }
   return lines;
 }
@@ -152,9 +156,11 @@ export function renderEvent(ev: SessionEvent, opts: RenderOptions = {}): string 
         const latency = ev.replyTo.latencyMs !== undefined ? ` +${Math.round(ev.replyTo.latencyMs)} ms` : '';
         head.push(c.magenta(`↩ ${ev.replyTo.type}${latency}`));
       }
+      if (ev.sameRead) head.push(c.yellow(`⧉ ${ev.sameRead.position}/${ev.sameRead.frames} in one read`));
       lines.push(head.join(' '));
       lines.push(...renderFrameFields(f, opts));
       if (f.trailing) lines.push(`    ${c.dim('trailing'.padEnd(NAME_WIDTH))} ${c.dim(f.trailing.length > 80 ? f.trailing.slice(0, 80) + '…' : f.trailing)}`);
+      for (const n of f.notes) lines.push(`    ${c.cyan(`ℹ ${n}`)}`);
       for (const w of f.warnings) lines.push(`    ${c.yellow(`⚠ ${w}`)}`);
       if (opts.hex) lines.push(c.dim(hexdump(opts.showSecrets ? ev.raw : maskRaw(ev.raw, f))));
       break;
@@ -218,10 +224,16 @@ function renderConnEvent(ev: ConnEvent, opts: RenderOptions = {}): string {
     case 'open':
       head.push(c.bold.green('OPEN'), `${formatEndpoint(ev.client)} ⇄ ${formatEndpoint(ev.server)}`);
       if (ev.follows !== undefined) head.push(c.magenta(`· follows redirect from #${ev.follows}`));
+      if (ev.legOf !== undefined) head.push(c.magenta(`· onward SOCKS leg of #${ev.legOf}`));
       break;
     case 'close':
       head.push(c.bold('CLOSE'), `C→S ${formatBytes(ev.bytes.c2s)}, S→C ${formatBytes(ev.bytes.s2c)} in ${formatDuration(ev.durationMs)}`, c.dim(`— ${ev.reason}`));
       break;
+    case 'no-reply': {
+      const sent = ev.request.time !== undefined ? ` sent ${formatClock(ev.request.time)}` : '';
+      head.push(arrow(ev.dir, c), c.red(`✗ no reply: ${ev.request.type} seq=${ev.request.seq}${sent} never got ${ev.expected.join(' or ')}`));
+      break;
+    }
     case 'note':
       if (ev.dir) head.push(arrow(ev.dir, c));
       head.push(ev.level === 'warn' ? c.yellow(`⚠ ${ev.message}`) : c.cyan(`ℹ ${ev.message}`));

@@ -25,6 +25,8 @@ const END_GRACE_MS = 2000;
 
 export interface ConnectionHooks {
   onFrame(conn: ClientConnection, frame: DecodedFrame): void;
+  /** A frame sent with text the client's encoding could not carry (the encoder's notes). */
+  onLossySend(conn: ClientConnection, type: PacketName, notes: string[]): void;
   onGarbage(conn: ClientConnection, ev: Extract<FramerEvent, { kind: 'garbage' }>): void;
   onTls(conn: ClientConnection, text: string, ok: boolean): void;
   onClose(conn: ClientConnection, reason: string, kind: 'disconnect' | 'timeout' | 'error'): void;
@@ -107,7 +109,9 @@ export class ClientConnection {
   /** Encodes and writes one frame in the client's version; `seq` defaults to the next unsolicited one. */
   send<N extends PacketName>(type: N, fields?: PacketFields<N>, seq?: number): void {
     if (!this.open) return;
-    this.socket.write(this.conversation.send(type, fields, { seq }).frame);
+    const sent = this.conversation.send(type, fields, { seq });
+    this.socket.write(sent.frame);
+    if (sent.notes.length) this.hooks.onLossySend(this, type, sent.notes);
   }
 
   /**

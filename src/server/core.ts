@@ -32,7 +32,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
   readonly connections = new Set<ClientConnection>();
   /** The logged-in connection of each user. */
   readonly sessions = new Map<string, ClientConnection>();
-  private nextConnId = 1;
+  private lastConnId = 0;
   private lastMsgId = 0;
 
   constructor(
@@ -42,7 +42,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
   ) {}
 
   accept(socket: net.Socket): void {
-    const conn = new ClientConnection(socket, this.nextConnId++, this, this.config.pingPeriod);
+    const conn = new ClientConnection(socket, this.nextConnId(), this, this.config.pingPeriod);
     this.connections.add(conn);
     this.log(conn, 'info', 'connect', 'connected');
   }
@@ -53,6 +53,11 @@ export class ServerCore implements ConnectionHooks, ServerContext {
 
   nextMsgId(): number {
     return ++this.lastMsgId;
+  }
+
+  /** One counter for MRIM and redirector connections, so every log line has its number. */
+  nextConnId(): number {
+    return ++this.lastConnId;
   }
 
   log(conn: ClientConnection | undefined, level: 'info' | 'warn', event: ServerLogKind, text: string, extra: Partial<ServerLogEvent> = {}): void {
@@ -71,6 +76,7 @@ export class ServerCore implements ConnectionHooks, ServerContext {
 
   onFrame(conn: ClientConnection, f: DecodedFrame): void {
     if (f.warnings.length) this.log(conn, 'warn', 'bad-frame', `${f.type}: ${f.warnings.join('; ')}`, { packet: f.type, warnings: f.warnings });
+    if (f.notes.length) this.log(conn, 'info', 'note', `${f.type}: ${f.notes.join('; ')}`, { packet: f.type, notes: f.notes });
     const def = packetByCode(f.msg);
     const handler = def && (HANDLERS[def.name as PacketName] as Handler | undefined);
     if (!handler) {
@@ -86,6 +92,10 @@ export class ServerCore implements ConnectionHooks, ServerContext {
     } catch (e) {
       this.log(conn, 'warn', 'error', `internal error handling ${f.type}: ${(e as Error).message}`, { packet: f.type });
     }
+  }
+
+  onLossySend(conn: ClientConnection, type: PacketName, notes: string[]): void {
+    this.log(conn, 'warn', 'note', `${type} to v${conn.protoText}: ${notes.join('; ')}`, { packet: type, notes });
   }
 
   onGarbage(conn: ClientConnection, ev: Extract<FramerEvent, { kind: 'garbage' }>): void {

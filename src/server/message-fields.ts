@@ -6,7 +6,7 @@
 import { MESSAGE_FLAG } from '../protocol/constants.js';
 import type { Fields } from '../protocol/fields.js';
 import { decodeAuthBlob, encodeAuthBlob, formatOfflineMessage } from '../protocol/formats.js';
-import { textEncodingFor } from '../protocol/text.js';
+import { asCp1251, textEncodingFor } from '../protocol/text.js';
 import type { StoredMessage } from './users.js';
 
 /**
@@ -39,16 +39,28 @@ function renderFor(message: Pick<StoredMessage, 'flags' | 'text'>, minor: number
   return { flags, text };
 }
 
+/** The text as a recipient speaking `minor` gets it: CP1251 has fewer characters ("?" for the others). */
+export function deliveredText(message: Pick<StoredMessage, 'text'>, minor: number): string {
+  return textEncodingFor(minor) === 'cp1251' ? asCp1251(message.text) : message.text;
+}
+
 export function messageAckFields(message: StoredMessage, minor: number, msgId: number): Fields {
   return { msgId, from: message.from, ...renderFor(message, minor), rtf: message.rtf ?? ' ' };
 }
 
-/** OFFLINE_MESSAGE_ACK in the reference's RFC822-like form, LF line endings (pidgin-mra needs them). */
+/**
+ * Line endings of the offline message per recipient version: pidgin-mra (1.8) crashes on CRLF, while
+ * mrim-prpl (1.22) needs CRLF (it merges blank lines before splitting, so with LF the body is lost — and
+ * it deletes the message all the same). LF for the CP1251 clients (before 1.16), CRLF for the rest.
+ */
+export const offlineLineEnding = (minor: number): 'LF' | 'CRLF' => (minor >= 16 ? 'CRLF' : 'LF');
+
+/** OFFLINE_MESSAGE_ACK in the reference's RFC822-like form, with the recipient's line endings. */
 export function offlineMessageFields(message: StoredMessage, minor: number): Fields {
   const { flags, text } = renderFor(message, minor);
   const rtf = message.flags & MESSAGE_FLAG.RTF && message.rtf?.trim() ? message.rtf : undefined;
   return {
     uidl: message.uidl,
-    message: formatOfflineMessage({ from: message.from, date: message.date, flags, text, unicode: minor >= 16, rtf }),
+    message: formatOfflineMessage({ from: message.from, date: message.date, flags, text, unicode: minor >= 16, rtf, lineEnding: offlineLineEnding(minor) }),
   };
 }

@@ -11,16 +11,23 @@ const LINGER_MS = 5000;
 const REQUEST_LOG_LIMIT = 200;
 
 export interface RedirectorEvent {
+  /** Connection number, from the server's one counter (the log shows it like every other line). */
+  conn: number;
   remote: string;
   answer: string;
   /** First line of what the client sent, if anything. */
   request?: string;
 }
 
-export function createRedirector(mrimPort: () => number, onAnswered: (e: RedirectorEvent) => void): { server: net.Server; closeAll(): void } {
+export function createRedirector(
+  mrimPort: () => number,
+  nextConnId: () => number,
+  onAnswered: (e: RedirectorEvent) => void,
+): { server: net.Server; closeAll(): void } {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
+    const conn = nextConnId();
     const remote = addressText(socket.remoteAddress, socket.remotePort);
     // The address the client reached is the one that reaches the MRIM port too (also behind 0.0.0.0).
     const answer = addressText(socket.localAddress, mrimPort());
@@ -34,7 +41,7 @@ export function createRedirector(mrimPort: () => number, onAnswered: (e: Redirec
     socket.on('close', () => {
       sockets.delete(socket);
       const line = request.split(/\r?\n/)[0].slice(0, REQUEST_LOG_LIMIT);
-      onAnswered({ remote, answer, ...(line ? { request: line } : {}) });
+      onAnswered({ conn, remote, answer, ...(line ? { request: line } : {}) });
     });
     // Half-close: the client may still be sending its request; reading it on avoids a reset.
     socket.end(`${answer}\n`);

@@ -118,7 +118,12 @@ export class MrimServer extends EventEmitter {
       if (this.redirectorPort !== false) {
         this.redirector = createRedirector(
           () => port,
-          (e) => this.core.log(undefined, 'info', 'redirect', `answered "${e.answer}"${e.request ? ` (client sent "${e.request}")` : ''}`, { remote: e.remote }),
+          () => this.core.nextConnId(),
+          (e) =>
+            this.core.log(undefined, 'info', 'redirect', `answered "${e.answer}"${e.request ? ` (client sent "${e.request}")` : ''}`, {
+              conn: e.conn,
+              remote: e.remote,
+            }),
         );
         bound.redirectorPort = await listenOn(this.redirector.server, this.redirectorPort, this.host);
       }

@@ -63,6 +63,7 @@ export type ServerLogKind =
   | 'mpop'
   | 'unsupported'
   | 'bad-frame'
+  | 'note'
   | 'garbage'
   | 'timeout'
   | 'disconnect'
@@ -88,4 +89,6 @@ export interface ServerLogEvent {
   text: string;
   /** Decoder warnings of the frame, when there were any. */
   warnings?: string[];
+  /** Decoder notes of the frame (known quirks, encoding fallbacks), or what could not be delivered as sent. */
+  notes?: string[];
 }

@@ -4,12 +4,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { CONTACT_FLAG, STATUS_FLAG_INVISIBLE } from '../protocol/constants.js';
+import { CONTACT_FLAG, STATUS_FLAG_INVISIBLE, STATUS_UNDETERMINATED } from '../protocol/constants.js';
 import { encodeString } from '../protocol/text.js';
 import type { ServerContact, ServerUser } from './types.js';
 
 export const STATUS_OFFLINE = 0;
-export const STATUS_UNDETERMINATED = 3;
 /** Group limit of the protocol (GROUP_LIMIT, reference §10.1). */
 export const MAX_GROUPS = 20;
 
@@ -268,12 +267,4 @@ export function presenceSeenBy(target: UserRecord | undefined, observer: UserRec
   if (flags & CONTACT_FLAG.INVISIBLE) return OFFLINE;
   if (target.presence.status & STATUS_FLAG_INVISIBLE && !(flags & CONTACT_FLAG.VISIBLE)) return OFFLINE;
   return target.presence;
-}
-
-/** Status URI for clients that send only a number (before 1.14, and LOGIN3's CHANGE_STATUS without one). */
-export function defaultStatusUri(status: number): string {
-  if (status & STATUS_FLAG_INVISIBLE) return 'STATUS_INVISIBLE';
-  if (status === 2) return 'STATUS_AWAY';
-  if (status === STATUS_OFFLINE) return '';
-  return 'STATUS_ONLINE';
 }

@@ -1,6 +1,7 @@
 /**
  * What a tap reports about a connection, besides the decoded stream: the SOCKS handshake, the TCP
- * session opening and closing, and notes (decoder trouble, TLS interception). Together with the
+ * session opening and closing, requests left without their reply, and notes (decoder trouble, TLS
+ * interception). Together with the
  * SessionDecoder's events these make up the live log and the records of a capture. Plain data: the
  * proxy, the pcap decoder and capture readers produce them, the renderers and capture writers read them.
  */
@@ -27,9 +28,14 @@ export type ConnEvent =
     }
   /** Wrong username/password, or — with `methods`, what the client offered — no acceptable method. */
   | { kind: 'auth-refused'; time: number; client: Endpoint; user: string; methods?: string[] }
-  /** A relayed TCP session is up; `follows` is the connection whose redirector answer pointed here. */
-  | { kind: 'open'; time: number; client: Endpoint; server: Endpoint; follows?: number }
+  /**
+   * A relayed TCP session is up; `follows` is the connection whose redirector answer pointed here,
+   * `legOf` the connection whose stream asked a SOCKS proxy to CONNECT here (this one carries it onward).
+   */
+  | { kind: 'open'; time: number; client: Endpoint; server: Endpoint; follows?: number; legOf?: number }
   | { kind: 'close'; time: number; bytes: Record<Direction, number>; durationMs: number; reason: string }
+  /** At the close: a request (sent in `dir`) that never got any of the `expected` replies it awaited. */
+  | { kind: 'no-reply'; time: number; dir: Direction; request: { type: string; seq: number; index: number; time?: number }; expected: string[] }
   | { kind: 'note'; time: number; dir?: Direction; level: 'info' | 'warn'; message: string };
 
 export type AnyEvent = SessionEvent | ConnEvent;
@@ -45,7 +51,24 @@ export interface TapEvent {
   event: AnyEvent;
 }
 
-const CONN_KINDS = new Set(['connect', 'auth-refused', 'open', 'close', 'note']);
+/** Every event kind, and whether it is about the connection (true) or the decoded stream: checked complete by the compiler. */
+const KINDS = {
+  frame: false,
+  garbage: false,
+  socks: false,
+  redirect: false,
+  tls: false,
+  compressed: false,
+  connect: true,
+  'auth-refused': true,
+  open: true,
+  close: true,
+  'no-reply': true,
+  note: true,
+} satisfies Record<AnyEvent['kind'], boolean>;
+
+export const EVENT_KINDS = Object.keys(KINDS) as AnyEvent['kind'][];
+const CONN_KINDS = new Set(EVENT_KINDS.filter((k) => KINDS[k]));
 
 export function isConnEvent(ev: AnyEvent): ev is ConnEvent {
   return CONN_KINDS.has(ev.kind);

@@ -9,7 +9,7 @@ import { formatEndpoint, parseEndpoint, type Endpoint } from '../net/endpoint.js
 import { decodeFrame } from '../protocol/codec.js';
 import type { Fields } from '../protocol/fields.js';
 import type { ReplyInfo } from '../protocol/conversation.js';
-import type { SessionEvent } from '../protocol/session.js';
+import type { SameRead, SessionEvent } from '../protocol/session.js';
 import type { SocksMessage } from '../protocol/socks.js';
 import type { Encoding } from '../protocol/text.js';
 import { isConnEvent, type AnyEvent, type ConnEvent, type TapEvent } from './events.js';
@@ -36,7 +36,11 @@ export type JsonEvent =
       trailing?: string;
       raw: string;
       warnings: string[];
+      /** Known quirks and prescribed fallbacks (absent when there are none). */
+      notes?: string[];
       replyTo?: ReplyInfo;
+      /** This frame was the `position`th of `frames` that one read (TCP segment) completed. */
+      sameRead?: SameRead;
     })
   | (JsonBase & { kind: 'garbage'; bytes: string; reason: string; skipped?: number })
   | (JsonBase & { kind: 'socks'; bytes: string; message: SocksMessage })
@@ -64,7 +68,9 @@ export function eventToJson(ev: SessionEvent, opts: { showSecrets?: boolean } = 
         ...(f.trailing ? { trailing: f.trailing } : {}),
         raw: ev.raw.toString('hex'),
         warnings: f.warnings,
+        ...(f.notes.length ? { notes: f.notes } : {}),
         ...(ev.replyTo ? { replyTo: ev.replyTo } : {}),
+        ...(ev.sameRead ? { sameRead: ev.sameRead } : {}),
       };
     }
     case 'garbage':
@@ -90,8 +96,9 @@ export function eventToJson(ev: SessionEvent, opts: { showSecrets?: boolean } = 
 export type JsonConnEvent =
   | { kind: 'connect'; time: string; client: string; target: string; mapped?: string; upstream?: string; user?: string; reply: number; error?: string }
   | { kind: 'auth-refused'; time: string; client: string; user: string; methods?: string[] }
-  | { kind: 'open'; time: string; client: string; server: string; follows?: number }
+  | { kind: 'open'; time: string; client: string; server: string; follows?: number; legOf?: number }
   | { kind: 'close'; time: string; bytes: { c2s: number; s2c: number }; durationMs: number; reason: string }
+  | { kind: 'no-reply'; time: string; dir: 'c2s' | 's2c'; request: { type: string; seq: number; index: number; time?: string }; expected: string[] }
   | { kind: 'note'; time: string; dir?: 'c2s' | 's2c'; level: 'info' | 'warn'; message: string };
 
 /**
@@ -119,9 +126,20 @@ function connEventToJson(ev: ConnEvent): JsonConnEvent {
     case 'auth-refused':
       return { kind: 'auth-refused', time, client: formatEndpoint(ev.client), user: ev.user, ...(ev.methods ? { methods: ev.methods } : {}) };
     case 'open':
-      return { kind: 'open', time, client: formatEndpoint(ev.client), server: formatEndpoint(ev.server), ...(ev.follows !== undefined ? { follows: ev.follows } : {}) };
+      return {
+        kind: 'open',
+        time,
+        client: formatEndpoint(ev.client),
+        server: formatEndpoint(ev.server),
+        ...(ev.follows !== undefined ? { follows: ev.follows } : {}),
+        ...(ev.legOf !== undefined ? { legOf: ev.legOf } : {}),
+      };
     case 'close':
       return { kind: 'close', time, bytes: ev.bytes, durationMs: ev.durationMs, reason: ev.reason };
+    case 'no-reply': {
+      const { time: sent, ...request } = ev.request;
+      return { kind: 'no-reply', time, dir: ev.dir, request: { ...request, ...(sent !== undefined ? { time: new Date(sent).toISOString() } : {}) }, expected: ev.expected };
+    }
     case 'note':
       return { kind: 'note', time, ...(ev.dir ? { dir: ev.dir } : {}), level: ev.level, message: ev.message };
   }
@@ -192,7 +210,18 @@ function sessionEvent(o: Json): SessionEvent {
       };
       // A frame's login is its connection's as of that frame: the line's `login`.
       const login = str(o, 'login');
-      return { kind: 'frame', ...base, index: need(num(o, 'index'), 'index'), raw, frame, ...(replyTo ? { replyTo } : {}), ...(login !== undefined ? { login } : {}) };
+      const shared = obj(o, 'sameRead');
+      const sameRead = shared && { position: need(num(shared, 'position'), 'sameRead.position'), frames: need(num(shared, 'frames'), 'sameRead.frames') };
+      return {
+        kind: 'frame',
+        ...base,
+        index: need(num(o, 'index'), 'index'),
+        raw,
+        frame,
+        ...(replyTo ? { replyTo } : {}),
+        ...(login !== undefined ? { login } : {}),
+        ...(sameRead ? { sameRead } : {}),
+      };
     }
     case 'garbage':
       return { kind: 'garbage', ...base, bytes: hexBytes(o, 'bytes'), reason: str(o, 'reason') ?? '', ...(num(o, 'skipped') ? { skipped: num(o, 'skipped') } : {}) };
@@ -239,10 +268,24 @@ function anyEvent(o: Json): AnyEvent {
         ...(Array.isArray(o.methods) ? { methods: o.methods.map(String) } : {}),
       };
     case 'open':
-      return { kind: 'open', time, client: endpoint(o, 'client'), server: endpoint(o, 'server'), ...(num(o, 'follows') !== undefined ? { follows: num(o, 'follows') } : {}) };
+      return {
+        kind: 'open',
+        time,
+        client: endpoint(o, 'client'),
+        server: endpoint(o, 'server'),
+        ...(num(o, 'follows') !== undefined ? { follows: num(o, 'follows') } : {}),
+        ...(num(o, 'legOf') !== undefined ? { legOf: num(o, 'legOf') } : {}),
+      };
     case 'close': {
       const bytes = need(obj(o, 'bytes'), 'bytes');
       return { kind: 'close', time, bytes: { c2s: need(num(bytes, 'c2s'), 'bytes.c2s'), s2c: need(num(bytes, 's2c'), 'bytes.s2c') }, durationMs: num(o, 'durationMs') ?? 0, reason: str(o, 'reason') ?? '' };
+    }
+    case 'no-reply': {
+      const r = need(obj(o, 'request'), 'request');
+      const sent = str(r, 'time') !== undefined ? timeOf(r) : undefined;
+      const request = { type: need(str(r, 'type'), 'request.type'), seq: need(num(r, 'seq'), 'request.seq'), index: need(num(r, 'index'), 'request.index') };
+      const expected = Array.isArray(o.expected) ? o.expected.map(String) : [];
+      return { kind: 'no-reply', time, dir: dirOf(o), request: { ...request, ...(sent !== undefined ? { time: sent } : {}) }, expected };
     }
     case 'note':
       return { kind: 'note', time, ...(o.dir !== undefined ? { dir: dirOf(o) } : {}), level: o.level === 'warn' ? 'warn' : 'info', message: str(o, 'message') ?? '' };

@@ -20,7 +20,7 @@ function secretSpecs(frame: DecodedFrame): FieldSpec[] {
 
 /** Whether a secret went as an MD5 digest (hex) or in plain text, as its decoder chose it. */
 function secretEncoding(spec: FieldSpec, frame: DecodedFrame): 'md5' | 'plaintext' {
-  const ctx: FieldContext = { minor: frame.minor, dir: frame.dir, fields: frame.fields, root: frame.fields, enc: frame.enc, warnings: [] };
+  const ctx: FieldContext = { minor: frame.minor, dir: frame.dir, fields: frame.fields, root: frame.fields, enc: frame.enc, warnings: [], notes: [] };
   return (frame.enc[spec.name] ?? spec.type.rule?.(ctx)) === 'hex' ? 'md5' : 'plaintext';
 }
 

@@ -21,10 +21,16 @@ export interface TapHubOptions {
 /** Receives every event; it runs inside the relay's data handlers, so it must not throw. */
 export type TapSink = (ev: TapEvent) => void;
 
-/** Every connection of one proxy run or one pcap file; links a redirector's answer to the connection that follows it. */
+/**
+ * Every connection of one proxy run or one pcap file; links a redirector's answer to the connection
+ * that follows it, and a SOCKS CONNECT carried in a stream to the connection that carries it onward
+ * (the next leg through a proxy: both legs of one client connection in a pcap, or a chain of proxies).
+ */
 export class TapHub {
   /** `host:port` a redirector answered → the connection that answered it. */
   private readonly redirects = new Map<string, number>();
+  /** `host:port` a stream asked a SOCKS proxy to CONNECT to → the connection whose stream asked it. */
+  private readonly socksTargets = new Map<string, number>();
 
   constructor(
     private readonly sink: TapSink,
@@ -34,11 +40,10 @@ export class TapHub {
   /** Starts decoding a connection. `candidates` are the addresses it went to (as asked, as connected). */
   open(conn: number, client: Endpoint, server: Endpoint, time: number, candidates: Endpoint[] = [server]): ConnectionTap {
     const tap = new ConnectionTap(this, conn, client, server, time);
-    // The first connection to an answered address is the one that followed it; later ones just go there too.
-    const key = candidates.map((e) => formatEndpoint(e).toLowerCase()).find((k) => this.redirects.has(k));
-    const follows = key !== undefined ? this.redirects.get(key) : undefined;
-    if (key !== undefined) this.redirects.delete(key);
-    tap.report({ kind: 'open', time, client, server, ...(follows !== undefined ? { follows } : {}) });
+    const keys = candidates.map((e) => formatEndpoint(e).toLowerCase());
+    const follows = takeFirst(this.redirects, keys);
+    const legOf = takeFirst(this.socksTargets, keys);
+    tap.report({ kind: 'open', time, client, server, ...(follows !== undefined ? { follows } : {}), ...(legOf !== undefined ? { legOf } : {}) });
     return tap;
   }
 
@@ -49,11 +54,27 @@ export class TapHub {
 
   /** @internal */
   emit(ev: TapEvent): void {
-    if (ev.event.kind === 'redirect' && ev.event.host !== undefined && ev.event.port !== undefined) {
-      this.redirects.set(formatEndpoint({ host: ev.event.host, port: ev.event.port }).toLowerCase(), ev.conn);
+    const e = ev.event;
+    if (e.kind === 'redirect' && e.host !== undefined && e.port !== undefined) {
+      this.redirects.set(formatEndpoint({ host: e.host, port: e.port }).toLowerCase(), ev.conn);
+    }
+    if (e.kind === 'socks' && e.message.type === 'request' && e.message.command === 'CONNECT') {
+      this.socksTargets.set(formatEndpoint({ host: e.message.host, port: e.message.port }).toLowerCase(), ev.conn);
     }
     this.sink(ev);
   }
+}
+
+/**
+ * The connection a link table holds for the first of `keys`, taken out of it: the first connection to
+ * an address is the one that followed the link; later ones just go there too.
+ */
+function takeFirst(links: Map<string, number>, keys: string[]): number | undefined {
+  const key = keys.find((k) => links.has(k));
+  if (key === undefined) return undefined;
+  const conn = links.get(key);
+  links.delete(key);
+  return conn;
 }
 
 export class ConnectionTap {
@@ -110,6 +131,10 @@ export class ConnectionTap {
     if (this.closed) return;
     for (const dir of ['c2s', 's2c'] as const) this.end(dir, time);
     this.closed = true;
+    for (const r of this.session.unanswered()) {
+      const request = { type: r.type, seq: r.seq, index: r.index, ...(r.time !== undefined ? { time: r.time } : {}) };
+      this.report({ kind: 'no-reply', time, dir: r.dir, request, expected: r.expected });
+    }
     this.report({ kind: 'close', time, bytes: { ...this.bytes }, durationMs: time - this.openedAt, reason } satisfies ConnEvent);
   }
 

@@ -158,6 +158,20 @@ export function generateValue(g: Gen, spec: FieldSpec, c: FieldContext, path: st
   if (t === lpsBytesType || t === restType) return g(anyBytesHex);
   if (t.wire === 'UL') return g(ulValue);
   if (isFixedBytes(t)) return g(bytesHex, (t.empty as string).length / 2);
+  // Types whose records depend on their own content (checked before the generic record walk).
+  if (t.wire === 'stats…') {
+    // LOGIN2/LOGIN3 statistics entries: UL values (type 2) and strings (type 1, read by their bytes).
+    return Array.from({ length: g(count) }, () =>
+      g(coin) ? { id: g(ulValue), type: 2, value: g(ulValue) } : { id: g(ulValue), type: 1, value: g(cp1251Text) },
+    );
+  }
+  if (t.wire === 'F × LPS names, rows × F × LPS') {
+    // ANKETA_INFO: column names, then rows keyed by them. ASCII + Cyrillic values read back under
+    // every reading of the disputed value encodings; the disputed forms are tested separately.
+    const columns = g(anketaColumns);
+    const rows = columns.length === 0 ? [] : Array.from({ length: g(count) }, () => Object.fromEntries(columns.map((col) => [col, g(cp1251Text)])));
+    return { maxRows: g(ulValue), serverTime: g(ulValue), columns, rows };
+  }
   if (t.recordLayouts) {
     // Records described by sibling fields (CONTACT_LIST2 masks): one list per key the type adds.
     const layouts = t.recordLayouts(c.fields);
@@ -173,19 +187,6 @@ export function generateValue(g: Gen, spec: FieldSpec, c: FieldContext, path: st
     return Array.from({ length: g(count) }, (_, i) => generateText(g, rule, c, `${path}.${i}`));
   }
   if (t.rule) return generateText(g, t.rule, c, path);
-  if (t.wire === 'stats…') {
-    // LOGIN2/LOGIN3 statistics entries: UL values (type 2) and strings (type 1, read by their bytes).
-    return Array.from({ length: g(count) }, () =>
-      g(coin) ? { id: g(ulValue), type: 2, value: g(ulValue) } : { id: g(ulValue), type: 1, value: g(cp1251Text) },
-    );
-  }
-  if (t.wire === 'F × LPS names, rows × F × LPS') {
-    // ANKETA_INFO: column names, then rows keyed by them. ASCII + Cyrillic values read back under
-    // every reading of the disputed value encodings; the disputed forms are tested separately.
-    const columns = g(anketaColumns);
-    const rows = columns.length === 0 ? [] : Array.from({ length: g(count) }, () => Object.fromEntries(columns.map((col) => [col, g(cp1251Text)])));
-    return { maxRows: g(ulValue), serverTime: g(ulValue), columns, rows };
-  }
   throw new Error(`no generator for field type "${t.wire}" (${path}): teach test/helpers/packet-arbitrary.ts about it`);
 }
 
@@ -201,7 +202,7 @@ export interface PacketCase {
 
 export function baseContext(minor: number, dir: Direction): FieldContext {
   const fields: Fields = {};
-  return { minor, dir, fields, root: fields, enc: {}, warnings: [] };
+  return { minor, dir, fields, root: fields, enc: {}, warnings: [], notes: [] };
 }
 
 /** Fields for one packet type as seen by one version and direction (and one wire form). */
@@ -216,7 +217,9 @@ export const directionsOf = (def: PacketDef): Direction[] => (def.dir === 'both'
 /** Every (packet, minor, direction, wire form) combination. */
 export function packetCases(def: PacketDef, minors: readonly number[]): PacketCase[] {
   const variants: (Variant | undefined)[] = def.variants ? [...def.variants] : [undefined];
-  return minors.flatMap((minor) => directionsOf(def).flatMap((dir) => variants.map((variant) => ({ def, minor, dir, variant }))));
+  return minors.flatMap((minor) =>
+    directionsOf(def).flatMap((dir) => variants.filter((v) => !v?.dir || v.dir === dir).map((variant) => ({ def, minor, dir, variant }))),
+  );
 }
 
 /** Any packet of the table with fields, for building streams. */

@@ -18,7 +18,7 @@ function u32(v: number): Buffer {
 }
 
 function ctx(minor = 23): FieldContext {
-  return { minor, dir: 'c2s', fields: {}, root: {}, enc: {}, warnings: [] };
+  return { minor, dir: 'c2s', fields: {}, root: {}, enc: {}, warnings: [], notes: [] };
 }
 
 describe('§3.1 the 44-byte header', () => {

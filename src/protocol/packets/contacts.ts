@@ -1,10 +1,10 @@
 /** The contact list: CONTACT_LIST2 and its mask-described records, edits, authorization, the legacy list. */
 import * as K from '../constants.js';
-import { childContext, clpsType, cstringType, field, lpsRecordType, restType, since, spread, TRUNCATED, ul, type EncodingRule, type FieldContext, type FieldSpec, type FieldType, type Fields, type Layout } from '../fields.js';
+import { annotations, annotationType, childContext, clpsType, cstringType, field, lpsRecordType, restType, since, spread, TRUNCATED, ul, type EncodingRule, type FieldContext, type FieldSpec, type FieldType, type Fields, type Layout } from '../fields.js';
 import { decodeAuthBlob } from '../formats.js';
 import { decodeString } from '../text.js';
 import { packet } from './def.js';
-import { ascii, utf16, xstatusText, guessed, nameText, str, flagSet } from './rules.js';
+import { ascii, utf16, xstatusText, guessed, nameText, str, flagSet, flagged } from './rules.js';
 
 /** Column names of CONTACT_LIST2 records by position (§10.1); unknown columns are `colN`. */
 export const GROUP_COLUMNS = ['flags', 'name'] as const;
@@ -112,7 +112,7 @@ const contactRecordsType: FieldType<Fields> = {
     const readRecord = (specs: Layout, prefix: string): Fields | undefined => {
       const start = r.pos;
       const record: Fields = {};
-      const probe: FieldContext = { ...c, fields: record, warnings: [] };
+      const probe: FieldContext = { ...c, fields: record, warnings: [], notes: [] };
       for (const spec of specs) {
         const v = spec.type.decode(r, probe, prefix + spec.name);
         if (v === TRUNCATED) {
@@ -122,6 +122,7 @@ const contactRecordsType: FieldType<Fields> = {
         record[spec.name] = v;
       }
       c.warnings.push(...probe.warnings);
+      c.notes.push(...probe.notes);
       return record;
     };
     const groupSpecs = maskSpecs(groupMask, GROUP_COLUMNS);
@@ -205,8 +206,16 @@ export const CONTACT_PACKETS = [
     summary: 'legacy fixed-record contact list',
     layout: [ul('count'), ul('length'), field('records', restType)],
     reply: { requests: ['CONTACT_LIST'], by: 'last' },
-    derived: ['parsed'],
     derive: (f) => ({ parsed: parseLegacyContactList(Buffer.from(String(f.records), 'hex')) }),
+    derived: [
+      field(
+        'parsed',
+        annotationType([
+          field('groups', annotationType([ul('flags', { flags: K.CONTACT_FLAGS })])),
+          field('contacts', annotationType([ul('flags', { flags: K.CONTACT_FLAGS }), ul('serverFlags', { flags: K.SERVER_FLAGS })])),
+        ]),
+      ),
+    ],
   }),
   packet({
     code: 0x1019,
@@ -228,7 +237,7 @@ export const CONTACT_PACKETS = [
         when: (c) => c.minor >= 20 && flagSet(c, K.CONTACT_FLAG.MULTICHAT),
       }),
     ],
-    derived: ['auth'],
+    derived: annotations('auth'),
     derive: (f) => {
       const blob = typeof f.authMessage === 'string' && f.authMessage ? decodeAuthBlob(f.authMessage) : undefined;
       return blob && !('error' in blob) ? { auth: blob } : undefined;
@@ -282,6 +291,19 @@ export const CONTACT_PACKETS = [
     section: '10.4',
     summary: 'a user authorized you',
     layout: [str('email', ascii)],
+    // Caused by the request for authorization: an ADD_CONTACT (of a user, not a group, phone, chat or
+    // ignored stranger) or a MESSAGE with AUTHORIZE. It comes if and when the other user agrees.
+    reply: {
+      requests: ['ADD_CONTACT', 'MESSAGE'],
+      by: 'field',
+      field: 'email',
+      requestField: { ADD_CONTACT: 'email', MESSAGE: 'to' },
+      extra: true,
+      answers: (request, type) =>
+        type === 'MESSAGE'
+          ? flagged(request, K.MESSAGE_FLAG.AUTHORIZE)
+          : !flagged(request, K.CONTACT_FLAG.GROUP | K.CONTACT_FLAG.PHONE | K.CONTACT_FLAG.MULTICHAT | K.CONTACT_FLAG.SHADOW),
+    },
   }),
   packet({
     code: 0x1037,

@@ -3,21 +3,44 @@
  * reply finds the request, and what the packet does to a session. Every part of the toolkit that needs
  * one of these facts reads it here, never from a list of its own.
  */
-import type { FieldContext, Fields, Layout } from '../fields.js';
+import type { Direction, FieldContext, Fields, Layout } from '../fields.js';
 
 export type PacketDirection = 'c2s' | 's2c' | 'both';
 
+interface ReplyRuleBase {
+  requests: readonly string[];
+  /** Only requests this holds for (by their fields and type) are answered by this reply: a MESSAGE with AUTHORIZE. */
+  answers?: (request: Fields, type: string) => boolean;
+  /**
+   * Whether a request awaits this reply, so that one without it is flagged when the connection closes
+   * (default: yes). A MESSAGE_ACK with NORECV awaits no MESSAGE_RECV.
+   */
+  awaited?: (request: Fields) => boolean;
+  /**
+   * A reply besides the request's answer, found on its own and never awaited: AUTHORIZE_ACK comes (if
+   * the other user ever authorizes) after ADD_CONTACT_ACK has answered the ADD_CONTACT.
+   */
+  extra?: true;
+}
+
 /** How a reply finds the request it answers (reference §3.2). */
-export type ReplyRule =
-  | { requests: readonly string[]; by: 'seq' }
-  /** The most recent outstanding request of that type (HELLO_ACK, LOGIN_ACK). */
-  | { requests: readonly string[]; by: 'last' }
-  /** A field of the reply equals a field of the request (msg_id, id_request, UIDL). */
-  | { requests: readonly string[]; by: 'field'; field: string; requestField: string };
+export type ReplyRule = ReplyRuleBase &
+  (
+    | { by: 'seq' }
+    /** The most recent outstanding request of that type (HELLO_ACK, LOGIN_ACK). */
+    | { by: 'last' }
+    /**
+     * A field of the reply equals a field of the request (msg_id, id_request, UIDL; text compared in
+     * any case), named per request type where they differ.
+     */
+    | { by: 'field'; field: string; requestField: string | Readonly<Record<string, string>> }
+  );
 
 export interface Variant<L extends Layout = Layout> {
   name: string;
   layout: L;
+  /** For a packet that travels both ways: the one direction this form is sent in, if it is only one. */
+  dir?: Direction;
 }
 
 /** What a packet does to the session it travels in (reference §0, §2.3, §5). */
@@ -63,10 +86,18 @@ export interface PacketDef<Name extends string = string, L extends Layout = Layo
   variants?: V;
   /** Decode-only annotations derived from the fields (unpacked RTF, parsed offline mail…). */
   derive?: (f: Fields, c: FieldContext) => Fields | undefined;
-  /** The keys `derive` may add, so filters know them as field names. */
-  derived?: readonly string[];
+  /**
+   * The annotations `derive` adds, declared like fields: filters know their names, the listing the
+   * names of the constants in them.
+   */
+  derived?: Layout;
   reply?: ReplyRule;
   session?: SessionRules;
+  /**
+   * Bytes real peers are known to append after the last field (hex), and who does: kept as trailing
+   * bytes like any others, but reported as a note instead of a warning, since nothing is wrong.
+   */
+  knownTrailing?: readonly { bytes: string; by: string }[];
   /** The reference has no public layout: the payload is kept as raw bytes. */
   unknownLayout?: boolean;
 }
@@ -77,7 +108,7 @@ export const packet = <const Name extends string, const L extends Layout = reado
 ): PacketDef<Name, L, V> => def;
 
 /** Declares one wire form of a packet with several. */
-export const variant = <const L extends Layout>(name: string, layout: L): Variant<L> => ({ name, layout });
+export const variant = <const L extends Layout>(name: string, layout: L, dir?: Direction): Variant<L> => ({ name, layout, ...(dir ? { dir } : {}) });
 
 /** The layout a packet has in the form the context (and, when decoding, the payload) selects. */
 export function layoutOf(def: PacketDef, c: FieldContext, payload?: Buffer): { variant?: string; layout: Layout } {

@@ -1,10 +1,10 @@
 /** Messages: sending, receiving, delivery status, offline storage, SMS, server-side history. */
 import * as K from '../constants.js';
-import { clpsType, field, lpsBytesType, lpsRecordType, restType, since, u64Type, uidlType, ul, type FieldContext, type Fields } from '../fields.js';
+import { annotations, annotationType, clpsType, field, lpsBytesType, lpsRecordType, restType, since, u64Type, uidlType, ul, type FieldContext, type Fields } from '../fields.js';
 import { decodeAuthBlob, parseOfflineMessage, parseRecipients, unpackRtf } from '../formats.js';
 import { encodeString } from '../text.js';
 import { packet } from './def.js';
-import { ascii, utf16, messageText, str, flagSet } from './rules.js';
+import { ascii, utf16, messageText, str, flagSet, flagged } from './rules.js';
 
 /** Multichat data of MESSAGE (C→S, §8.1/§15.2). */
 const multichatRequest = [
@@ -62,7 +62,7 @@ export const MESSAGE_PACKETS = [
         when: (c) => c.minor >= 20 && flagSet(c, K.MESSAGE_FLAG.MULTICHAT),
       }),
     ],
-    derived: ['rtfUnpacked', 'auth', 'recipients', 'recipientsForm'],
+    derived: annotations('rtfUnpacked', 'auth', 'recipients', 'recipientsForm'),
     derive: deriveMessage,
   }),
   packet({
@@ -84,8 +84,9 @@ export const MESSAGE_PACKETS = [
         when: (c) => c.minor >= 20 && flagSet(c, K.MESSAGE_FLAG.MULTICHAT),
       }),
     ],
-    derived: ['rtfUnpacked', 'auth', 'recipients', 'recipientsForm'],
+    derived: annotations('rtfUnpacked', 'auth', 'recipients', 'recipientsForm'),
     derive: deriveMessage,
+    knownTrailing: [{ bytes: '00'.repeat(12), by: 'revival servers append 12 zero bytes, SRV for the Android Agent' }],
   }),
   packet({
     code: 0x1011,
@@ -94,7 +95,13 @@ export const MESSAGE_PACKETS = [
     section: '8.3',
     summary: 'acknowledges an incoming MESSAGE_ACK',
     layout: [str('from', ascii), ul('msgId')],
-    reply: { requests: ['MESSAGE_ACK'], by: 'field', field: 'msgId', requestField: 'msgId' },
+    reply: {
+      requests: ['MESSAGE_ACK'],
+      by: 'field',
+      field: 'msgId',
+      requestField: 'msgId',
+      awaited: (ack) => !flagged(ack, K.MESSAGE_FLAG.NORECV),
+    },
   }),
   packet({
     code: 0x1012,
@@ -103,7 +110,8 @@ export const MESSAGE_PACKETS = [
     section: '8.4',
     summary: 'delivery status of a MESSAGE (same seq)',
     layout: [ul('status', { values: K.MESSAGE_STATUS })],
-    reply: { requests: ['MESSAGE'], by: 'seq' },
+    // Typing notifications get a status from some servers (SRV), from others none (§18.6 names none).
+    reply: { requests: ['MESSAGE'], by: 'seq', awaited: (message) => !flagged(message, K.MESSAGE_FLAG.NOTIFY) },
   }),
   packet({
     code: 0x101d,
@@ -112,8 +120,8 @@ export const MESSAGE_PACKETS = [
     section: '8.6',
     summary: 'a stored offline message (RFC822-like text)',
     layout: [field('uidl', uidlType), str('message', ascii)],
-    derived: ['parsed'],
     derive: (f) => ({ parsed: parseOfflineMessage(String(f.message ?? '')) }),
+    derived: [field('parsed', annotationType([ul('flags', { flags: K.MESSAGE_FLAGS })]))],
   }),
   packet({
     code: 0x101e,

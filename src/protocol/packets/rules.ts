@@ -1,6 +1,6 @@
 /** The text encoding rules of the reference (§4), and the field declarations built on them. */
 import * as K from '../constants.js';
-import { field, fixedEncoding, spread, textType, type EncodingRule, type FieldContext, type FieldSpec } from '../fields.js';
+import { field, fixedEncoding, spread, textType, type EncodingRule, type FieldContext, type FieldSpec, type Fields } from '../fields.js';
 import { decodeString, looksLikeUtf16, textEncodingFor } from '../text.js';
 
 /** Logins, URIs, user agents, keys: ASCII / CP1251 in every version. */
@@ -24,6 +24,12 @@ export const xstatusText: EncodingRule = (c, bytes) => {
 
 /** Where no source fixes the encoding: UTF-16LE when the bytes look like it, otherwise CP1251. */
 export const guessed: EncodingRule = (_c, bytes) => (bytes && looksLikeUtf16(bytes) ? 'utf16le' : 'cp1251');
+
+/**
+ * Values some sources send as UTF-16LE from 1.16 and others as ASCII (numbers in WP_REQUEST and
+ * ANKETA_INFO): guessed from the bytes from 1.16, CP1251 before; written as CP1251.
+ */
+export const asciiOrUnicodeText: EncodingRule = (c, bytes) => (c.minor >= 16 ? guessed(c, bytes) : 'cp1251');
 
 /** Contact/group names: UTF-16LE when the record says UNICODE_NAME (0x200) or the version is ≥1.16. */
 export const nameText: EncodingRule = (c) =>
@@ -61,7 +67,9 @@ export const passwordText: EncodingRule = (c, bytes) => {
 export const str = <const N extends string>(name: N, rule: EncodingRule, extra: Omit<FieldSpec, 'name' | 'type' | 'spread'> = {}): FieldSpec<N, string> =>
   field(name, textType(rule), extra);
 
-export const flagSet = (c: FieldContext, bit: number) => (Number(c.fields.flags) & bit) !== 0;
+/** A record's `flags` has the bit. */
+export const flagged = (fields: Fields, bit: number) => (Number(fields.flags) & bit) !== 0;
+export const flagSet = (c: FieldContext, bit: number) => flagged(c.fields, bit);
 
 /** Status URI, title and description of an x-status (from 1.14 in LOGIN2, CHANGE_STATUS, USER_STATUS). */
 export const xstatusFields = [

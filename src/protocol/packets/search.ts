@@ -1,25 +1,36 @@
 /** White-pages search, profiles and id lookups. */
 import * as K from '../constants.js';
-import { countedType, decodeText, encodeText, field, readLps, repeatType, restType, spread, TRUNCATED, ul, type EncodingRule, type FieldType, type Fields } from '../fields.js';
-import { looksLikeUtf16 } from '../text.js';
+import { countedType, decodeText, encodeText, field, readLps, repeatType, restType, spread, textType, TRUNCATED, ul, type EncodingRule, type FieldType, type Fields, type Layout } from '../fields.js';
 import { packet } from './def.js';
-import { ascii, versionText, str } from './rules.js';
+import { ascii, asciiOrUnicodeText, str, versionText } from './rules.js';
 
 /** ANKETA_INFO columns and rows (§11.2): rows are objects keyed by column name, in column order. */
-const anketaRule =
-  (column: string): EncodingRule =>
-  (c, bytes) => {
-    if (c.minor < 16) return 'cp1251';
-    // [CONFLICT] MIR: only the text columns are UTF-16LE; P1412: every value. Text columns follow MIR;
-    // the others are read as UTF-16LE when their bytes look like it.
-    if (K.ANKETA_TEXT_COLUMNS.has(column.toLowerCase())) return 'utf16le';
-    return bytes && looksLikeUtf16(bytes) ? 'utf16le' : 'cp1251';
-  };
+// [CONFLICT] MIR: only the text columns are UTF-16LE; P1412: every value. Text columns follow MIR;
+// the others are read as UTF-16LE when their bytes look like it.
+const anketaRule = (column: string): EncodingRule => (K.ANKETA_TEXT_COLUMNS.has(column.toLowerCase()) ? versionText : asciiOrUnicodeText);
+
+/**
+ * WP_REQUEST values are text in the session's encoding. [CONFLICT §11.1] The reference's table (MRA,
+ * MIR) gives only the names (2–4) that encoding and sends numbers and the address parts as ASCII; P1412
+ * says every value is UTF-16LE, and mrim-prpl 1.22 sends them so ("2" as 32 00). Names follow the
+ * session's encoding; from 1.16 any other value does too when its bytes look like UTF-16LE, so both
+ * forms decode. Encoding writes the other values in ASCII, as the table.
+ */
+const wpValueText: EncodingRule = (c, bytes) => (K.WP_TEXT_FIELDS.has(Number(c.fields.field)) ? versionText : asciiOrUnicodeText)(c, bytes);
+
+/** `mrim_status` holds a status value as hex text (§11.2); SRV sends 3 (UNDETERMINATED) for users whose status is not public. */
+const describeStatusHex = (v: string): string | undefined => (/^[0-9a-f]{1,8}$/i.test(v) ? `${K.STATUS[parseInt(v, 16)] ?? 'unknown'} (0x${v})` : undefined);
+
+/** The layout of ANKETA_INFO rows, for the listing: each column's text by its rule, `mrim_status` named. */
+function anketaRowLayout(columns: readonly string[]): Layout {
+  return columns.map((name) => field(name, textType(anketaRule(name), 'LPS', name.toLowerCase() === 'mrim_status' ? describeStatusHex : undefined)));
+}
 
 const anketaType: FieldType<Fields> = {
   wire: 'F × LPS names, rows × F × LPS',
   empty: {},
   keys: ['maxRows', 'serverTime', 'columns', 'rows'],
+  recordLayouts: (f) => ({ rows: anketaRowLayout(Array.isArray(f.columns) ? (f.columns as string[]) : []) }),
   decode(r, c) {
     const count = r.ul();
     const maxRows = r.ul();
@@ -81,7 +92,7 @@ export const SEARCH_PACKETS = [
         repeatType(
           [
             ul('field', { values: K.WP_FIELD }),
-            str('value', (c) => (K.WP_TEXT_FIELDS.has(Number(c.fields.field)) ? versionText(c) : 'cp1251')),
+            str('value', wpValueText),
           ],
           '(UL field, LPS value)…',
         ),

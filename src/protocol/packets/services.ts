@@ -1,6 +1,6 @@
 /** Account services: mailbox, web session keys, stored user data and settings, alerts, push, pubsub. */
 import * as K from '../constants.js';
-import { clpsType, field, fixedBytes, restType, since, uidlType, ul, type Fields } from '../fields.js';
+import { annotations, clpsType, field, fixedBytes, restType, since, uidlType, ul, type Fields } from '../fields.js';
 import { decodeEncodedWords } from '../formats.js';
 import { packet } from './def.js';
 import { ascii, utf8, binary, guessed, str } from './rules.js';
@@ -47,7 +47,7 @@ export const SERVICE_PACKETS = [
       // 8 bytes, and both readings are derived below.
       field('id', fixedBytes(8, '8 bytes')),
     ],
-    derived: ['subjectDecoded', 'date', 'uidl'],
+    derived: annotations('subjectDecoded', 'date', 'uidl'),
     derive: (f) => {
       const id = Buffer.from(String(f.id ?? ''), 'hex');
       const out: Fields = { subjectDecoded: decodeEncodedWords(String(f.subject ?? '')) };

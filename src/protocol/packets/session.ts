@@ -1,6 +1,6 @@
 /** The session's packets: hello, login, ping, logout, STARTTLS/compression, capabilities, results. */
 import * as K from '../constants.js';
-import { clpsType, countedType, decodeText, encodeText, field, repeatType, restType, since, ul, type FieldType, type Fields } from '../fields.js';
+import { byteType, clpsType, countedType, decodeText, encodeText, field, repeatType, restType, since, ul, type FieldType, type Fields } from '../fields.js';
 import { packet } from './def.js';
 import { ascii, guessed, passwordText, str, versionText, xstatusFields } from './rules.js';
 
@@ -9,6 +9,8 @@ const statsType: FieldType<Fields[]> = {
   wire: 'stats…',
   empty: [],
   acceptsEmpty: true,
+  // The value's type follows `type` (1 LPS, 2 UL): only the two leading columns are fixed.
+  layout: [ul('id', { values: K.STAT_ID }), field('type', byteType)],
   decode(r, c, path) {
     const items: Fields[] = [];
     while (!r.atEnd) {
@@ -168,6 +170,7 @@ export const SESSION_PACKETS = [
       str('description', ascii),
       field('stats', statsType, { when: since(17), optional: true }),
     ],
+    knownTrailing: [{ bytes: '00'.repeat(20), by: 'pidgin-mra appends 5 zero ULs' }],
   }),
   packet({
     code: 0x1062,

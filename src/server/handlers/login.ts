@@ -1,10 +1,10 @@
 /** Session setup: HELLO, STARTTLS, CAPABILITIES, LOGIN2/LOGIN3 (legacy LOGIN refused), PING, DISCONNECT, MPOP. */
 import { randomBytes } from 'node:crypto';
 import type { DecodedFrame } from '../../protocol/codec.js';
-import { CAPABILITY, FAILURE, LOGOUT_FLAG, STATUS_ONLINE } from '../../protocol/constants.js';
+import { CAPABILITY, FAILURE, LOGOUT_FLAG, STATUS_ONLINE, STATUS_UNDETERMINATED } from '../../protocol/constants.js';
 import type { Fields } from '../../protocol/fields.js';
 import { packetByName, type PacketName } from '../../protocol/packets/index.js';
-import { OFFLINE, STATUS_OFFLINE, STATUS_UNDETERMINATED, normalizeLogin, passwordMd5, type UserRecord } from '../users.js';
+import { OFFLINE, STATUS_OFFLINE, normalizeLogin, passwordMd5, type UserRecord } from '../users.js';
 import { contactList } from './contacts.js';
 import { lacks, str, type Handler, type Handlers } from './context.js';
 import { sendOfflineMessages } from './offline.js';
@@ -65,7 +65,7 @@ const logIn: Handler = (ctx, conn, f) => {
   });
   conn.send('CONTACT_LIST2', contactList(ctx, conn, user));
   conn.send('MAILBOX_STATUS', { unread: 0 });
-  sendOfflineMessages(conn, user);
+  sendOfflineMessages(ctx, conn, user);
 
   // LOGIN3 carries no status: the client becomes visible with its CHANGE_STATUS (reference §5.2).
   const status = f.type === 'LOGIN2' ? loginStatus(Number(f.fields.status ?? STATUS_ONLINE)) : STATUS_OFFLINE;

@@ -1,7 +1,7 @@
 /** Message routing: MESSAGE to a session, offline storage or a rejection; MESSAGE_RECV; typing notifications. */
 import { CONTACT_FLAG, MESSAGE_FLAG, MESSAGE_STATUS_CODE } from '../../protocol/constants.js';
 import type { ClientConnection } from '../connection.js';
-import { forwardedFlags, messageAckFields } from '../message-fields.js';
+import { deliveredText, forwardedFlags, messageAckFields } from '../message-fields.js';
 import type { ServerLogKind } from '../types.js';
 import { normalizeLogin, type StoredMessage, type UserRecord } from '../users.js';
 import { lacks, str, type Handler, type Handlers, type ServerContext } from './context.js';
@@ -73,7 +73,9 @@ function deliver(
     target.send('MESSAGE_ACK', messageAckFields(message, target.minor, msgId));
     const waits = awaitRecv && !(message.flags & MESSAGE_FLAG.NORECV);
     if (waits) target.awaitingRecv.set(msgId, { sender, seq, message });
-    log('info', 'message', `${what} (online, v${target.protoText}, msg_id ${msgId}${waits ? ', awaiting MESSAGE_RECV' : ''})`);
+    const shown = deliveredText(message, target.minor);
+    const lossy = shown !== message.text ? `, delivered as ${quote(shown)}: its encoding lacks characters` : '';
+    log(lossy ? 'warn' : 'info', 'message', `${what} (online, v${target.protoText}, msg_id ${msgId}${waits ? ', awaiting MESSAGE_RECV' : ''}${lossy})`);
     return waits ? undefined : DELIVERED;
   }
   if (message.flags & (MESSAGE_FLAG.ALARM | MESSAGE_FLAG.FLASH)) {

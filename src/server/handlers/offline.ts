@@ -1,8 +1,8 @@
 /** Offline storage: messages for users who are not logged in, sent at every login until DELETE_OFFLINE_MESSAGE. */
 import type { ClientConnection } from '../connection.js';
-import { offlineMessageFields } from '../message-fields.js';
+import { deliveredText, offlineMessageFields } from '../message-fields.js';
 import { newUidl, type StoredMessage, type UserRecord } from '../users.js';
-import { lacks, str, type Handler, type Handlers } from './context.js';
+import { lacks, str, type Handler, type Handlers, type ServerContext } from './context.js';
 
 const MAX_OFFLINE_MESSAGES = 500;
 
@@ -14,8 +14,16 @@ export function storeOffline(recipient: UserRecord, message: StoredMessage): boo
 }
 
 /** Every stored message, again at each login: only the client's DELETE_OFFLINE_MESSAGE removes one. */
-export function sendOfflineMessages(conn: ClientConnection, user: UserRecord): void {
-  for (const m of user.offline) conn.send('OFFLINE_MESSAGE_ACK', offlineMessageFields(m, conn.minor));
+export function sendOfflineMessages(ctx: ServerContext, conn: ClientConnection, user: UserRecord): void {
+  for (const m of user.offline) {
+    conn.send('OFFLINE_MESSAGE_ACK', offlineMessageFields(m, conn.minor));
+    const shown = deliveredText(m, conn.minor);
+    if (shown !== m.text) {
+      ctx.log(conn, 'warn', 'offline', `offline message from ${m.from} delivered as ${JSON.stringify(shown)}: its encoding lacks characters of ${JSON.stringify(m.text)}`, {
+        packet: 'OFFLINE_MESSAGE_ACK',
+      });
+    }
+  }
 }
 
 const deleteOffline: Handler = (ctx, conn, f) => {

@@ -1,20 +1,10 @@
 /** Presence: CHANGE_STATUS, and the USER_STATUS each watching session gets, in its version's form. */
-import { STATUS, STATUS_FLAG_INVISIBLE, STATUS_ONLINE, STATUS_USER_DEFINED } from '../../protocol/constants.js';
+import { STATUS, STATUS_UNDETERMINATED } from '../../protocol/constants.js';
 import type { Fields } from '../../protocol/fields.js';
+import { XSTATUS_SINCE, baseStatus, defaultStatusUri } from '../../protocol/status.js';
 import type { ClientConnection } from '../connection.js';
-import {
-  STATUS_OFFLINE,
-  STATUS_UNDETERMINATED,
-  defaultStatusUri,
-  presenceSeenBy,
-  type ContactRecord,
-  type Presence,
-  type UserRecord,
-} from '../users.js';
+import { STATUS_OFFLINE, presenceSeenBy, type ContactRecord, type Presence, type UserRecord } from '../users.js';
 import { lacks, str, type Handler, type Handlers, type ServerContext } from './context.js';
-
-/** Before this version statuses are plain numbers: no x-status (4 → 1) and the short USER_STATUS. */
-const XSTATUS_MINOR = 14;
 
 export const statusName = (s: number): string => STATUS[s] ?? `0x${s.toString(16)}`;
 
@@ -30,11 +20,13 @@ export function presenceFrom(conn: ClientConnection, fields: Fields, status: num
   };
 }
 
-/** A contact's presence as this observer's version shows it (no x-status before 1.14). */
+/**
+ * A contact's presence as this observer's version shows it: before 1.14 there are no x-statuses, so a
+ * user-defined status is shown as the status table's base status of its URI (dnd → away).
+ */
 export function seenBy(ctx: ServerContext, conn: ClientConnection, observer: UserRecord, entry: ContactRecord): Presence {
   const p = presenceSeenBy(ctx.users.get(entry.email), observer, entry);
-  if (conn.minor >= XSTATUS_MINOR || (p.status & ~STATUS_FLAG_INVISIBLE) !== STATUS_USER_DEFINED) return p;
-  return { ...p, status: ((p.status & STATUS_FLAG_INVISIBLE) | STATUS_ONLINE) >>> 0 };
+  return conn.minor >= XSTATUS_SINCE ? p : { ...p, status: baseStatus(p.status, p.statusUri) };
 }
 
 export function setPresence(ctx: ServerContext, user: UserRecord, presence: Presence): void {
@@ -59,7 +51,7 @@ export function sendPresence(ctx: ServerContext, conn: ClientConnection, target:
 
 /** USER_STATUS in the observer's form: short before 1.14, with x-status and user agent after. */
 export function userStatusFields(conn: ClientConnection, login: string, seen: Presence): Fields {
-  if (conn.minor < XSTATUS_MINOR) return { status: seen.status, user: login };
+  if (conn.minor < XSTATUS_SINCE) return { status: seen.status, user: login };
   return {
     status: seen.status,
     statusUri: seen.statusUri,

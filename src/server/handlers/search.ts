@@ -82,11 +82,18 @@ const search: Handler = (ctx, conn, f) => {
 
 export const searchHandlers: Handlers = { WP_REQUEST: search };
 
-/** `*` at the end of a search value is a prefix match (reference §11.1); otherwise equality; any case. */
+/**
+ * A search value matches a whole field, in any case; `*` stands for any run of characters. The
+ * reference gives only a trailing `*` (the official server turned it into SQL's `%`), but clients
+ * append their own to what the user typed ("Бо*" goes as "Бо**"), so every `*` is a wildcard.
+ */
 function matches(actual: string, wanted: string): boolean {
-  const a = actual.toLowerCase();
-  const w = wanted.toLowerCase();
-  return w.endsWith('*') ? a.startsWith(w.slice(0, -1)) : a === w;
+  const pattern = wanted
+    .toLowerCase()
+    .split('*')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${pattern}$`, 's').test(actual.toLowerCase());
 }
 
 /** The status strangers see (search results): invisible users look offline. */
