@@ -7,7 +7,7 @@
 import { isConnEvent, type TapEvent } from '../tap/events.js';
 import { summarize, type ConnectionInfo } from './connection.js';
 import { frameSummary } from './tree.js';
-import { formatClock, renderTapEventLine } from './text.js';
+import { formatClock, formatDuration, renderTapEventLine } from './text.js';
 
 export interface DiagramEntry {
   event: TapEvent;
@@ -58,10 +58,6 @@ function xml(text: string): string {
 
 const cut = (text: string, max: number) => (text.length > max ? text.slice(0, max - 1) + '…' : text);
 
-function duration(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
-}
-
 type Row =
   | { kind: 'arrow'; entry: DiagramEntry; at: number }
   | { kind: 'note'; entry: DiagramEntry; at: number }
@@ -101,7 +97,7 @@ function arrowRow(y: number, entry: DiagramEntry, first: number, opts: DiagramOp
     const f = e.frame;
     label = `${f.type} seq=${f.seq} · ${e.raw.length} B`;
     summary = frameSummary(f, opts);
-    if (e.replyTo) reply = `↩ ${e.replyTo.type}${e.replyTo.latencyMs !== undefined ? ` +${duration(e.replyTo.latencyMs)}` : ''}`;
+    if (e.replyTo) reply = `↩ ${e.replyTo.type}${e.replyTo.latencyMs !== undefined ? ` +${formatDuration(e.replyTo.latencyMs)}` : ''}`;
     if (f.warnings.length) {
       stroke = f.type.startsWith('UNKNOWN') ? COLOR.error : COLOR.warn;
       label += ` ⚠ ${f.warnings.length}`;
@@ -161,7 +157,7 @@ function panel(session: DiagramSession, top: number, opts: DiagramOptions): { sv
   const first = info?.first ?? 0;
   const parts: string[] = [];
   const title = info
-    ? [`#${info.conn}`, info.login, info.proto && `v${info.proto}`, info.userAgent && cut(info.userAgent, 48), `${info.frames} frame${info.frames === 1 ? '' : 's'}`, duration(info.durationMs), info.reason]
+    ? [`#${info.conn}`, info.login, info.proto && `v${info.proto}`, info.userAgent && cut(info.userAgent, 48), `${info.frames} frame${info.frames === 1 ? '' : 's'}`, formatDuration(info.durationMs), info.reason]
         .filter(Boolean)
         .join(' · ')
     : 'no events';
@@ -183,7 +179,7 @@ function panel(session: DiagramSession, top: number, opts: DiagramOptions): { sv
     if (row.kind === 'arrow') parts.push(arrowRow(y, row.entry, first, opts));
     else if (row.kind === 'note') parts.push(noteRow(y, row.entry, first));
     else {
-      const text = row.kind === 'gap' ? `${duration(row.ms)} later` : `${row.count} event${row.count === 1 ? '' : 's'} ${row.where === 'before' ? 'before' : 'after'} these`;
+      const text = row.kind === 'gap' ? `${formatDuration(row.ms)} later` : `${row.count} event${row.count === 1 ? '' : 's'} ${row.where === 'before' ? 'before' : 'after'} these`;
       if (row.kind === 'gap') {
         lifeline(lifeFrom, y + 4);
         lifeFrom = y + h - 4;
