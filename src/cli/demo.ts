@@ -1,7 +1,7 @@
 /**
  * `mrimtap demo` (`npm start`): the reference server and the sniffing proxy on local ports, a scripted
- * session of three reference clients through the proxy with its live log, a capture of it, and then
- * both kept up for a real client until Ctrl-C (or ended with --exit).
+ * session of three reference clients through the proxy with its live log and its web view, a capture
+ * of it, and then both kept up for a real client until Ctrl-C (or ended with --exit).
  */
 import { once } from 'node:events';
 import type { Command } from 'commander';
@@ -14,6 +14,7 @@ import { CliError } from './errors.js';
 import { color } from './output.js';
 import { waitForSignal } from './signals.js';
 import { printSummary, startLoggedSniffer, type LogFlags } from './sniffing.js';
+import { LiveWebView, webViewLine } from './webview.js';
 
 interface DemoFlags {
   exit?: boolean;
@@ -29,6 +30,8 @@ const PREFERRED = { proxy: 1080, server: 2041, redirector: 2042 };
 const STEP_TIMEOUT_MS = 10_000;
 /** Pause after each step so the log of one step is complete before the next one starts. */
 const SETTLE_MS = 150;
+/** How long an interactive demo waits for its web view to be opened before it plays the session. */
+const WATCH_WAIT_MS = 6000;
 
 const DEMO_ACCOUNTS = [
   { login: 'alice@mail.ru', password: 'alice' },
@@ -166,6 +169,8 @@ function nextSteps(sniffer: Sniffer, server: ServerAddress): void {
           [`npx mrimtap decode ${file}`, 'the session again'],
           [`npx mrimtap decode ${file} --filter 'type=MESSAGE*'`, 'only the messages'],
           [`npx mrimtap decode ${file} --json`, 'as JSON Lines'],
+          [`npx mrimtap web ${file}`, 'in the web view'],
+          [`npx mrimtap diagram ${file} --conn 2 -o session.svg`, "alice's session as a sequence diagram"],
         ] as Array<[string, string]>)
       : []),
     ['npx mrimtap proxy --record', 'the proxy alone, in front of any server (once this demo has stopped)'],
@@ -190,6 +195,7 @@ async function runDemo(flags: DemoFlags): Promise<boolean> {
   const stop = waitForSignal();
   const { server, address, preferred: serverPreferred } = await startServer(!!flags.freePorts);
   let sniffer: Sniffer | undefined;
+  const web = new LiveWebView(true, 'the web view');
   try {
     const started = await startProxy({
       host: HOST,
@@ -198,8 +204,9 @@ async function runDemo(flags: DemoFlags): Promise<boolean> {
         { from: { host: MRIM_HOST, port: PREFERRED.server }, to: { host: HOST, port: address.port } },
       ],
       record: flags.record ?? defaultCapturePath(),
-    }, { hex: flags.hex }, !!flags.freePorts);
+    }, { hex: flags.hex, onEvent: web.onEvent }, !!flags.freePorts);
     sniffer = started.sniffer;
+    const view = await web.serve(sniffer);
     const fellBack = (wanted: number) => color.yellow(` (${wanted} was in use)`);
     const out = (line: string) => process.stdout.write(line + '\n');
     out(color.bold('mrimtap demo') + ': the reference MRIM server and the sniffing proxy, on this machine only');
@@ -207,7 +214,13 @@ async function runDemo(flags: DemoFlags): Promise<boolean> {
     out(`  redirector    ${HOST}:${address.redirectorPort}${serverPreferred ? '' : fellBack(PREFERRED.redirector)}  (answers ${HOST}:${address.port})`);
     out(`  SOCKS5 proxy  ${formatEndpoint(sniffer.address)}${started.preferred ? '' : fellBack(PREFERRED.proxy)}  (maps ${MRIM_HOST}:${PREFERRED.redirector} and :${PREFERRED.server} to the server)`);
     out(`  recording to  ${sniffer.capture?.path}`);
+    out(`  ${webViewLine(view, 'web view     ')}  (open it in a browser: the session live, decoded)`);
 
+    if (!flags.exit && process.stdout.isTTY) {
+      // Someone at a terminal gets time to open the page and watch the session arrive.
+      out(color.dim(`\n  The scripted session starts in ${WATCH_WAIT_MS / 1000} s, or as soon as the web view is open.`));
+      await Promise.race([web.store.watched, new Promise((r) => setTimeout(r, WATCH_WAIT_MS).unref()), stop.received]);
+    }
     // Ctrl-C during the scripted session stops it there; closing the server and the proxy below ends its clients.
     const abort = new AbortController();
     const played = script(`socks5://${formatEndpoint(sniffer.address)}`, address, abort.signal);
@@ -230,6 +243,7 @@ async function runDemo(flags: DemoFlags): Promise<boolean> {
     return ok;
   } finally {
     await sniffer?.stop();
+    await web.close();
     await server.close();
     if (sniffer) printSummary(sniffer);
   }

@@ -24,3 +24,9 @@ export function fileErrorReason(err: unknown): string {
 export function fileErrorText(path: string, err: unknown): string {
   return `cannot read ${path}: ${fileErrorReason(err)}`;
 }
+
+/** Why a port could not be listened on, in words; `hint` says what to do when it is taken. */
+export function listenErrorReason(err: unknown, hint: string): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.code === 'EADDRINUSE' ? `the port is in use (${hint})` : e.code === 'EACCES' ? 'permission denied' : e.code === 'EADDRNOTAVAIL' ? 'no such local address' : e.message;
+}

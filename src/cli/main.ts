@@ -4,9 +4,11 @@ import { Command, CommanderError } from 'commander';
 import { register as registerClient } from './client.js';
 import { register as registerDecode } from './decode.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerDiagram } from './diagram.js';
 import { register as registerPackets } from './packets.js';
 import { register as registerProxy } from './proxy.js';
 import { register as registerServer } from './server.js';
+import { register as registerWeb } from './web.js';
 import { CliError, EXIT } from './errors.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -23,6 +25,8 @@ function buildProgram(): Command {
   registerProxy(program);
   registerDemo(program);
   registerServer(program);
+  registerWeb(program);
+  registerDiagram(program);
   return program;
 }
 

@@ -1,5 +1,6 @@
 /** Option values the subcommands share: how each is parsed, and the one-line error when it is wrong. */
 import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { parseProto, protoMajor, protoMinor } from '../protocol/header.js';
 import { FilterError, parseFilter, type EventFilter } from '../render/filter.js';
 import { CliError, fileErrorText } from './errors.js';
@@ -46,6 +47,22 @@ export function parseFilterOption(expr: string | undefined): EventFilter | undef
 export function readOptionFile(path: string): Buffer {
   try {
     return readFileSync(path);
+  } catch (e) {
+    throw new CliError(fileErrorText(path, e));
+  }
+}
+
+/** `--max-frame-size N`: a positive whole number of bytes. */
+export function parseMaxFrameSize(text: string | undefined): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new CliError(`--max-frame-size must be a positive whole number`);
+  return n;
+}
+
+/** A file argument (a capture) exists and is a file: otherwise the one-line error, before anything starts. */
+export async function checkReadableFile(path: string): Promise<void> {
+  try {
+    if (!(await stat(path)).isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
   } catch (e) {
     throw new CliError(fileErrorText(path, e));
   }

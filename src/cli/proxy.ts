@@ -10,6 +10,7 @@ import { collect, parseFilterOption, parsePort, readOptionFile } from './options
 import { color } from './output.js';
 import { waitForSignal } from './signals.js';
 import { printSummary, startLoggedSniffer, type LogFlags } from './sniffing.js';
+import { LiveWebView, webViewLine } from './webview.js';
 
 interface ProxyFlags {
   host: string;
@@ -25,6 +26,7 @@ interface ProxyFlags {
   tlsIntercept?: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  web?: string | boolean;
 }
 
 export function register(program: Command): void {
@@ -44,14 +46,20 @@ export function register(program: Command): void {
     .option('--tls-intercept', 'after an accepted STARTTLS, terminate the client\'s TLS with --tls-cert/--tls-key and keep decoding')
     .option('--tls-cert <file>', 'PEM certificate shown to clients with --tls-intercept')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--web [port]', 'also show the events live in a web page on 127.0.0.1 (default: a free port); its address, with a token, is printed at start')
     .addHelpText('after', '\nPoint the client\'s SOCKS5 proxy setting at the listen address; both the redirector and the session connection are decoded.')
     .action(async (flags: ProxyFlags) => {
-      const sniffer = await startLoggedSniffer(...parseFlags(flags));
+      const [options, log] = parseFlags(flags);
+      const web = flags.web !== undefined ? new LiveWebView(flags.web, '--web', flags.showSecrets) : undefined;
+      const sniffer = await startLoggedSniffer(options, { ...log, onEvent: web?.onEvent });
+      const view = await web?.serve(sniffer);
       // Installed before the banner: whoever reads it may signal at once.
       const stop = waitForSignal();
       printBanner(sniffer);
+      if (view) process.stderr.write(`  ${webViewLine(view)}\n`);
       await stop.received;
       await sniffer.stop();
+      await web?.close();
       printSummary(sniffer);
     });
 }

@@ -2,7 +2,8 @@
 import { SnifferStartError, startSniffer, type Sniffer, type SnifferOptions } from '../proxy/sniffer.js';
 import type { EventFilter } from '../render/filter.js';
 import { liveLog } from '../render/live.js';
-import { CliError, EXIT, fileErrorReason } from './errors.js';
+import type { TapEvent } from '../tap/events.js';
+import { CliError, EXIT, fileErrorReason, listenErrorReason } from './errors.js';
 import { color } from './output.js';
 
 export interface LogFlags {
@@ -11,28 +12,24 @@ export interface LogFlags {
   json?: boolean;
   hex?: boolean;
   filter?: EventFilter;
+  /** Gets every event too, whatever the log shows (the web view). */
+  onEvent?: (ev: TapEvent) => void;
 }
 
 /** Starts a sniffer with its live log on stdout; a failure to start is a one-line error that keeps the system error's code. */
 export async function startLoggedSniffer(opts: Omit<SnifferOptions, 'onEvent' | 'onRecordingFailed'>, log: LogFlags = {}): Promise<Sniffer> {
-  const { quiet, ...format } = log;
+  const { quiet, onEvent, ...format } = log;
+  const print = quiet ? undefined : liveLog({ ...format, showSecrets: opts.showSecrets, color, write: (t) => process.stdout.write(t) });
   try {
     return await startSniffer({
       ...opts,
-      onEvent: quiet ? undefined : liveLog({ ...format, showSecrets: opts.showSecrets, color, write: (t) => process.stdout.write(t) }),
+      onEvent: print && onEvent ? (ev) => (print(ev), onEvent(ev)) : (print ?? onEvent),
       onRecordingFailed: (path, err) => process.stderr.write(`mrimtap: recording to ${path} stopped: ${err.message}\n`),
     });
   } catch (e) {
     if (!(e instanceof SnifferStartError)) throw e;
     if (e.stage === 'record') throw new CliError(`cannot record to ${e.target}: ${fileErrorReason(e.cause)}`);
-    const why =
-      e.code === 'EADDRINUSE'
-        ? 'the port is in use (pick another with --port)'
-        : e.code === 'EACCES'
-          ? 'permission denied'
-          : e.code === 'EADDRNOTAVAIL'
-            ? 'no such local address'
-            : (e.cause as Error).message;
+    const why = listenErrorReason(e.cause, 'pick another with --port');
     // The code lets the demo, which prefers a port, fall back to another.
     throw Object.assign(new CliError(`cannot listen on ${e.target}: ${why}`, EXIT.FAILURE), { code: e.code });
   }

@@ -21,6 +21,12 @@ const RESERVED_OFFSET = 28;
 
 export type HeaderNumber = keyof typeof OFFSETS;
 
+/** Where each header field lies in a frame, `[start, end)` (the hexdump's highlighting of the header). */
+export const HEADER_SPANS: Readonly<Record<HeaderNumber | 'reserved', readonly [number, number]>> = {
+  ...(Object.fromEntries(Object.entries(OFFSETS).map(([name, at]) => [name, [at, at + 4]])) as Record<HeaderNumber, [number, number]>),
+  reserved: [RESERVED_OFFSET, HEADER_SIZE],
+};
+
 /** One number of a header, read in place: what framing and version learning need, without a copy. */
 export function headerField(buf: Buffer, name: HeaderNumber, offset = 0): number {
   return buf.readUInt32LE(offset + OFFSETS[name]);

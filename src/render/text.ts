@@ -4,13 +4,13 @@
  */
 import { Chalk, type ChalkInstance } from 'chalk';
 import { formatEndpoint } from '../net/endpoint.js';
-import { frameLayout, type DecodedFrame } from '../protocol/codec.js';
+import type { DecodedFrame } from '../protocol/codec.js';
 import type { Direction, FieldSpec, Fields, Layout } from '../protocol/fields.js';
-import { packetByCode } from '../protocol/packets/index.js';
 import type { SessionEvent } from '../protocol/session.js';
 import { SOCKS_REPLIES, type SocksMessage } from '../protocol/socks.js';
 import { isConnEvent, type ConnEvent, type TapEvent } from '../tap/events.js';
 import { maskFields, maskRaw, maskSocks } from '../tap/mask.js';
+import { describeValue as describe, showString, topFields } from './tree.js';
 
 export interface RenderOptions {
   /** Connection label shown after the time (`#3`). */
@@ -24,7 +24,6 @@ export interface RenderOptions {
 }
 
 const NAME_WIDTH = 12;
-const MAX_VALUE = 400;
 
 const plainChalk = new Chalk({ level: 0 });
 
@@ -47,18 +46,6 @@ export function hexdump(buf: Buffer, indent = '    '): string {
     lines.push(`${indent}${i.toString(16).padStart(4, '0')}  ${hex.padEnd(47)}  ${text}`);
   }
   return lines.join('\n');
-}
-
-function showString(s: string): string {
-  const cut = s.length > MAX_VALUE ? s.slice(0, MAX_VALUE) + `… (${s.length} chars)` : s;
-  return s === '' || /^\s|\s$|[\x00-\x1f"]/.test(cut) ? JSON.stringify(cut) : cut;
-}
-
-function describe(spec: FieldSpec | undefined, value: unknown): string {
-  if (typeof value === 'number') return spec?.type.describe?.(value) ?? String(value);
-  if (typeof value === 'string') return spec?.type.describe?.(value) ?? showString(value);
-  if (Array.isArray(value) && value.every((v) => typeof v !== 'object')) return `[${value.map((v) => describe(undefined, v)).join(', ')}]`;
-  return JSON.stringify(value);
 }
 
 /** One record on one line: `k=v k=v`, numbers annotated with their constant names. */
@@ -93,32 +80,11 @@ export function renderFrameFields(frame: DecodedFrame, opts: RenderOptions = {})
   const c = opts.color ?? plainChalk;
   // A masked secret is a string like any other from here on: `******** (md5)`.
   const fields = opts.showSecrets ? frame.fields : maskFields(frame, { encoding: true });
-  const layout = frameLayout(frame);
-  const lines: string[] = [];
-  const shown = new Set<string>();
-  for (const spec of layout) {
-    if (spec.spread) {
-      // The keys a spread field adds, in its order; those holding records with their records' layout.
-      const records = spec.type.recordLayouts?.(fields) ?? {};
-      for (const key of spec.type.keys ?? Object.keys(records)) {
-        if (fields[key] === undefined) continue;
-        shown.add(key);
-        lines.push(...fieldLines(key, fields[key], undefined, records[key], '    ', c));
-      }
-      continue;
-    }
-    if (!(spec.name in fields) || shown.has(spec.name)) continue;
-    shown.add(spec.name);
-    lines.push(...fieldLines(spec.name, fields[spec.name], spec, undefined, '    ', c));
-  }
-  // Decode-only annotations (unpacked RTF, parsed offline message, contact-less derived values).
-  const derived = packetByCode(frame.msg)?.derived;
-  for (const [k, v] of Object.entries(fields)) {
-    if (shown.has(k)) continue;
-    const spec = derived?.find((s) => s.name === k);
-    lines.push(...fieldLines(k, v, spec, undefined, '    ', c).map((l, i) => (i === 0 ? l.replace(k, c.magenta(k)) : l)));
-  }
-  return lines;
+  return topFields(frame, fields).flatMap((f) => {
+    const lines = fieldLines(f.name, f.value, f.spec, f.layout, '    ', c);
+    // Decode-only annotations (unpacked RTF, parsed offline message, contact-less derived values) in another colour.
+    return f.derived ? lines.map((l, i) => (i === 0 ? l.replace(f.name, c.magenta(f.name)) : l)) : lines;
+  });
 }
 
 function socksText(m: SocksMessage): string {
@@ -192,7 +158,7 @@ function formatBytes(n: number): string {
   return n < 10 * 1024 ? `${n} B` : n < 10 * 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-function formatDuration(ms: number): string {
+export function formatDuration(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
@@ -240,6 +206,13 @@ function renderConnEvent(ev: ConnEvent, opts: RenderOptions = {}): string {
       break;
   }
   return head.join(' ');
+}
+
+/** Any event in one line, as the listing words it, without clock, connection and direction: `OPEN a ⇄ b`, `GARBAGE 5 B … ⚠ why`. */
+export function renderTapEventLine(ev: TapEvent): string {
+  const e = ev.event;
+  const text = isConnEvent(e) ? renderConnEvent(e, { noTime: true }) : renderEvent(e, { noTime: true });
+  return text.replace(/^(C→S|S→C) /, '').replace(/\n\s*/g, ' ');
 }
 
 /** Renders any event of a connection, labelled with its number. */

@@ -30,7 +30,10 @@ describe('mrimtap demo', () => {
     assert.match(r.stdout, /text\s+Привет, Боб! Как дела\?/);
     assert.match(r.stdout, /S→C OFFLINE_MESSAGE_ACK/);
     assert.match(r.stdout, /S→C ANKETA_INFO seq=\d+ v1\.21 \d+ B ↩ WP_REQUEST/);
+    assert.match(r.stdout, /\n  web view +http:\/\/127\.0\.0\.1:\d+\/[\w-]{24}\/  \(open it in a browser/);
+    assert.doesNotMatch(r.stdout, /starts in \d+ s/, 'not a terminal: the session starts at once');
     assert.match(r.stdout, /Next:\n\s+npx mrimtap decode /);
+    assert.match(r.stdout, /npx mrimtap web \S+demo\.jsonl +in the web view/);
     assert.doesNotMatch(r.stdout + r.stderr, /scripted session stopped|⚠ decoder|cannot render/);
 
     assert.equal(statSync(capture).mode & 0o777, 0o600);
