@@ -84,7 +84,7 @@ describe('packed RTF (§18.2, §18.3)', () => {
     const packed = packRtf('{\\rtf1 Привет}', '#102030');
     const raw = Buffer.from(packed, 'base64');
     assert.equal(raw[0], 0x78, 'a zlib stream (RFC 1950), not gzip');
-    assert.deepEqual(unpackRtf(packed), { parts: 2, rtf: '{\\rtf1 Привет}', background: '#102030' });
+    assert.deepEqual(unpackRtf(packed), { parts: 2, rtf: '{\\rtf1 Привет}', text: 'Привет', background: '#102030' });
   });
 
   it('the 4-part flash form: fallback text, colour, mult tag CP1251 and UTF-16LE', () => {
@@ -161,7 +161,7 @@ describe('offline messages (§19)', () => {
       const m = parseOfflineMessage(doc);
       assert.deepEqual([m.from, m.date, m.flags, m.text, m.lineEnding], ['bob@mail.ru', 'Sat, 01 Sep 2012 12:34:56 +0300', 0x100080, 'Привет Ω', lineEnding]);
       assert.equal(m.parts.length, 2);
-      assert.deepEqual(m.parts[1].rtf, { parts: 2, rtf: '{\\rtf1 Привет}', background: '#ffffff' });
+      assert.deepEqual(m.parts[1].rtf, { parts: 2, rtf: '{\\rtf1 Привет}', text: 'Привет', background: '#ffffff' });
     }
   });
 
