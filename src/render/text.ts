@@ -103,7 +103,7 @@ export function renderFrameFields(frame: DecodedFrame, opts: RenderOptions = {})
       for (const key of spec.type.keys ?? Object.keys(records)) {
         if (fields[key] === undefined) continue;
         shown.add(key);
-        lines.push(...fieldLines(key, fields[key], undefined, records[key], '    ', c));
+        lines.push(...fieldLines(key, fields[key], spec.type.layout?.find((s) => s.name === key), records[key], '    ', c));
       }
       continue;
     }
