@@ -66,9 +66,11 @@ export class Link {
   /** Writes one frame; returns its seq. */
   send<N extends PacketName>(type: N, fields?: PacketFields<N>, opts: Omit<SendOptions, 'seq'> = {}): number {
     if (this.ended) throw new MrimClientError('CONNECTION_CLOSED', 'the connection is closed');
-    const { frame, seq } = this.conversation.send(type, fields, opts);
+    const { frame, seq, notes } = this.conversation.send(type, fields, opts);
     this.socket.write(frame);
     this.handlers.observe('c2s', frame);
+    // Text this profile's encoding cannot carry went as "?": the caller should know.
+    if (notes.length) this.handlers.warning(`${type} sent with characters CP1251 lacks: ${notes.join('; ')}`);
     return seq;
   }
 

@@ -55,6 +55,8 @@ export interface SessionOptions {
    * STARTTLS still sets `tls`, but the streams keep being decoded as MRIM.
    */
   tlsTerminated?: boolean;
+  /** Each chunk pushed is one read or one TCP segment (not a file's buffer): frames it completes together are marked (`sameRead`). */
+  chunksAreReads?: boolean;
 }
 
 export class SessionDecoder {
@@ -103,7 +105,7 @@ export class SessionDecoder {
       if (ev.kind === 'frame') out.push(this.onFrame(dir, ev.offset, ev.frame, time));
       else out.push({ ...ev, dir, time });
     }
-    const frames = out.filter((ev) => ev.kind === 'frame');
+    const frames = this.opts.chunksAreReads ? out.filter((ev) => ev.kind === 'frame') : [];
     if (frames.length > 1) frames.forEach((ev, i) => (ev.sameRead = { position: i + 1, frames: frames.length }));
     return out;
   }

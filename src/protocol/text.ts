@@ -2,6 +2,7 @@
  * String encodings (reference §4). An LPS carries no encoding tag, so every string field states which
  * encoding it expects; the decoder records the encoding it actually used so a re-encode is byte-exact.
  */
+import { isAscii } from 'node:buffer';
 import iconv from 'iconv-lite';
 
 /**
@@ -99,6 +100,7 @@ const MOJIBAKE = /[^\x00-\x7f\p{L}№]/u;
 
 /** Well-formed UTF-8 with at least one multi-byte sequence; CP1251 text fails at its first letter pair. */
 function isMultibyteUtf8(bytes: Buffer): boolean {
+  if (isAscii(bytes)) return false;
   let multibyte = false;
   for (let i = 0; i < bytes.length; ) {
     const b = bytes[i];

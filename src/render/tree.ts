@@ -53,7 +53,7 @@ export function topFields(frame: DecodedFrame, fields: Fields): TopField[] {
       for (const key of spec.type.keys ?? Object.keys(records)) {
         if (fields[key] === undefined) continue;
         shown.add(key);
-        out.push({ name: key, value: fields[key], layout: records[key], spanKey: spec.name });
+        out.push({ name: key, value: fields[key], spec: spec.type.layout?.find((s) => s.name === key), layout: records[key], spanKey: spec.name });
       }
       continue;
     }

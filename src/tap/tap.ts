@@ -97,7 +97,8 @@ export class ConnectionTap {
     readonly server: Endpoint,
     readonly openedAt: number,
   ) {
-    this.session = new SessionDecoder({ maxFrameSize: hub.opts.maxFrameSize, tlsTerminated: hub.opts.tlsTerminated });
+    // Relayed chunks are reads, a pcap's are TCP segments: both are what a peer receives at once.
+    this.session = new SessionDecoder({ maxFrameSize: hub.opts.maxFrameSize, tlsTerminated: hub.opts.tlsTerminated, chunksAreReads: true });
   }
 
   /** STARTTLS was accepted on this connection. */

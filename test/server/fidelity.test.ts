@@ -7,6 +7,7 @@ import { describe, it, type TestContext } from 'node:test';
 import type { DecodedFrame } from '../../src/protocol/codec.js';
 import type { OfflineMessage } from '../../src/protocol/formats.js';
 import { STATUS_TABLE, baseStatus } from '../../src/protocol/status.js';
+import { MrimClient } from '../../src/client/index.js';
 import { resolveOptions, statusFields } from '../../src/client/settings.js';
 import { MrimServer, type ServerLogEvent, type ServerUser } from '../../src/server/index.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -103,6 +104,18 @@ describe('characters a recipient cannot get', () => {
     assert.equal(got.fields.text, 'Смотри → туда');
     assert.ok(h.logs.some((e) => e.event === 'note' && e.packet === 'MESSAGE' && /UTF-8 where CP1251 was expected/.test(e.text)));
     assert.ok(!h.logs.some((e) => e.event === 'bad-frame'));
+  });
+});
+
+describe('the reference client with text its profile cannot carry', () => {
+  it('a 1.8 client sending → warns that it went as "?"', async (t) => {
+    const h = await start(t);
+    const client = new MrimClient({ server: `127.0.0.1:${h.address.port}`, login: 'bob@mail.ru', password: 'bobpw', proto: '1.8', responseTimeoutMs: 3000 });
+    t.after(() => client.logout());
+    await client.connect();
+    const warned = new Promise<{ text: string }>((resolve) => client.once('warning', resolve));
+    await client.sendMessage('alice@mail.ru', 'Смотри → туда');
+    assert.match((await warned).text, /^MESSAGE sent with characters CP1251 lacks: "text": CP1251 has no →, sent as "\?"$/);
   });
 });
 

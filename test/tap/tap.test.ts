@@ -8,6 +8,7 @@ import { encodePacket } from '../../src/protocol/codec.js';
 import { MESSAGE_FLAG } from '../../src/protocol/constants.js';
 import type { Direction, Fields } from '../../src/protocol/fields.js';
 import { packetByName, type PacketName } from '../../src/protocol/packets/index.js';
+import { SessionDecoder } from '../../src/protocol/session.js';
 import { renderTapEvent } from '../../src/render/text.js';
 import type { TapEvent } from '../../src/tap/events.js';
 import { recordToTapEvent, tapEventToJson } from '../../src/tap/line.js';
@@ -85,6 +86,11 @@ describe('frames that arrived in one read are marked', () => {
       undefined,
     ]);
     assert.match(renderTapEvent(events.find((e) => e.event.kind === 'frame')!), /HELLO seq=1 v1\.21 44 B ⧉ 1\/2 in one read/);
+  });
+
+  it("a file's buffers are no reads: a SessionDecoder on its own (decode --raw) marks nothing", () => {
+    const events = new SessionDecoder().push('c2s', Buffer.concat([c2s('HELLO', {}, 1), c2s('PING', {}, 2)]));
+    assert.deepEqual(events.map((e) => (e.kind === 'frame' ? e.sameRead : 'not a frame')), [undefined, undefined]);
   });
 });
 

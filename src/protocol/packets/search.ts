@@ -30,6 +30,8 @@ const anketaType: FieldType<Fields> = {
   wire: 'F × LPS names, rows × F × LPS',
   empty: {},
   keys: ['maxRows', 'serverTime', 'columns', 'rows'],
+  // The scalar keys, for the listing (rows by their columns, below).
+  layout: [ul('maxRows'), ul('serverTime', { time: true })],
   recordLayouts: (f) => ({ rows: anketaRowLayout(Array.isArray(f.columns) ? (f.columns as string[]) : []) }),
   decode(r, c) {
     const count = r.ul();
