@@ -76,3 +76,32 @@ describe('mrimtap demo', () => {
     }
   });
 });
+
+describe('npm start', () => {
+  it('stops cleanly when npm itself gets SIGTERM (the signal reaches the demo, not only npm)', async () => {
+    const { spawn } = await import('node:child_process');
+    const capture = join(dir, 'npm-start.jsonl');
+    const npm = spawn('npm', ['start', '--silent', '--', '--free-ports', '--record', capture], { cwd: join(import.meta.dirname, '..', '..'), env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    npm.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    npm.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    // Whatever happens, the test does not wait on the pipes of a demo left running.
+    after(() => {
+      npm.stdout.destroy();
+      npm.stderr.destroy();
+    });
+    const deadline = Date.now() + 60_000;
+    while (!out.includes('stay up') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(out.includes('stay up'), out);
+    npm.kill('SIGTERM');
+    await new Promise((r) => npm.once('exit', r));
+    // The demo's own summary: it got the signal and closed its capture.
+    const summaryDeadline = Date.now() + 10_000;
+    while (!/events recorded in/.test(out) && Date.now() < summaryDeadline) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /events recorded in .*npm-start\.jsonl/);
+    const events: TapEvent[] = [];
+    for await (const item of readCapture(capture)) if (item.kind === 'event') events.push(item.event);
+    const opens = events.filter((e) => e.event.kind === 'open').length;
+    assert.equal(events.filter((e) => e.event.kind === 'close').length, opens, 'every connection closed in the capture');
+  });
+});
