@@ -155,7 +155,7 @@ const num = (o: Json, k: string): number | undefined => (typeof o[k] === 'number
 const obj = (o: Json, k: string): Json | undefined => (o[k] && typeof o[k] === 'object' && !Array.isArray(o[k]) ? (o[k] as Json) : undefined);
 
 function endpoint(o: Json, k: string): Endpoint {
-  return need(parseEndpoint(need(str(o, k), k)), `${k} address`);
+  return need(parseEndpoint(need(str(o, k), k), { anyPort: true }), `${k} address`);
 }
 
 function hexBytes(o: Json, k: string): Buffer {
