@@ -2,6 +2,7 @@
  * pcap and pcapng files as captures: read whole, every TCP connection reassembled and decoded like a
  * proxied one (pcap-decode.ts); the file's damaged or skipped parts are its problems.
  */
+import { basename } from 'node:path';
 import type { TapEvent } from '../tap/events.js';
 import { CaptureFileError, type CaptureEntry, type FileFormat } from './format.js';
 import { CaptureFormatError, hasCaptureMagic, readPcapFile, type Capture } from './pcap/index.js';
@@ -27,6 +28,8 @@ export const pcapCapture: FileFormat = {
     const events: TapEvent[] = [];
     decodePcap(capture, (ev) => events.push(ev), { maxFrameSize: opts.maxFrameSize });
     const description = `${capture.format}: ${capture.packets} packets, ${capture.connections.length} TCP connections`;
-    return { format: capture.format, description, entries: entries(capture, events) };
+    const first = events[0]?.event.time;
+    const info = { source: basename(path), ...(first !== undefined ? { started: new Date(first) } : {}) };
+    return { format: capture.format, description, info, entries: entries(capture, events) };
   },
 };

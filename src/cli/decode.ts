@@ -3,7 +3,6 @@
  * of one direction as the annotated listing or JSON Lines.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CaptureFileError } from '../capture/format.js';
 import { openCapture } from '../capture/open.js';
@@ -13,7 +12,7 @@ import { eventToJson } from '../tap/line.js';
 import { formatTapEvent } from '../render/live.js';
 import { renderEvent } from '../render/text.js';
 import { CliError, fileErrorText } from './errors.js';
-import { parseFilterOption, parseProtoOption } from './options.js';
+import { MAX_FRAME_SIZE_OPTION, checkInputFile, parseFilterOption, parseMaxFrameSize, parseProtoOption } from './options.js';
 import { color, writeOut } from './output.js';
 
 interface DecodeFlags {
@@ -24,7 +23,7 @@ interface DecodeFlags {
   hex?: boolean;
   filter?: string;
   showSecrets?: boolean;
-  maxFrameSize?: string;
+  maxFrameSize: string;
 }
 
 export function register(program: Command): void {
@@ -39,7 +38,7 @@ export function register(program: Command): void {
     .option('--hex', 'add a hexdump of every frame')
     .option('--filter <expr>', `show only some events: ${FILTER_SYNTAX}`)
     .option('--show-secrets', 'show passwords and session keys instead of masking them')
-    .option('--max-frame-size <bytes>', 'frames announcing a larger payload are reported and skipped', '1048576')
+    .option(...MAX_FRAME_SIZE_OPTION)
     .action(async (capture: string | undefined, flags: DecodeFlags) => {
       if (capture !== undefined && flags.raw !== undefined) throw new CliError('give either a CAPTURE file or --raw FILE, not both');
       if (capture !== undefined && (flags.from !== undefined || flags.proto !== undefined)) {
@@ -52,24 +51,10 @@ export function register(program: Command): void {
     });
 }
 
-function maxFrameSizeOf(flags: DecodeFlags): number {
-  const n = Number(flags.maxFrameSize);
-  if (!Number.isInteger(n) || n <= 0) throw new CliError(`--max-frame-size must be a positive whole number`);
-  return n;
-}
-
-async function checkFile(path: string): Promise<void> {
-  try {
-    if (!(await stat(path)).isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
-  } catch (e) {
-    throw new CliError(fileErrorText(path, e));
-  }
-}
-
 async function decodeCapture(path: string, flags: DecodeFlags): Promise<void> {
   const filter = parseFilterOption(flags.filter);
-  const maxFrameSize = maxFrameSizeOf(flags);
-  await checkFile(path);
+  const maxFrameSize = parseMaxFrameSize(flags.maxFrameSize);
+  await checkInputFile(path);
   const fmt = { json: flags.json, hex: flags.hex, showSecrets: flags.showSecrets, color };
   try {
     const capture = await openCapture(path, { maxFrameSize });
@@ -89,9 +74,9 @@ async function decodeRaw(path: string, flags: DecodeFlags): Promise<void> {
   const dir = flags.from === 'client' ? 'c2s' : flags.from === 'server' ? 's2c' : undefined;
   if (!dir) throw new CliError(flags.from === undefined ? '--raw needs --from client|server' : `--from must be "client" or "server", not "${flags.from}"`);
   const minor = flags.proto ? parseProtoOption(flags.proto) : undefined;
-  const maxFrameSize = maxFrameSizeOf(flags);
+  const maxFrameSize = parseMaxFrameSize(flags.maxFrameSize);
   const filter = parseFilterOption(flags.filter);
-  await checkFile(path);
+  await checkInputFile(path);
   const session = new SessionDecoder({ minor, maxFrameSize });
   const print = async (events: SessionEvent[]) => {
     for (const ev of events) {

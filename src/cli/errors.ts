@@ -24,3 +24,14 @@ export function fileErrorReason(err: unknown): string {
 export function fileErrorText(path: string, err: unknown): string {
   return `cannot read ${path}: ${fileErrorReason(err)}`;
 }
+
+/**
+ * A capture command's failure as one line: a file that is not (or no longer) a capture, or a file
+ * system error on the input or on the file being written.
+ */
+export function captureFailure(e: unknown, input: string): CliError {
+  if (e instanceof CliError) return e;
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === undefined) return new CliError(err.message);
+  return new CliError(err.path !== undefined && err.path !== input ? `cannot write ${err.path}: ${fileErrorReason(e)}` : fileErrorText(input, e));
+}

@@ -2,8 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { register as registerClient } from './client.js';
+import { register as registerConvert } from './convert.js';
 import { register as registerDecode } from './decode.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerImport } from './import.js';
 import { register as registerPackets } from './packets.js';
 import { register as registerProxy } from './proxy.js';
 import { register as registerServer } from './server.js';
@@ -18,6 +20,8 @@ function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
   registerDecode(program);
+  registerImport(program);
+  registerConvert(program);
   registerClient(program);
   registerPackets(program);
   registerProxy(program);

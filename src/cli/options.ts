@@ -1,5 +1,6 @@
 /** Option values the subcommands share: how each is parsed, and the one-line error when it is wrong. */
 import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { parseProto, protoMajor, protoMinor } from '../protocol/header.js';
 import { FilterError, parseFilter, type EventFilter } from '../render/filter.js';
 import { CliError, fileErrorText } from './errors.js';
@@ -45,6 +46,24 @@ export function parseFilterOption(expr: string | undefined): EventFilter | undef
 export function readOptionFile(path: string): Buffer {
   try {
     return readFileSync(path);
+  } catch (e) {
+    throw new CliError(fileErrorText(path, e));
+  }
+}
+
+/** `--max-frame-size N`: frames announcing a larger payload are reported and skipped. */
+export const MAX_FRAME_SIZE_OPTION = ['--max-frame-size <bytes>', 'frames announcing a larger payload are reported and skipped', '1048576'] as const;
+
+export function parseMaxFrameSize(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new CliError(`--max-frame-size must be a positive whole number`);
+  return n;
+}
+
+/** A file to read named on the command line: it must exist and be a file (one line when it is not). */
+export async function checkInputFile(path: string): Promise<void> {
+  try {
+    if (!(await stat(path)).isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
   } catch (e) {
     throw new CliError(fileErrorText(path, e));
   }

@@ -57,6 +57,20 @@ export function maskRaw(raw: Buffer, frame: DecodedFrame): Buffer {
   return out;
 }
 
+/**
+ * A SOCKS5 message's bytes with the password of an RFC 1929 authentication overwritten by `*` (its
+ * length byte kept); other messages' bytes as they are.
+ */
+export function maskSocksBytes(bytes: Buffer, message: SocksMessage): Buffer {
+  if (message.type !== 'auth' || bytes.length < 2) return bytes;
+  // VER ULEN UNAME PLEN PASSWD
+  const plenAt = 2 + bytes[1]!;
+  if (plenAt >= bytes.length) return bytes;
+  const out = Buffer.from(bytes);
+  out.fill(MASK_BYTE, plenAt + 1, Math.min(out.length, plenAt + 1 + out[plenAt]!));
+  return out;
+}
+
 /** A SOCKS5 message with its password (RFC 1929 authentication) replaced by MASK. */
 export function maskSocks(message: SocksMessage): SocksMessage {
   return message.type === 'auth' ? { ...message, password: MASK } : message;
