@@ -32,7 +32,8 @@ export type CaptureItem =
   | { kind: 'event'; line: number; event: TapEvent }
   | { kind: 'problem'; line: number; message: string };
 
-function toolVersion(): string {
+/** `mrimtap 0.1.0`: who writes captures (and generated files). */
+export function toolVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
   return `${pkg.name} ${pkg.version}`;
 }

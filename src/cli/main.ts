@@ -5,6 +5,7 @@ import { register as registerClient } from './client.js';
 import { register as registerConvert } from './convert.js';
 import { register as registerDecode } from './decode.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerExport } from './export.js';
 import { register as registerImport } from './import.js';
 import { register as registerPackets } from './packets.js';
 import { register as registerProxy } from './proxy.js';
@@ -22,6 +23,7 @@ function buildProgram(): Command {
   registerDecode(program);
   registerImport(program);
   registerConvert(program);
+  registerExport(program);
   registerClient(program);
   registerPackets(program);
   registerProxy(program);

@@ -34,9 +34,24 @@ export interface FieldSpans {
 /** Returned by a decoder when the payload ended inside the field. */
 export const TRUNCATED = Symbol('truncated');
 
+/**
+ * A field type's wire form as data, for decoders generated in other languages (the Wireshark
+ * dissector). Types written by hand for one packet (CONTACT_LIST2 records, statistics) have none.
+ */
+export type WireShape =
+  | { kind: 'ul'; opts: UlOptions }
+  | { kind: 'byte' | 'u64' | 'lps-bytes' | 'rest' }
+  | { kind: 'fixed'; size: number }
+  /** Text: an LPS, a NUL-terminated string, or a CLPS list of LPS; `rule` picks the encoding. */
+  | { kind: 'lps-text' | 'cstring' | 'clps' }
+  /** Records: inside an LPS, repeated to the end, or after a UL count; `layout` describes each. */
+  | { kind: 'record' | 'repeat' | 'counted' };
+
 export interface FieldType<T = unknown> {
   /** Wire form for documentation, e.g. `UL`, `LPS text`. */
   readonly wire: string;
+  /** The wire form as data, where the type is one of the vocabulary's. */
+  readonly shape?: WireShape;
   decode(r: PayloadReader, c: FieldContext, path: string): T | typeof TRUNCATED;
   encode(w: PayloadWriter, value: T, c: FieldContext, path: string): void;
   /** What an absent value encodes as. */
@@ -156,6 +171,7 @@ export interface UlOptions {
 export function ulType(opts: UlOptions = {}): FieldType<number> {
   return {
     wire: 'UL',
+    shape: { kind: 'ul', opts },
     empty: 0,
     decode: (r) => r.ul() ?? TRUNCATED,
     encode: (w, v) => void w.ul(Number(v)),
@@ -171,6 +187,7 @@ export function ulType(opts: UlOptions = {}): FieldType<number> {
 
 export const byteType: FieldType<number> = {
   wire: 'BYTE',
+  shape: { kind: 'byte' },
   empty: 0,
   decode: (r) => r.byte() ?? TRUNCATED,
   encode: (w, v) => void w.byte(Number(v)),
@@ -179,6 +196,7 @@ export const byteType: FieldType<number> = {
 /** U64 as a decimal string (JSON has no 64-bit integers). */
 export const u64Type: FieldType<string> = {
   wire: 'U64',
+  shape: { kind: 'u64' },
   empty: '0',
   decode: (r) => {
     const v = r.u64();
@@ -191,6 +209,7 @@ export const u64Type: FieldType<string> = {
 export function fixedBytes(size: number, wire: string): FieldType<string> {
   return {
     wire,
+    shape: { kind: 'fixed', size },
     empty: '00'.repeat(size),
     decode: (r) => r.bytes(size)?.toString('hex') ?? TRUNCATED,
     encode: (w, v) => {
@@ -245,6 +264,7 @@ export function encodeText(value: unknown, rule: EncodingRule, c: FieldContext, 
 export function textType(rule: EncodingRule, wire = 'LPS'): FieldType<string> {
   return {
     wire,
+    shape: { kind: 'lps-text' },
     empty: '',
     rule,
     decode(r, c, path) {
@@ -261,6 +281,7 @@ export function textType(rule: EncodingRule, wire = 'LPS'): FieldType<string> {
 export function cstringType(rule: EncodingRule): FieldType<string> {
   return {
     wire: 'z',
+    shape: { kind: 'cstring' },
     empty: '',
     rule,
     decode(r, c, path) {
@@ -276,6 +297,7 @@ export function cstringType(rule: EncodingRule): FieldType<string> {
 /** LPS of opaque bytes, as hex. */
 export const lpsBytesType: FieldType<string> = {
   wire: 'LPS bytes',
+  shape: { kind: 'lps-bytes' },
   empty: '',
   decode(r, c, path) {
     const b = readLps(r, c, path);
@@ -288,6 +310,7 @@ export const lpsBytesType: FieldType<string> = {
 export function clpsType(rule: EncodingRule): FieldType<string[]> {
   return {
     wire: 'CLPS',
+    shape: { kind: 'clps' },
     empty: [],
     rule,
     decode(r, c, path) {
@@ -323,6 +346,7 @@ export function clpsType(rule: EncodingRule): FieldType<string[]> {
 /** Whatever is left of the payload, as hex: layouts the reference marks [UNKNOWN]. */
 export const restType: FieldType<string> = {
   wire: 'bytes…',
+  shape: { kind: 'rest' },
   empty: '',
   acceptsEmpty: true,
   decode: (r) => r.rest().toString('hex'),
@@ -338,6 +362,8 @@ export function lpsRecordType<const L extends Layout>(layout: L | ((c: FieldCont
   // The record type is what the layout declares; the walk itself sees plain records.
   const type: FieldType<any> = {
     wire,
+    // A record whose layout the packet decides is dissected elsewhere as plain bytes.
+    shape: typeof layout === 'function' ? { kind: 'lps-bytes' } : { kind: 'record' },
     empty: {},
     layout: typeof layout === 'function' ? undefined : layout,
     decode(r, c, path) {
@@ -373,6 +399,7 @@ export function repeatType<const L extends Layout>(layout: L, wire = 'repeated')
   // The record type is what the layout declares; the walk itself sees plain records.
   const type: FieldType<any> = {
     wire,
+    shape: { kind: 'repeat' },
     empty: [],
     layout,
     acceptsEmpty: true,
@@ -407,6 +434,7 @@ export function countedType<const L extends Layout>(layout: L, wire = 'UL count 
   // The record type is what the layout declares; the walk itself sees plain records.
   const type: FieldType<any> = {
     wire,
+    shape: { kind: 'counted' },
     empty: [],
     layout,
     decode(r, c, path) {
