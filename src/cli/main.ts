@@ -10,6 +10,7 @@ import { register as registerImport } from './import.js';
 import { register as registerPackets } from './packets.js';
 import { register as registerProxy } from './proxy.js';
 import { register as registerServer } from './server.js';
+import { register as registerStats } from './stats.js';
 import { CliError, EXIT } from './errors.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -24,6 +25,7 @@ function buildProgram(): Command {
   registerImport(program);
   registerConvert(program);
   registerExport(program);
+  registerStats(program);
   registerClient(program);
   registerPackets(program);
   registerProxy(program);

@@ -182,11 +182,11 @@ export function renderEvent(ev: SessionEvent, opts: RenderOptions = {}): string 
   return lines.join('\n');
 }
 
-function formatBytes(n: number): string {
+export function formatBytes(n: number): string {
   return n < 10 * 1024 ? `${n} B` : n < 10 * 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-function formatDuration(ms: number): string {
+export function formatDuration(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
