@@ -41,9 +41,13 @@ async function canonical(path: string): Promise<string> {
   }
 }
 
-export async function convertCapture(input: string, output: string, opts: ConvertOptions): Promise<ConvertResult> {
-  // The writer truncates its file before the reader gets to it.
+/** The writer truncates its file before the reader gets to it: a command must not write over its input. */
+export async function checkDistinctFiles(input: string, output: string): Promise<void> {
   if ((await canonical(input)) === (await canonical(output))) throw new CaptureFileError(`${output} is the input file: write to another one`);
+}
+
+export async function convertCapture(input: string, output: string, opts: ConvertOptions): Promise<ConvertResult> {
+  await checkDistinctFiles(input, output);
   const capture = await openCapture(input, { maxFrameSize: opts.maxFrameSize });
   if (opts.accept && !opts.accept.includes(capture.format)) {
     throw new CaptureFileError(`${input} is a ${capture.format} capture, not ${opts.accept.join(' or ')}`);

@@ -9,6 +9,7 @@ import { register as registerExport } from './export.js';
 import { register as registerImport } from './import.js';
 import { register as registerPackets } from './packets.js';
 import { register as registerProxy } from './proxy.js';
+import { register as registerRedact } from './redact.js';
 import { register as registerServer } from './server.js';
 import { register as registerStats } from './stats.js';
 import { CliError, EXIT } from './errors.js';
@@ -26,6 +27,7 @@ function buildProgram(): Command {
   registerConvert(program);
   registerExport(program);
   registerStats(program);
+  registerRedact(program);
   registerClient(program);
   registerPackets(program);
   registerProxy(program);

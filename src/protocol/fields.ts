@@ -77,8 +77,13 @@ export interface FieldSpec<N extends string = string, T = any> {
   when?: (c: FieldContext) => boolean;
   /** May be missing at the end of the payload without a warning. */
   optional?: boolean;
-  /** Masked in logs unless secrets are asked for. */
+  /** Masked in logs unless secrets are asked for; replaced by `redact` (passwords, cookies, session keys). */
   secret?: boolean;
+  /**
+   * What users wrote to each other, replaced by `redact --messages`: a text, packed RTF, or an offline
+   * mail (RFC822-like, rewritten keeping its sender, date and flags).
+   */
+  content?: 'text' | 'rtf' | 'mail';
   /** The field's value is an object whose keys are merged into the parent record. */
   spread?: boolean;
   /** What the encoder writes when the value is not given, computed from the record (counts, masks). */
