@@ -14,6 +14,8 @@ import { CaptureFileError, type CaptureEntry, type CaptureWriter, type FileForma
 
 export const CAPTURE_FORMAT = 'mrimtap-capture';
 export const CAPTURE_VERSION = 1;
+/** Longest line read (characters): a frame of the default 1 MiB limit takes about 6 MiB as a line. */
+export const MAX_LINE = 32 * 1024 * 1024;
 
 export interface CaptureHeader {
   format: typeof CAPTURE_FORMAT;
@@ -158,7 +160,6 @@ export function isJsonLinesHead(head: Buffer, wholeFile: boolean): boolean {
  * problem with its line number. File system errors are thrown as they are.
  */
 export async function* readCapture(path: string): AsyncGenerator<CaptureItem> {
-  let pending = '';
   let lineNo = 0;
   let headerSeen = false;
   function* handle(line: string, torn: boolean): Generator<CaptureItem> {
@@ -182,12 +183,39 @@ export async function* readCapture(path: string): AsyncGenerator<CaptureItem> {
       yield { kind: 'problem', line: lineNo, message: `not a capture record (${(e as Error).message}): skipped` };
     }
   }
-  for await (const chunk of createReadStream(path, { encoding: 'utf8' })) {
-    const lines = (pending + (chunk as string)).split('\n');
-    pending = lines.pop()!;
-    for (const line of lines) yield* handle(line, false);
+  function* tooLong(torn: boolean): Generator<CaptureItem> {
+    lineNo++;
+    if (!headerSeen) throw new CaptureFileError(`not a mrimtap capture: the first line is longer than ${MAX_LINE / 1024 / 1024} MiB`);
+    yield { kind: 'problem', line: lineNo, message: `longer than ${MAX_LINE / 1024 / 1024} MiB${torn ? ' and incomplete' : ''}: skipped` };
   }
-  if (pending !== '') yield* handle(pending, true);
+  // A line still coming, in pieces (joined once, when it ends); past MAX_LINE it is dropped as it streams.
+  let pieces: string[] = [];
+  let held = 0;
+  let skipping = false;
+  for await (const chunk of createReadStream(path, { encoding: 'utf8' }) as AsyncIterable<string>) {
+    for (let start = 0; ; ) {
+      const nl = chunk.indexOf('\n', start);
+      const piece = chunk.slice(start, nl === -1 ? undefined : nl);
+      if (!skipping && held + piece.length > MAX_LINE) {
+        skipping = true;
+        pieces = [];
+        held = 0;
+      }
+      if (!skipping) {
+        pieces.push(piece);
+        held += piece.length;
+      }
+      if (nl === -1) break;
+      if (skipping) yield* tooLong(false);
+      else yield* handle(pieces.join(''), false);
+      pieces = [];
+      held = 0;
+      skipping = false;
+      start = nl + 1;
+    }
+  }
+  if (skipping) yield* tooLong(true);
+  else if (held > 0) yield* handle(pieces.join(''), true);
   if (!headerSeen) throw new CaptureFileError('not a mrimtap capture: the file is empty');
 }
 
