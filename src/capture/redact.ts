@@ -192,10 +192,12 @@ class Redactor {
   private frame(raw: Buffer, frame: DecodedFrame): Buffer {
     const specs = secretSpecs(frame, { content: this.opts.messages }).filter((s) => String(frame.fields[s.name] ?? '').trim() !== '');
     if (specs.length === 0) return raw;
-    const clean = frame.warnings.length === 0 && reencode(frame).equals(raw);
+    // Re-encoding reproduces every frame it can describe (trailing bytes included); one it cannot is damaged.
+    const clean = reencode(frame).equals(raw);
     if (!clean) {
       this.replaced.maskedInPlace++;
-      return maskRaw(raw, frame, { content: this.opts.messages });
+      // What it could not decode may hold a secret seen decoded elsewhere.
+      return this.scrubbed(maskRaw(raw, frame, { content: this.opts.messages }));
     }
     const fields: Fields = { ...frame.fields };
     const enc = { ...frame.enc };

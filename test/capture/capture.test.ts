@@ -10,6 +10,7 @@ import { defaultCapturePath, readCapture, type CaptureItem } from '../../src/cap
 import { createWriter, openCapture } from '../../src/capture/open.js';
 import { encodePacket } from '../../src/protocol/codec.js';
 import { spawnCli, ROOT } from '../helpers/cli.js';
+import { captureFileErrors } from '../helpers/json-schema.js';
 import { runCli } from '../helpers/server-cli.js';
 import { FrameQueue, readAll, socksConnect } from '../helpers/net.js';
 import { answerEachRequest, startScriptedServer } from '../helpers/scripted-server.js';
@@ -61,8 +62,9 @@ describe('proxy --record and decode CAPTURE', () => {
     }
   });
 
-  it('holds exactly the frames exchanged, with a header, in a file only its owner can read', async () => {
+  it('holds exactly the frames exchanged, with a header, in a file only its owner can read, valid by the schema', async () => {
     assert.equal(statSync(capturePath).mode & 0o777, 0o600);
+    assert.deepEqual(captureFileErrors(capturePath), []);
     const all = await items(capturePath);
     const header = all[0];
     assert.ok(header.kind === 'header');
