@@ -5,40 +5,29 @@
  * (the JSON Lines form streams and survives a crash, and stays the recording format).
  */
 import { readFile, stat } from 'node:fs/promises';
-import type { TapEvent } from '../tap/events.js';
-import { recordToTapEvent, tapEventToJson } from '../tap/line.js';
-import { OwnerOnlyFile } from './file-writer.js';
-import { CaptureFileError, type CaptureEntry, type CaptureWriter, type FileFormat, type RecordingInfo, type WriterOptions } from './format.js';
-import { captureHeader, checkHeader, describeHeader, headerInfo, isJsonLinesHead } from './jsonl.js';
+import { recordToTapEvent } from '../tap/line.js';
+import { CaptureFileError, type CaptureEntry, type FileFormat, type RecordingInfo, type WriterOptions } from './format.js';
+import { RecordWriter, captureHeader, checkHeader, describeHeader, headerInfo, isJsonLinesHead } from './jsonl.js';
 
 /** Largest document read: JSON.parse holds the whole text and every value at once. */
 export const MAX_DOCUMENT_BYTES = 256 * 1024 * 1024;
 
-class DocumentWriter implements CaptureWriter {
-  events = 0;
-  private readonly file: OwnerOnlyFile;
-
-  constructor(
-    readonly path: string,
-    info: RecordingInfo,
-    private readonly showSecrets: boolean,
-  ) {
-    this.file = new OwnerOnlyFile(path);
+class DocumentWriter extends RecordWriter {
+  constructor(path: string, info: RecordingInfo, showSecrets: boolean) {
+    super(path, showSecrets);
     const header = JSON.stringify(captureHeader(info), null, 2);
     // The header object, still open for its last key: the events.
     this.file.write(`${header.slice(0, header.lastIndexOf('}')).trimEnd()},\n  "events": [`);
   }
 
-  write(ev: TapEvent): void {
-    const line = JSON.stringify(tapEventToJson(ev, { showSecrets: this.showSecrets, keepRaw: true }));
-    this.file.write(`${this.events === 0 ? '' : ','}\n    ${line}`);
-    this.events++;
+  protected put(record: string): void {
+    this.file.write(`${this.events === 0 ? '' : ','}\n    ${record}`);
   }
 
-  close(): void {
+  override close(): void {
     if (this.file.closed) return;
     this.file.write(this.events === 0 ? ']\n}\n' : '\n  ]\n}\n');
-    this.file.close();
+    super.close();
   }
 }
 

@@ -88,22 +88,21 @@ export function defaultCapturePath(now = new Date(), dir = 'captures'): string {
   return join(dir, `mrimtap-${stamp}.jsonl`);
 }
 
-class JsonlWriter implements CaptureWriter {
+/** A capture file written event by event as JSON records, in either shape; raw bytes always whole. */
+export abstract class RecordWriter implements CaptureWriter {
   events = 0;
-  private readonly file: OwnerOnlyFile;
+  protected readonly file: OwnerOnlyFile;
 
   constructor(
     readonly path: string,
-    info: RecordingInfo,
     private readonly showSecrets: boolean,
   ) {
     this.file = new OwnerOnlyFile(path);
-    this.line(captureHeader(info));
   }
 
   write(ev: TapEvent): void {
     // Raw bytes stay whole in a capture: re-decoding and replay need them.
-    this.line(tapEventToJson(ev, { showSecrets: this.showSecrets, keepRaw: true }));
+    this.put(JSON.stringify(tapEventToJson(ev, { showSecrets: this.showSecrets, keepRaw: true })));
     this.events++;
   }
 
@@ -111,8 +110,18 @@ class JsonlWriter implements CaptureWriter {
     this.file.close();
   }
 
-  private line(value: unknown): void {
-    this.file.write(JSON.stringify(value) + '\n');
+  /** Writes one record (`events` is still the number written before it). */
+  protected abstract put(record: string): void;
+}
+
+class JsonlWriter extends RecordWriter {
+  constructor(path: string, info: RecordingInfo, showSecrets: boolean) {
+    super(path, showSecrets);
+    this.put(JSON.stringify(captureHeader(info)));
+  }
+
+  protected put(record: string): void {
+    this.file.write(record + '\n');
   }
 }
 

@@ -2,7 +2,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -15,7 +14,7 @@ import { MrimServer } from '../../src/server/server.js';
 import type { TapEvent } from '../../src/tap/events.js';
 import { ROOT } from '../helpers/cli.js';
 import { captureFileErrors } from '../helpers/json-schema.js';
-import { FrameQueue } from '../helpers/net.js';
+import { loginAnswer } from '../helpers/net.js';
 import { runCli } from '../helpers/server-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mrimtap-redact-test-'));
@@ -231,14 +230,7 @@ describe('a redacted demo capture replays against a server that knows the substi
       for (const conn of conns) {
         const sent = events.flatMap((e) => (e.conn === conn && e.event.kind === 'frame' && e.event.dir === 'c2s' ? [e.event.raw] : []));
         const loginAt = sent.findIndex((raw) => decodeFrame(raw, { dir: 'c2s' }).type.startsWith('LOGIN'));
-        const socket = net.connect(port, '127.0.0.1');
-        await new Promise((resolve) => socket.once('connect', resolve));
-        const replies = new FrameQueue(socket);
-        for (const raw of sent.slice(0, loginAt + 1)) socket.write(raw);
-        let answer = '';
-        while (!answer.startsWith('LOGIN_')) answer = decodeFrame(await replies.next(), { dir: 's2c' }).type;
-        assert.equal(answer, 'LOGIN_ACK', `connection #${conn}`);
-        socket.destroy();
+        assert.equal(await loginAnswer(port, sent.slice(0, loginAt + 1)), 'LOGIN_ACK', `connection #${conn}`);
       }
     } finally {
       await server.close();

@@ -5,16 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { openCapture } from '../../src/capture/open.js';
-import { decodeFrame } from '../../src/protocol/codec.js';
 import { MrimServer } from '../../src/server/server.js';
 import { ROOT } from '../helpers/cli.js';
 import { captureFileErrors } from '../helpers/json-schema.js';
-import { FrameQueue } from '../helpers/net.js';
+import { loginAnswer } from '../helpers/net.js';
 import { runCli } from '../helpers/server-cli.js';
 import { tshark, tsharkMissing } from '../helpers/tshark.js';
 
@@ -51,16 +49,7 @@ it('import a tcpdump capture → Wireshark with MRIM names → stats → a redac
       if (e.kind === 'event' && e.event.event.kind === 'frame' && e.event.event.dir === 'c2s') sent.set(e.event.conn, [...(sent.get(e.event.conn) ?? []), e.event.event.raw]);
     }
     assert.equal(sent.size, 2);
-    for (const [conn, frames] of sent) {
-      const socket = net.connect(port, '127.0.0.1');
-      await new Promise((resolve) => socket.once('connect', resolve));
-      const replies = new FrameQueue(socket);
-      for (const raw of frames.slice(0, 2)) socket.write(raw);
-      let answer = '';
-      while (!answer.startsWith('LOGIN_')) answer = decodeFrame(await replies.next(), { dir: 's2c' }).type;
-      assert.equal(answer, 'LOGIN_ACK', `connection #${conn}`);
-      socket.destroy();
-    }
+    for (const [conn, frames] of sent) assert.equal(await loginAnswer(port, frames.slice(0, 2)), 'LOGIN_ACK', `connection #${conn}`);
   } finally {
     await server.close();
   }
