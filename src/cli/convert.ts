@@ -36,7 +36,7 @@ export function register(program: Command): void {
           showSecrets: flags.showSecrets,
           onProblem: (message) => process.stderr.write(`mrimtap: ${input}: ${message}\n`),
         });
-        process.stderr.write(`${flags.output}: ${r.events} events (${r.frames} frames) from ${r.description}${r.problems ? `; ${r.problems} damaged parts skipped` : ''}\n`);
+        process.stderr.write(`${flags.output}: ${r.events} events (${r.frames} frames) from ${r.description}${r.problems ? `; ${r.problems} damaged part${r.problems === 1 ? '' : 's'} skipped` : ''}\n`);
       } catch (e) {
         throw e instanceof CaptureFileError ? new CliError(e.message) : captureFailure(e, input);
       }

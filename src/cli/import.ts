@@ -31,7 +31,7 @@ export function register(program: Command): void {
           onProblem: (message) => process.stderr.write(`mrimtap: ${input}: ${message}\n`),
         });
         const lines = [
-          `${flags.output}: ${r.events} events, ${r.frames} MRIM frames, from ${r.description}${r.problems ? ` (${r.problems} damaged parts skipped)` : ''}`,
+          `${flags.output}: ${r.events} events, ${r.frames} MRIM frames, from ${r.description}${r.problems ? ` (${r.problems} damaged part${r.problems === 1 ? '' : 's'} skipped)` : ''}`,
           ...r.notMrim.map((c) => `  ${c}: no MRIM, listed but not decoded`),
         ];
         process.stderr.write(lines.join('\n') + '\n');
