@@ -5,8 +5,9 @@
  * stream offsets after it shifted), so the copy decodes and replays with the substitute credentials:
  * a plain password becomes the substitute, an MD5 one MD5(substitute). SOCKS5 passwords too. A frame
  * that does not re-encode byte for byte (damaged) has those fields overwritten in place instead.
- * The secrets found are then searched for in every other event's bytes and texts (garbage, notes…)
- * and overwritten there, and finally in the written file, in every encoding they could take.
+ * The secrets found are then searched for in the other events' bytes and texts (garbage, notes…) and
+ * overwritten there, and finally in the written file, in every encoding they could take: credentials
+ * (few) in all of it, what users wrote (maybe thousands of texts) in the lines of the events it was in.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -39,10 +40,15 @@ export interface RedactOptions extends OpenOptions {
 
 /** One value that must not be in the copy. */
 interface Secret {
-  /** `the password of alice@mail.ru`, `a message text` — never the value. */
+  /** `the password in LOGIN2 of alice@mail.ru`, `the text in MESSAGE…` — never the value. */
   what: string;
   /** The bytes it has in the frames, one way of writing it per entry. */
   forms: Array<{ encoding: string; bytes: Buffer }>;
+  /**
+   * For what users wrote (there may be many): the events it was in, which is where the check looks
+   * for it; credentials are few and looked for in the whole file.
+   */
+  events?: number[];
 }
 
 export interface RedactResult {
@@ -82,12 +88,13 @@ function describe(spec: FieldSpec, frame: DecodedFrame, login: string | undefine
 
 /** The secrets of one frame: the values of its fields to hide, in the forms they may take. */
 function frameSecrets(frame: DecodedFrame, messages: boolean, login: string | undefined): Secret[] {
-  return secretSpecs(frame, { content: messages }).flatMap((spec) => {
+  return secretSpecs(frame, { content: messages }).flatMap((spec): Secret[] => {
     const value = frame.fields[spec.name];
     if (typeof value !== 'string' || value.trim() === '') return [];
     const what = describe(spec, frame, login);
-    if (isBytes(spec) || (spec.secret && secretEncoding(spec, frame) === 'md5')) return [{ what, forms: [{ encoding: 'bytes', bytes: Buffer.from(value, 'hex') }] }];
-    return [{ what, forms: textForms(value, !!spec.secret) }];
+    const events = spec.content ? { events: [] } : {};
+    if (isBytes(spec) || (spec.secret && secretEncoding(spec, frame) === 'md5')) return [{ what, forms: [{ encoding: 'bytes', bytes: Buffer.from(value, 'hex') }], ...events }];
+    return [{ what, forms: textForms(value, !!spec.secret), ...events }];
   });
 }
 
@@ -172,9 +179,11 @@ class Redactor {
         return { ...tap, event: { ...ev, offset, bytes, message: { ...ev.message, password: parsed ? this.opts.substitute : MASK } } };
       }
       case 'garbage':
+        return { ...tap, event: { ...ev, offset: ev.offset + this.moved(tap.conn, ev.dir), bytes: this.scrubbed(ev.bytes) } };
       case 'tls':
       case 'compressed':
-        return { ...tap, event: { ...ev, offset: ev.offset + this.moved(tap.conn, ev.dir), bytes: this.scrubbed(ev.bytes) } };
+        // Encrypted or compressed: no secret is in these bytes as itself.
+        return { ...tap, event: { ...ev, offset: ev.offset + this.moved(tap.conn, ev.dir) } };
       case 'redirect':
         return { ...tap, event: { ...ev, offset: ev.offset + this.moved(tap.conn, ev.dir), bytes: this.scrubbed(ev.bytes), text: this.scrubText(ev.text) } };
       case 'note':
@@ -246,8 +255,10 @@ export async function redactCapture(input: string, output: string, opts: RedactO
   const found = new Map<string, Secret>();
   const kept = new Set<string>();
   const first = await openCapture(input, { maxFrameSize: opts.maxFrameSize });
+  let index = -1;
   for await (const entry of first.entries) {
     if (entry.kind !== 'event') continue;
+    index++;
     const { event: ev, login } = entry.event;
     if (login) kept.add(login);
     if (ev.kind === 'socks' && ev.message.type === 'auth') {
@@ -256,7 +267,12 @@ export async function redactCapture(input: string, output: string, opts: RedactO
       if (password) found.set(`socks|${password}`, { what: `the SOCKS5 password of ${ev.message.user}`, forms: textForms(password, true) });
     }
     if (ev.kind !== 'frame') continue;
-    for (const s of frameSecrets(ev.frame, messages, login)) found.set(s.forms.map((f) => f.bytes.toString('hex')).join('|'), s);
+    for (const s of frameSecrets(ev.frame, messages, login)) {
+      const key = s.forms.map((f) => f.bytes.toString('hex')).join('|');
+      const known = found.get(key) ?? s;
+      known.events?.push(index);
+      found.set(key, known);
+    }
     const hidden = new Set(secretSpecs(ev.frame, { content: messages }).map((s) => s.name));
     for (const [k, v] of Object.entries(ev.frame.fields)) if (!hidden.has(k)) for (const t of strings(v)) kept.add(t);
   }
@@ -285,10 +301,17 @@ export async function redactCapture(input: string, output: string, opts: RedactO
 
   // The check: none of the secrets is in the file, in any form, except inside values kept on purpose.
   const file = (await readFile(output)).toString('latin1');
+  // Line 0 is the header; then one line per event, in the order they were read.
+  const lines = file.split('\n');
   for (const s of secrets) {
     const forms = fileForms(s);
     if (forms.length === 0) {
       result.tooShort++;
+      continue;
+    }
+    if (s.events) {
+      const hit = forms.find((f) => s.events!.some((i) => lines[i + 1]?.includes(f.text)));
+      if (hit) result.leaks.push({ what: s.what, form: hit.form });
       continue;
     }
     const plain = s.forms.find((f) => f.encoding === 'UTF-8')?.bytes.toString('utf8');
