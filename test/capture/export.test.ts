@@ -132,6 +132,28 @@ describe('export --pcapng', { skip: tsharkMissing }, () => {
     assert.equal(hello2[3], '1', 'tshark sees the skipped bytes as a lost segment');
   });
 
+  it('a frame larger than one segment is reassembled by the dissector, and two frames in one segment are both named', async () => {
+    const input = join(dir, 'big-frame.jsonl');
+    const w = createWriter(input, {});
+    const client = { host: '127.0.0.1', port: 40001 };
+    const server = { host: '127.0.0.1', port: 2041 };
+    const base = { conn: 1, client, server };
+    const t = Date.UTC(2024, 0, 1);
+    const big = encodePacket('MESSAGE', { flags: 0, to: 'bob@mail.ru', text: 'x'.repeat(40_000), rtf: ' ' }, { proto: '1.8', seq: 1 });
+    const two = Buffer.concat([encodePacket('PING', {}, { proto: '1.8', seq: 2 }), encodePacket('PING', {}, { proto: '1.8', seq: 3 })]);
+    w.write({ ...base, event: { kind: 'open', time: t, client, server } });
+    w.write({ ...base, event: { kind: 'frame', dir: 'c2s', offset: 0, time: t + 1, index: 0, raw: big, frame: decodeFrame(big, { dir: 'c2s' }) } });
+    // Two frames in the bytes of one event: the pcapng gets one segment holding both.
+    w.write({ ...base, event: { kind: 'redirect', dir: 's2c', offset: 0, time: t + 2, bytes: two, text: '' } });
+    w.close();
+    const out = join(dir, 'big-frame.pcapng');
+    assert.equal((await runCli(['export', input, '--pcapng', out])).code, 0);
+    const names = await dissectedNames(out);
+    assert.deepEqual(Object.fromEntries(names), { '40001>2041': ['MESSAGE'], '2041>40001': ['PING', 'PING'] });
+    const text = await tshark(['-r', out, '-X', `lua_script:${LUA}`, '-Y', 'mrim.type == "MESSAGE"', '-T', 'fields', '-e', 'mrim.message.text']);
+    assert.equal(text.trim().length, 40_000);
+  });
+
   it('export --dissector alone writes the plugin; wrong combinations are one-line errors', async () => {
     const lua = join(dir, 'mrim.lua');
     const r = await runCli(['export', '--dissector', lua]);
