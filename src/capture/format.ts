@@ -15,6 +15,8 @@ export interface OpenedCapture {
   format: string;
   /** One line on what the file is: who recorded it and when, or its packets and TCP connections. */
   description: string;
+  /** What the file says about its recording, for a copy in another format to keep. */
+  info: RecordingInfo;
   /** The events and problems in file order; read once. File system errors are thrown as they are. */
   entries: AsyncIterable<CaptureEntry>;
 }
@@ -24,14 +26,21 @@ export interface OpenOptions {
   maxFrameSize?: number;
 }
 
-/** What a recording says about itself, besides the tool and the format. */
+/** What a recording says about itself, besides the format. */
 export interface RecordingInfo {
+  /** Who wrote it (default: this mrimtap, `mrimtap 0.1.0`). */
+  tool?: string;
   /** Where the proxy listened (`127.0.0.1:1080`). */
   listen?: string;
   /** What the capture was made from. */
   source?: string;
   /** When the recording started (default: now). */
   started?: Date;
+}
+
+export interface WriterOptions {
+  /** Secret fields as they are instead of masked (raw bytes are kept whole either way). */
+  showSecrets?: boolean;
 }
 
 /** A recording being written, one event at a time; what was written survives a crash. */
@@ -47,10 +56,12 @@ export interface FileFormat {
   name: string;
   /** How an error names what was expected: `a pcap/pcapng file`. */
   label: string;
-  /** Whether the first bytes of a file (up to 16) are this format's. */
-  sniff(head: Buffer): boolean;
+  /** Whether the first bytes of a file (up to 4 KiB; `wholeFile` when that is all of it) are this format's. */
+  sniff(head: Buffer, wholeFile: boolean): boolean;
   /** Reads a file: a CaptureFileError (its message without the path) when the file turns out not to be one. */
   open(path: string, opts: OpenOptions): Promise<OpenedCapture>;
+  /** For a format that can be written: the name `createWriter` knows it by (`mrimtap`, `pcapng`). */
+  writes?: string;
   /** Formats that can be written: creates (or truncates) the file, readable by its owner only. */
-  create?(path: string, info: RecordingInfo, opts: { showSecrets?: boolean }): CaptureWriter;
+  create?(path: string, info: RecordingInfo, opts: WriterOptions): CaptureWriter;
 }

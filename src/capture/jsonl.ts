@@ -5,14 +5,17 @@
  * file: the header must be there and say it is a capture; after it, a line that is not a valid record
  * (torn by a crash, edited by hand) is reported with its line number and skipped, never fatal.
  */
-import { closeSync, createReadStream, fchmodSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { createReadStream, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TapEvent } from '../tap/events.js';
 import { recordToTapEvent, tapEventToJson } from '../tap/line.js';
+import { OwnerOnlyFile } from './file-writer.js';
 import { CaptureFileError, type CaptureEntry, type CaptureWriter, type FileFormat, type RecordingInfo } from './format.js';
 
 export const CAPTURE_FORMAT = 'mrimtap-capture';
 export const CAPTURE_VERSION = 1;
+/** Longest line read (characters): a frame of the default 1 MiB limit takes about 6 MiB as a line. */
+export const MAX_LINE = 32 * 1024 * 1024;
 
 export interface CaptureHeader {
   format: typeof CAPTURE_FORMAT;
@@ -31,9 +34,51 @@ export type CaptureItem =
   | { kind: 'event'; line: number; event: TapEvent }
   | { kind: 'problem'; line: number; message: string };
 
-function toolVersion(): string {
+/** `mrimtap 0.1.0`: who writes captures (and generated files). */
+export function toolVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
   return `${pkg.name} ${pkg.version}`;
+}
+
+/** The header a new capture starts with (either shape: JSON Lines or one document). */
+export function captureHeader(info: RecordingInfo): CaptureHeader {
+  return {
+    format: CAPTURE_FORMAT,
+    version: CAPTURE_VERSION,
+    tool: info.tool ?? toolVersion(),
+    started: (info.started ?? new Date()).toISOString(),
+    ...(info.listen ? { listen: info.listen } : {}),
+    ...(info.source ? { source: info.source } : {}),
+  };
+}
+
+/** What a header says, as a writer takes it: converting a capture keeps its header. */
+export function headerInfo(h: CaptureHeader): RecordingInfo {
+  const started = new Date(h.started);
+  return {
+    tool: h.tool,
+    ...(Number.isNaN(started.getTime()) ? {} : { started }),
+    ...(typeof h.listen === 'string' ? { listen: h.listen } : {}),
+    ...(typeof h.source === 'string' ? { source: h.source } : {}),
+  };
+}
+
+/** `capture by mrimtap 0.1.0, started … on 127.0.0.1:1080` */
+export function describeHeader(h: CaptureHeader, what = 'capture'): string {
+  return `${what} by ${h.tool}, started ${h.started}${h.listen ? ` on ${h.listen}` : ''}${h.source ? ` from ${h.source}` : ''}`;
+}
+
+/** Checks a parsed header object: it must say it is a capture, of a version this mrimtap reads. */
+export function checkHeader(h: unknown, where: string): CaptureHeader {
+  const o = h as Json;
+  if (!o || typeof o !== 'object' || Array.isArray(o) || o.format !== CAPTURE_FORMAT) {
+    throw new CaptureFileError(`not a mrimtap capture: ${where} has no "format": "${CAPTURE_FORMAT}"`);
+  }
+  if (typeof o.version !== 'number' || o.version > CAPTURE_VERSION) {
+    throw new CaptureFileError(`capture format version ${String(o.version)} is not supported (this mrimtap reads up to ${CAPTURE_VERSION})`);
+  }
+  if (typeof o.tool !== 'string' || typeof o.started !== 'string') throw new CaptureFileError(`damaged capture header: ${where} lacks "tool" or "started"`);
+  return o as unknown as CaptureHeader;
 }
 
 /** `captures/mrimtap-20240131-235959.jsonl` (local time). */
@@ -43,73 +88,80 @@ export function defaultCapturePath(now = new Date(), dir = 'captures'): string {
   return join(dir, `mrimtap-${stamp}.jsonl`);
 }
 
-class JsonlWriter implements CaptureWriter {
+/** A capture file written event by event as JSON records, in either shape; raw bytes always whole. */
+export abstract class RecordWriter implements CaptureWriter {
   events = 0;
-  private fd: number | undefined;
+  protected readonly file: OwnerOnlyFile;
 
   constructor(
     readonly path: string,
-    fd: number,
     private readonly showSecrets: boolean,
   ) {
-    this.fd = fd;
-  }
-
-  writeHeader(info: RecordingInfo): void {
-    const header: CaptureHeader = {
-      format: CAPTURE_FORMAT,
-      version: CAPTURE_VERSION,
-      tool: toolVersion(),
-      started: (info.started ?? new Date()).toISOString(),
-      ...(info.listen ? { listen: info.listen } : {}),
-      ...(info.source ? { source: info.source } : {}),
-    };
-    this.line(header);
+    this.file = new OwnerOnlyFile(path);
   }
 
   write(ev: TapEvent): void {
-    this.line(tapEventToJson(ev, { showSecrets: this.showSecrets }));
+    // Raw bytes stay whole in a capture: re-decoding and replay need them.
+    this.put(JSON.stringify(tapEventToJson(ev, { showSecrets: this.showSecrets, keepRaw: true })));
     this.events++;
   }
 
   close(): void {
-    if (this.fd === undefined) return;
-    closeSync(this.fd);
-    this.fd = undefined;
+    this.file.close();
   }
 
-  private line(value: unknown): void {
-    if (this.fd === undefined) throw new Error(`capture ${this.path} is closed`);
-    const bytes = Buffer.from(JSON.stringify(value) + '\n');
-    // writeSync may write less than asked (a full disk, a signal): finish the line or fail loudly.
-    for (let at = 0; at < bytes.length; ) at += writeSync(this.fd, bytes, at);
+  /** Writes one record (`events` is still the number written before it). */
+  protected abstract put(record: string): void;
+}
+
+class JsonlWriter extends RecordWriter {
+  constructor(path: string, info: RecordingInfo, showSecrets: boolean) {
+    super(path, showSecrets);
+    this.put(JSON.stringify(captureHeader(info)));
+  }
+
+  protected put(record: string): void {
+    this.file.write(record + '\n');
   }
 }
 
 function create(path: string, info: RecordingInfo, opts: { showSecrets?: boolean }): CaptureWriter {
-  mkdirSync(dirname(path), { recursive: true });
-  const fd = openSync(path, 'w', 0o600);
-  // The mode given to open() only applies to a new file; an existing one keeps its own until now.
-  fchmodSync(fd, 0o600);
-  const writer = new JsonlWriter(path, fd, !!opts.showSecrets);
-  writer.writeHeader(info);
-  return writer;
+  return new JsonlWriter(path, info, !!opts.showSecrets);
 }
 
 type Json = Record<string, unknown>;
 
 function parseHeader(line: string): CaptureHeader {
-  let h: Json;
+  let h: unknown;
   try {
-    h = JSON.parse(line) as Json;
+    h = JSON.parse(line);
   } catch {
     throw new CaptureFileError('not a mrimtap capture: the first line is not JSON');
   }
-  if (!h || typeof h !== 'object' || h.format !== CAPTURE_FORMAT) throw new CaptureFileError(`not a mrimtap capture: the first line has no "format": "${CAPTURE_FORMAT}"`);
-  if (typeof h.version !== 'number' || h.version > CAPTURE_VERSION) {
-    throw new CaptureFileError(`capture format version ${String(h.version)} is not supported (this mrimtap reads up to ${CAPTURE_VERSION})`);
+  return checkHeader(h, 'the first line');
+}
+
+/** The first line of a file's first bytes, when they hold it whole (or are the whole file). */
+function firstLine(head: Buffer, wholeFile: boolean): string | undefined {
+  const nl = head.indexOf(0x0a);
+  if (nl === -1) return wholeFile ? head.toString('utf8') : undefined;
+  return head.subarray(0, nl).toString('utf8');
+}
+
+/**
+ * Whether a file's first bytes are a JSON Lines capture's: a first line that is one JSON object on its
+ * own (a capture document's first line is the whole document, or not JSON by itself).
+ */
+export function isJsonLinesHead(head: Buffer, wholeFile: boolean): boolean {
+  if (head[0] !== 0x7b) return false;
+  const line = firstLine(head, wholeFile);
+  if (line === undefined) return false;
+  try {
+    const o = JSON.parse(line) as unknown;
+    return !!o && typeof o === 'object' && !Array.isArray(o) && !('events' in o);
+  } catch {
+    return false;
   }
-  return h as unknown as CaptureHeader;
 }
 
 /**
@@ -117,7 +169,6 @@ function parseHeader(line: string): CaptureHeader {
  * problem with its line number. File system errors are thrown as they are.
  */
 export async function* readCapture(path: string): AsyncGenerator<CaptureItem> {
-  let pending = '';
   let lineNo = 0;
   let headerSeen = false;
   function* handle(line: string, torn: boolean): Generator<CaptureItem> {
@@ -141,12 +192,39 @@ export async function* readCapture(path: string): AsyncGenerator<CaptureItem> {
       yield { kind: 'problem', line: lineNo, message: `not a capture record (${(e as Error).message}): skipped` };
     }
   }
-  for await (const chunk of createReadStream(path, { encoding: 'utf8' })) {
-    const lines = (pending + (chunk as string)).split('\n');
-    pending = lines.pop()!;
-    for (const line of lines) yield* handle(line, false);
+  function* tooLong(torn: boolean): Generator<CaptureItem> {
+    lineNo++;
+    if (!headerSeen) throw new CaptureFileError(`not a mrimtap capture: the first line is longer than ${MAX_LINE / 1024 / 1024} MiB`);
+    yield { kind: 'problem', line: lineNo, message: `longer than ${MAX_LINE / 1024 / 1024} MiB${torn ? ' and incomplete' : ''}: skipped` };
   }
-  if (pending !== '') yield* handle(pending, true);
+  // A line still coming, in pieces (joined once, when it ends); past MAX_LINE it is dropped as it streams.
+  let pieces: string[] = [];
+  let held = 0;
+  let skipping = false;
+  for await (const chunk of createReadStream(path, { encoding: 'utf8' }) as AsyncIterable<string>) {
+    for (let start = 0; ; ) {
+      const nl = chunk.indexOf('\n', start);
+      const piece = chunk.slice(start, nl === -1 ? undefined : nl);
+      if (!skipping && held + piece.length > MAX_LINE) {
+        skipping = true;
+        pieces = [];
+        held = 0;
+      }
+      if (!skipping) {
+        pieces.push(piece);
+        held += piece.length;
+      }
+      if (nl === -1) break;
+      if (skipping) yield* tooLong(false);
+      else yield* handle(pieces.join(''), false);
+      pieces = [];
+      held = 0;
+      skipping = false;
+      start = nl + 1;
+    }
+  }
+  if (skipping) yield* tooLong(true);
+  else if (held > 0) yield* handle(pieces.join(''), true);
   if (!headerSeen) throw new CaptureFileError('not a mrimtap capture: the file is empty');
 }
 
@@ -161,13 +239,13 @@ export const mrimtapCapture: FileFormat = {
   name: 'mrimtap',
   label: 'a mrimtap recording (.jsonl)',
   // Every line is a JSON object, the header first.
-  sniff: (head) => head[0] === 0x7b,
+  sniff: isJsonLinesHead,
+  writes: 'mrimtap',
   async open(path) {
     const items = readCapture(path);
     // The first item is the header: readCapture throws before anything else when there is none.
     const h = ((await items.next()).value as Extract<CaptureItem, { kind: 'header' }>).header;
-    const description = `capture by ${h.tool}, started ${h.started}${h.listen ? ` on ${h.listen}` : ''}${h.source ? ` from ${h.source}` : ''}`;
-    return { format: 'mrimtap', description, entries: entries(items) };
+    return { format: 'mrimtap', description: describeHeader(h), info: headerInfo(h), entries: entries(items) };
   },
   create,
 };

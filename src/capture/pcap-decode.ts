@@ -1,10 +1,11 @@
 /**
  * A pcap/pcapng file as a session log: every reassembled TCP connection is decoded like a proxied one
  * (SessionDecoder per connection, redirect links between connections), and the events of all
- * connections come out interleaved by capture time.
+ * connections come out interleaved by capture time. A connection that carries no MRIM (no frame and no
+ * redirector answer) is listed — its opening, a note on what it carried, its close — but not decoded.
  */
 import type { Direction } from '../protocol/fields.js';
-import type { Endpoint } from '../net/endpoint.js';
+import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
 import type { TapEvent } from '../tap/events.js';
 import { TapHub, type ConnectionTap } from '../tap/tap.js';
 import type { Capture, TcpConnection } from './pcap/index.js';
@@ -22,16 +23,40 @@ const CLOSE_REASON: Record<TcpConnection['closed'], string> = {
 
 const endpoint = (e: { addr: string; port: number }): Endpoint => ({ host: e.addr, port: e.port });
 
+/** The earliest time of a connection: packets may be stamped out of order (a SYN stamped after its data). */
+function firstTime(conn: TcpConnection): number {
+  let t = conn.startTime;
+  for (const c of conn.chunks) t = Math.min(t, c.time);
+  for (const g of conn.gaps) t = Math.min(t, g.time);
+  return t;
+}
+
+/** Whether an event shows the connection is MRIM: a frame, or a redirector's `host:port` answer. */
+function isMrimEvent(ev: TapEvent): boolean {
+  return ev.event.kind === 'frame' || (ev.event.kind === 'redirect' && ev.event.host !== undefined);
+}
+
+/** A short description of what a non-MRIM stream starts with: `TLS`, a quoted first line, or hex. */
+function streamStart(conn: TcpConnection): string {
+  const first = conn.chunks.find((c) => c.data.length > 0)?.data;
+  if (!first) return 'no data';
+  if (first[0] === 0x16 && first[1] === 0x03) return 'starts like TLS';
+  const line = first.subarray(0, 48).toString('latin1').split(/\r?\n/)[0]!;
+  if (line.length >= 3 && /^[\x20-\x7e]+$/.test(line)) return `starts with ${JSON.stringify(line)}`;
+  return `starts with ${first.subarray(0, 8).toString('hex')}`;
+}
+
 export function decodePcap(capture: Capture, sink: (ev: TapEvent) => void, opts: { maxFrameSize?: number } = {}): void {
-  const hub = new TapHub(sink, { maxFrameSize: opts.maxFrameSize });
+  const decoded: TapEvent[] = [];
+  const hub = new TapHub((ev) => decoded.push(ev), { maxFrameSize: opts.maxFrameSize });
   const steps: Step[] = [];
   for (const conn of capture.connections) {
-    steps.push({ kind: 'open', time: conn.startTime, conn });
+    steps.push({ kind: 'open', time: firstTime(conn), conn });
     // A hole goes before the chunk after it (same time), so the note precedes the resynchronisation.
     for (const g of conn.gaps) steps.push({ kind: 'gap', time: g.time, conn, dir: g.dir, offset: g.offset, length: g.length });
     for (const c of conn.chunks) steps.push({ kind: 'data', time: c.time, conn, dir: c.dir, data: c.data });
   }
-  // Stable: equal times keep the order above, and each direction's chunks stay in stream order.
+  // Stable: equal times keep the order above (the open first), and each direction's chunks stay in stream order.
   steps.sort((a, b) => a.time - b.time);
 
   const lastStep = new Map<TcpConnection, number>();
@@ -48,4 +73,16 @@ export function decodePcap(capture: Capture, sink: (ev: TapEvent) => void, opts:
     // A connection closes in the log where its last packet was, not after every other connection.
     if (lastStep.get(step.conn) === i) taps.get(step.conn)!.close(CLOSE_REASON[step.conn.closed], step.time);
   });
+
+  const mrim = new Set(decoded.filter(isMrimEvent).map((ev) => ev.conn));
+  const byId = new Map(capture.connections.map((c) => [c.id, c]));
+  for (const ev of decoded) {
+    if (mrim.has(ev.conn)) sink(ev);
+    else if (ev.event.kind === 'open') {
+      sink(ev);
+      const conn = byId.get(ev.conn)!;
+      const message = `no MRIM on ${formatEndpoint(ev.client)} ⇄ ${ev.server ? formatEndpoint(ev.server) : '?'} (${streamStart(conn)}): listed, not decoded`;
+      sink({ ...ev, event: { kind: 'note', time: ev.event.time, level: 'info', message } });
+    } else if (ev.event.kind === 'close') sink(ev);
+  }
 }

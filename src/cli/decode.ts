@@ -12,7 +12,7 @@ import { eventToJson } from '../tap/line.js';
 import { formatTapEvent } from '../render/live.js';
 import { renderEvent } from '../render/text.js';
 import { CliError, fileErrorText } from './errors.js';
-import { checkReadableFile, parseFilterOption, parseMaxFrameSize, parseProtoOption } from './options.js';
+import { MAX_FRAME_SIZE_OPTION, checkInputFile, parseFilterOption, parseMaxFrameSize, parseProtoOption } from './options.js';
 import { color, writeOut } from './output.js';
 
 interface DecodeFlags {
@@ -23,7 +23,7 @@ interface DecodeFlags {
   hex?: boolean;
   filter?: string;
   showSecrets?: boolean;
-  maxFrameSize?: string;
+  maxFrameSize: string;
 }
 
 export function register(program: Command): void {
@@ -38,7 +38,7 @@ export function register(program: Command): void {
     .option('--hex', 'add a hexdump of every frame')
     .option('--filter <expr>', `show only some events: ${FILTER_SYNTAX}`)
     .option('--show-secrets', 'show passwords and session keys instead of masking them')
-    .option('--max-frame-size <bytes>', 'frames announcing a larger payload are reported and skipped', '1048576')
+    .option(...MAX_FRAME_SIZE_OPTION)
     .action(async (capture: string | undefined, flags: DecodeFlags) => {
       if (capture !== undefined && flags.raw !== undefined) throw new CliError('give either a CAPTURE file or --raw FILE, not both');
       if (capture !== undefined && (flags.from !== undefined || flags.proto !== undefined)) {
@@ -54,7 +54,7 @@ export function register(program: Command): void {
 async function decodeCapture(path: string, flags: DecodeFlags): Promise<void> {
   const filter = parseFilterOption(flags.filter);
   const maxFrameSize = parseMaxFrameSize(flags.maxFrameSize);
-  await checkReadableFile(path);
+  await checkInputFile(path);
   const fmt = { json: flags.json, hex: flags.hex, showSecrets: flags.showSecrets, color };
   try {
     const capture = await openCapture(path, { maxFrameSize });
@@ -76,7 +76,7 @@ async function decodeRaw(path: string, flags: DecodeFlags): Promise<void> {
   const minor = flags.proto ? parseProtoOption(flags.proto) : undefined;
   const maxFrameSize = parseMaxFrameSize(flags.maxFrameSize);
   const filter = parseFilterOption(flags.filter);
-  await checkReadableFile(path);
+  await checkInputFile(path);
   const session = new SessionDecoder({ minor, maxFrameSize });
   const print = async (events: SessionEvent[]) => {
     for (const ev of events) {

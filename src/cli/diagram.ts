@@ -5,7 +5,7 @@ import { CaptureFileError } from '../capture/format.js';
 import { openCapture } from '../capture/open.js';
 import { sequenceDiagram, sessionsOf, type DiagramEntry } from '../render/diagram.js';
 import { CliError, fileErrorReason, fileErrorText } from './errors.js';
-import { checkReadableFile, parseMaxFrameSize } from './options.js';
+import { MAX_FRAME_SIZE_OPTION, checkInputFile, parseMaxFrameSize } from './options.js';
 import { writeOut } from './output.js';
 
 interface DiagramFlags {
@@ -32,13 +32,13 @@ export function register(program: Command): void {
     .option('-o, --output <file>', 'write the SVG here (default: standard output)')
     .option('--gap <seconds>', 'draw a pause longer than this as a break', '1')
     .option('--show-secrets', 'show passwords and session keys in the fields under the arrows')
-    .option('--max-frame-size <bytes>', 'frames announcing a larger payload are reported and skipped', '1048576')
+    .option(...MAX_FRAME_SIZE_OPTION)
     .action(async (path: string, flags: DiagramFlags) => {
       const wanted = flags.conn !== undefined ? parseConns(flags.conn) : undefined;
       const gap = Number(flags.gap);
       if (!(gap >= 0)) throw new CliError(`--gap takes a number of seconds, not "${flags.gap}"`);
       const maxFrameSize = parseMaxFrameSize(flags.maxFrameSize);
-      await checkReadableFile(path);
+      await checkInputFile(path);
       const entries: DiagramEntry[] = [];
       const seen = new Set<number>();
       try {

@@ -30,3 +30,14 @@ export function listenErrorReason(err: unknown, hint: string): string {
   const e = err as NodeJS.ErrnoException;
   return e.code === 'EADDRINUSE' ? `the port is in use (${hint})` : e.code === 'EACCES' ? 'permission denied' : e.code === 'EADDRNOTAVAIL' ? 'no such local address' : e.message;
 }
+
+/**
+ * A capture command's failure as one line: a file that is not (or no longer) a capture, or a file
+ * system error on the input or on the file being written.
+ */
+export function captureFailure(e: unknown, input: string): CliError {
+  if (e instanceof CliError) return e;
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === undefined) return new CliError(err.message);
+  return new CliError(err.path !== undefined && err.path !== input ? `cannot write ${err.path}: ${fileErrorReason(e)}` : fileErrorText(input, e));
+}

@@ -2,13 +2,18 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { register as registerClient } from './client.js';
+import { register as registerConvert } from './convert.js';
 import { register as registerDecode } from './decode.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerDiagram } from './diagram.js';
+import { register as registerExport } from './export.js';
+import { register as registerImport } from './import.js';
 import { register as registerPackets } from './packets.js';
 import { register as registerProxy } from './proxy.js';
+import { register as registerRedact } from './redact.js';
 import { register as registerServer } from './server.js';
 import { register as registerWeb } from './web.js';
+import { register as registerStats } from './stats.js';
 import { CliError, EXIT } from './errors.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -20,6 +25,11 @@ function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
   registerDecode(program);
+  registerImport(program);
+  registerConvert(program);
+  registerExport(program);
+  registerStats(program);
+  registerRedact(program);
   registerClient(program);
   registerPackets(program);
   registerProxy(program);

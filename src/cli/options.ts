@@ -52,15 +52,17 @@ export function readOptionFile(path: string): Buffer {
   }
 }
 
-/** `--max-frame-size N`: a positive whole number of bytes. */
+/** `--max-frame-size N`: frames announcing a larger payload are reported and skipped. */
+export const MAX_FRAME_SIZE_OPTION = ['--max-frame-size <bytes>', 'frames announcing a larger payload are reported and skipped', '1048576'] as const;
+
 export function parseMaxFrameSize(text: string | undefined): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n <= 0) throw new CliError(`--max-frame-size must be a positive whole number`);
   return n;
 }
 
-/** A file argument (a capture) exists and is a file: otherwise the one-line error, before anything starts. */
-export async function checkReadableFile(path: string): Promise<void> {
+/** A file to read named on the command line: it must exist and be a file (one line when it is not). */
+export async function checkInputFile(path: string): Promise<void> {
   try {
     if (!(await stat(path)).isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
   } catch (e) {

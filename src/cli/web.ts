@@ -7,7 +7,7 @@ import { CaptureFileError } from '../capture/format.js';
 import { openCapture } from '../capture/open.js';
 import { EventStore } from '../web/store.js';
 import { CliError, fileErrorText } from './errors.js';
-import { checkReadableFile, parseMaxFrameSize } from './options.js';
+import { MAX_FRAME_SIZE_OPTION, checkInputFile, parseMaxFrameSize } from './options.js';
 import { color } from './output.js';
 import { waitForSignal } from './signals.js';
 import { parseWebPort, serveStore, webViewLine } from './webview.js';
@@ -25,12 +25,12 @@ export function register(program: Command): void {
     .argument('<capture>', 'a capture recorded by `mrimtap proxy --record` (.jsonl), or a .pcap/.pcapng file')
     .option('--port <n>', 'port of the page on 127.0.0.1 (default: a free one)', '0')
     .option('--show-secrets', 'show passwords and session keys instead of masking them')
-    .option('--max-frame-size <bytes>', 'frames announcing a larger payload are reported and skipped', '1048576')
+    .option(...MAX_FRAME_SIZE_OPTION)
     .addHelpText('after', '\nThe page\'s address holds a random token, printed at start: requests without it are refused.')
     .action(async (path: string, flags: WebFlags) => {
       const port = parseWebPort(flags.port, '--port');
       const maxFrameSize = parseMaxFrameSize(flags.maxFrameSize);
-      await checkReadableFile(path);
+      await checkInputFile(path);
       let capture;
       try {
         capture = await openCapture(path, { maxFrameSize });

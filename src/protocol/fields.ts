@@ -37,9 +37,24 @@ export interface FieldSpans {
 /** Returned by a decoder when the payload ended inside the field. */
 export const TRUNCATED = Symbol('truncated');
 
+/**
+ * A field type's wire form as data, for decoders generated in other languages (the Wireshark
+ * dissector). Types written by hand for one packet (CONTACT_LIST2 records, statistics) have none.
+ */
+export type WireShape =
+  | { kind: 'ul'; opts: UlOptions }
+  | { kind: 'byte' | 'u64' | 'lps-bytes' | 'rest' }
+  | { kind: 'fixed'; size: number }
+  /** Text: an LPS, a NUL-terminated string, or a CLPS list of LPS; `rule` picks the encoding. */
+  | { kind: 'lps-text' | 'cstring' | 'clps' }
+  /** Records: inside an LPS, repeated to the end, or after a UL count; `layout` describes each. */
+  | { kind: 'record' | 'repeat' | 'counted' };
+
 export interface FieldType<T = unknown> {
   /** Wire form for documentation, e.g. `UL`, `LPS text`. */
   readonly wire: string;
+  /** The wire form as data, where the type is one of the vocabulary's. */
+  readonly shape?: WireShape;
   decode(r: PayloadReader, c: FieldContext, path: string): T | typeof TRUNCATED;
   encode(w: PayloadWriter, value: T, c: FieldContext, path: string): void;
   /** What an absent value encodes as. */
@@ -67,8 +82,13 @@ export interface FieldSpec<N extends string = string, T = any> {
   when?: (c: FieldContext) => boolean;
   /** May be missing at the end of the payload without a warning. */
   optional?: boolean;
-  /** Masked in logs unless secrets are asked for. */
+  /** Masked in logs unless secrets are asked for; replaced by `redact` (passwords, cookies, session keys). */
   secret?: boolean;
+  /**
+   * What users wrote to each other, replaced by `redact --messages`: a text, packed RTF, or an offline
+   * mail (RFC822-like, rewritten keeping its sender, date and flags).
+   */
+  content?: 'text' | 'rtf' | 'mail';
   /** The field's value is an object whose keys are merged into the parent record. */
   spread?: boolean;
   /** What the encoder writes when the value is not given, computed from the record (counts, masks). */
@@ -161,6 +181,7 @@ export interface UlOptions {
 export function ulType(opts: UlOptions = {}): FieldType<number> {
   return {
     wire: 'UL',
+    shape: { kind: 'ul', opts },
     empty: 0,
     ...(opts.values || opts.flags ? { names: { values: opts.values, flags: opts.flags } } : {}),
     decode: (r) => r.ul() ?? TRUNCATED,
@@ -177,6 +198,7 @@ export function ulType(opts: UlOptions = {}): FieldType<number> {
 
 export const byteType: FieldType<number> = {
   wire: 'BYTE',
+  shape: { kind: 'byte' },
   empty: 0,
   decode: (r) => r.byte() ?? TRUNCATED,
   encode: (w, v) => void w.byte(Number(v)),
@@ -185,6 +207,7 @@ export const byteType: FieldType<number> = {
 /** U64 as a decimal string (JSON has no 64-bit integers). */
 export const u64Type: FieldType<string> = {
   wire: 'U64',
+  shape: { kind: 'u64' },
   empty: '0',
   decode: (r) => {
     const v = r.u64();
@@ -197,6 +220,7 @@ export const u64Type: FieldType<string> = {
 export function fixedBytes(size: number, wire: string): FieldType<string> {
   return {
     wire,
+    shape: { kind: 'fixed', size },
     empty: '00'.repeat(size),
     decode: (r) => r.bytes(size)?.toString('hex') ?? TRUNCATED,
     encode: (w, v) => {
@@ -259,6 +283,7 @@ export function encodeText(value: unknown, rule: EncodingRule, c: FieldContext, 
 export function textType(rule: EncodingRule, wire = 'LPS', describe?: (value: string) => string | undefined): FieldType<string> {
   return {
     wire,
+    shape: { kind: 'lps-text' },
     empty: '',
     rule,
     ...(describe ? { describe } : {}),
@@ -276,6 +301,7 @@ export function textType(rule: EncodingRule, wire = 'LPS', describe?: (value: st
 export function cstringType(rule: EncodingRule): FieldType<string> {
   return {
     wire: 'z',
+    shape: { kind: 'cstring' },
     empty: '',
     rule,
     decode(r, c, path) {
@@ -291,6 +317,7 @@ export function cstringType(rule: EncodingRule): FieldType<string> {
 /** LPS of opaque bytes, as hex. */
 export const lpsBytesType: FieldType<string> = {
   wire: 'LPS bytes',
+  shape: { kind: 'lps-bytes' },
   empty: '',
   decode(r, c, path) {
     const b = readLps(r, c, path);
@@ -303,6 +330,7 @@ export const lpsBytesType: FieldType<string> = {
 export function clpsType(rule: EncodingRule): FieldType<string[]> {
   return {
     wire: 'CLPS',
+    shape: { kind: 'clps' },
     empty: [],
     rule,
     decode(r, c, path) {
@@ -338,6 +366,7 @@ export function clpsType(rule: EncodingRule): FieldType<string[]> {
 /** Whatever is left of the payload, as hex: layouts the reference marks [UNKNOWN]. */
 export const restType: FieldType<string> = {
   wire: 'bytes…',
+  shape: { kind: 'rest' },
   empty: '',
   acceptsEmpty: true,
   decode: (r) => r.rest().toString('hex'),
@@ -353,6 +382,8 @@ export function lpsRecordType<const L extends Layout>(layout: L | ((c: FieldCont
   // The record type is what the layout declares; the walk itself sees plain records.
   const type: FieldType<any> = {
     wire,
+    // A record whose layout the packet decides is dissected elsewhere as plain bytes.
+    shape: typeof layout === 'function' ? { kind: 'lps-bytes' } : { kind: 'record' },
     empty: {},
     layout: typeof layout === 'function' ? undefined : layout,
     decode(r, c, path) {
@@ -399,6 +430,7 @@ export function repeatType<const L extends Layout>(layout: L, wire = 'repeated')
   // The record type is what the layout declares; the walk itself sees plain records.
   const type: FieldType<any> = {
     wire,
+    shape: { kind: 'repeat' },
     empty: [],
     layout,
     acceptsEmpty: true,
@@ -434,6 +466,7 @@ export function countedType<const L extends Layout>(layout: L, wire = 'UL count 
   // The record type is what the layout declares; the walk itself sees plain records.
   const type: FieldType<any> = {
     wire,
+    shape: { kind: 'counted' },
     empty: [],
     layout,
     decode(r, c, path) {

@@ -18,6 +18,8 @@ export interface Header {
 /** Where each UL of the header lies; the reserved bytes follow at 28. */
 const OFFSETS = { magic: 0, proto: 4, seq: 8, msg: 12, dlen: 16, from: 20, fromPort: 24 } as const;
 const RESERVED_OFFSET = 28;
+/** Every field of the header and its byte offset, for decoders generated in other languages. */
+export const HEADER_OFFSETS = { ...OFFSETS, reserved: RESERVED_OFFSET } as const;
 
 export type HeaderNumber = keyof typeof OFFSETS;
 

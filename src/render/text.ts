@@ -154,7 +154,7 @@ export function renderEvent(ev: SessionEvent, opts: RenderOptions = {}): string 
   return lines.join('\n');
 }
 
-function formatBytes(n: number): string {
+export function formatBytes(n: number): string {
   return n < 10 * 1024 ? `${n} B` : n < 10 * 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 

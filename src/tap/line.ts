@@ -13,7 +13,7 @@ import type { SameRead, SessionEvent } from '../protocol/session.js';
 import type { SocksMessage } from '../protocol/socks.js';
 import type { Encoding } from '../protocol/text.js';
 import { isConnEvent, type AnyEvent, type ConnEvent, type TapEvent } from './events.js';
-import { maskFields, maskSocks } from './mask.js';
+import { maskFields, maskRaw, maskSocks, maskSocksBytes } from './mask.js';
 
 interface JsonBase {
   dir: 'c2s' | 's2c';
@@ -47,7 +47,15 @@ export type JsonEvent =
   | (JsonBase & { kind: 'redirect'; bytes: string; text: string; address?: string; host?: string; port?: number })
   | (JsonBase & { kind: 'tls' | 'compressed'; bytes: string; start: boolean });
 
-export function eventToJson(ev: SessionEvent, opts: { showSecrets?: boolean } = {}): JsonEvent {
+export interface JsonOptions {
+  /** Secrets as they are, in fields and bytes (masked by default). */
+  showSecrets?: boolean;
+  /** Bytes whole even with secrets masked in the fields: a capture keeps them for re-decoding and replay. */
+  keepRaw?: boolean;
+}
+
+export function eventToJson(ev: SessionEvent, opts: JsonOptions = {}): JsonEvent {
+  const wholeBytes = opts.showSecrets || opts.keepRaw;
   const base: JsonBase = { dir: ev.dir, offset: ev.offset };
   if (ev.time !== undefined) base.time = new Date(ev.time).toISOString();
   switch (ev.kind) {
@@ -66,7 +74,7 @@ export function eventToJson(ev: SessionEvent, opts: { showSecrets?: boolean } = 
         fields,
         ...(Object.keys(f.enc).length ? { enc: f.enc } : {}),
         ...(f.trailing ? { trailing: f.trailing } : {}),
-        raw: ev.raw.toString('hex'),
+        raw: (wholeBytes ? ev.raw : maskRaw(ev.raw, f)).toString('hex'),
         warnings: f.warnings,
         ...(f.notes.length ? { notes: f.notes } : {}),
         ...(ev.replyTo ? { replyTo: ev.replyTo } : {}),
@@ -76,7 +84,8 @@ export function eventToJson(ev: SessionEvent, opts: { showSecrets?: boolean } = 
     case 'garbage':
       return { kind: 'garbage', ...base, bytes: ev.bytes.toString('hex'), reason: ev.reason, ...(ev.skipped ? { skipped: ev.skipped } : {}) };
     case 'socks': {
-      return { kind: 'socks', ...base, bytes: ev.bytes.toString('hex'), message: opts.showSecrets ? ev.message : maskSocks(ev.message) };
+      const bytes = wholeBytes ? ev.bytes : maskSocksBytes(ev.bytes, ev.message);
+      return { kind: 'socks', ...base, bytes: bytes.toString('hex'), message: opts.showSecrets ? ev.message : maskSocks(ev.message) };
     }
     case 'redirect':
       return {
@@ -145,7 +154,7 @@ function connEventToJson(ev: ConnEvent): JsonConnEvent {
   }
 }
 
-export function tapEventToJson(ev: TapEvent, opts: { showSecrets?: boolean } = {}): TapJson {
+export function tapEventToJson(ev: TapEvent, opts: JsonOptions = {}): TapJson {
   const e = ev.event;
   const body = isConnEvent(e) ? connEventToJson(e) : eventToJson(e, opts);
   return {
@@ -173,7 +182,7 @@ const num = (o: Json, k: string): number | undefined => (typeof o[k] === 'number
 const obj = (o: Json, k: string): Json | undefined => (o[k] && typeof o[k] === 'object' && !Array.isArray(o[k]) ? (o[k] as Json) : undefined);
 
 function endpoint(o: Json, k: string): Endpoint {
-  return need(parseEndpoint(need(str(o, k), k)), `${k} address`);
+  return need(parseEndpoint(need(str(o, k), k), { anyPort: true }), `${k} address`);
 }
 
 function hexBytes(o: Json, k: string): Buffer {

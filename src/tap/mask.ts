@@ -13,13 +13,18 @@ export const MASK = '********';
 /** The byte a masked secret's bytes are overwritten with (`*`, like MASK). */
 const MASK_BYTE = 0x2a;
 
-/** The frame's secret fields that hold a value. */
-function secretSpecs(frame: DecodedFrame): FieldSpec[] {
-  return frameLayout(frame).filter((s) => s.secret && s.name in frame.fields);
+/** Which fields to hide: the secrets, and with `content` also what users wrote (redact --messages). */
+export interface MaskScope {
+  content?: boolean;
+}
+
+/** The frame's fields to hide that hold a value. */
+export function secretSpecs(frame: DecodedFrame, scope: MaskScope = {}): FieldSpec[] {
+  return frameLayout(frame).filter((s) => (s.secret || (scope.content && s.content)) && s.name in frame.fields);
 }
 
 /** Whether a secret went as an MD5 digest (hex) or in plain text, as its decoder chose it. */
-function secretEncoding(spec: FieldSpec, frame: DecodedFrame): 'md5' | 'plaintext' {
+export function secretEncoding(spec: FieldSpec, frame: DecodedFrame): 'md5' | 'plaintext' {
   const ctx: FieldContext = { minor: frame.minor, dir: frame.dir, fields: frame.fields, root: frame.fields, enc: frame.enc, warnings: [], notes: [] };
   return (frame.enc[spec.name] ?? spec.type.rule?.(ctx)) === 'hex' ? 'md5' : 'plaintext';
 }
@@ -41,8 +46,8 @@ export function maskFields(frame: DecodedFrame, opts: { encoding?: boolean } = {
  * A length-prefixed value keeps its length, so the masked frame still decodes (a redacted copy stays a
  * valid frame). Returns `raw` itself when the frame holds no secret.
  */
-export function maskRaw(raw: Buffer, frame: DecodedFrame): Buffer {
-  const secrets = secretSpecs(frame);
+export function maskRaw(raw: Buffer, frame: DecodedFrame, scope: MaskScope = {}): Buffer {
+  const secrets = secretSpecs(frame, scope);
   if (!secrets.length) return raw;
   const { spans = {} } = decodeFrame(raw, { dir: frame.dir, minor: frame.minor, spans: true });
   const out = Buffer.from(raw);
@@ -50,10 +55,25 @@ export function maskRaw(raw: Buffer, frame: DecodedFrame): Buffer {
     const span = spans[spec.name];
     if (!span) continue;
     const [start, end] = span;
-    // Every secret of the table is an LPS; told from the bytes, so another field type is masked whole.
-    const lps = end - start >= 4 && out.readUInt32LE(start) === end - start - 4;
+    // A length-prefixed value keeps its prefix; any other field type is masked whole.
+    const kind = spec.type.shape?.kind;
+    const lps = (kind === 'lps-text' || kind === 'lps-bytes') && end - start >= 4;
     out.fill(MASK_BYTE, lps ? start + 4 : start, end);
   }
+  return out;
+}
+
+/**
+ * A SOCKS5 message's bytes with the password of an RFC 1929 authentication overwritten by `*` (its
+ * length byte kept); other messages' bytes as they are.
+ */
+export function maskSocksBytes(bytes: Buffer, message: SocksMessage): Buffer {
+  if (message.type !== 'auth' || bytes.length < 2) return bytes;
+  // VER ULEN UNAME PLEN PASSWD
+  const plenAt = 2 + bytes[1]!;
+  if (plenAt >= bytes.length) return bytes;
+  const out = Buffer.from(bytes);
+  out.fill(MASK_BYTE, plenAt + 1, Math.min(out.length, plenAt + 1 + out[plenAt]!));
   return out;
 }
 

@@ -10,6 +10,7 @@ import { defaultCapturePath, readCapture, type CaptureItem } from '../../src/cap
 import { createWriter, openCapture } from '../../src/capture/open.js';
 import { encodePacket } from '../../src/protocol/codec.js';
 import { spawnCli, ROOT } from '../helpers/cli.js';
+import { captureFileErrors } from '../helpers/json-schema.js';
 import { runCli } from '../helpers/server-cli.js';
 import { FrameQueue, readAll, socksConnect } from '../helpers/net.js';
 import { answerEachRequest, startScriptedServer } from '../helpers/scripted-server.js';
@@ -61,8 +62,9 @@ describe('proxy --record and decode CAPTURE', () => {
     }
   });
 
-  it('holds exactly the frames exchanged, with a header, in a file only its owner can read', async () => {
+  it('holds exactly the frames exchanged, with a header, in a file only its owner can read, valid by the schema', async () => {
     assert.equal(statSync(capturePath).mode & 0o777, 0o600);
+    assert.deepEqual(captureFileErrors(capturePath), []);
     const all = await items(capturePath);
     const header = all[0];
     assert.ok(header.kind === 'header');
@@ -122,11 +124,24 @@ describe('proxy --record and decode CAPTURE', () => {
     assert.match(bad.stderr, /^mrimtap: --filter: unknown field "colour"/);
   });
 
-  it('decode CAPTURE --json gives the recorded lines back', async () => {
+  it('decode CAPTURE --json gives the recorded lines back, the password masked in raw too unless --show-secrets', async () => {
     const r = await runCli(['decode', capturePath, '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const recorded = readFileSync(capturePath, 'utf8').trim().split('\n').slice(1);
-    assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l)), recorded.map((l) => JSON.parse(l)));
+    const recorded = readFileSync(capturePath, 'utf8').trim().split('\n').slice(1).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const printed = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const hunter2 = Buffer.from('hunter2').toString('hex');
+    // The recording keeps the raw bytes whole; what is displayed does not show them.
+    assert.ok(recorded.some((l) => String(l.raw).includes(hunter2)));
+    assert.ok(!r.stdout.includes(hunter2));
+    const unmask = (l: Record<string, unknown>) => (l.type === 'LOGIN2' ? { ...l, raw: undefined } : l);
+    assert.deepEqual(printed.map(unmask), recorded.map(unmask));
+    assert.equal(printed.find((l) => l.type === 'LOGIN2')!.raw, String(recorded.find((l) => l.type === 'LOGIN2')!.raw).replace(hunter2, '2a'.repeat(7)));
+    const shown = await runCli(['decode', capturePath, '--json', '--show-secrets']);
+    const withSecrets = shown.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      withSecrets.map((l) => l.raw),
+      recorded.map((l) => l.raw),
+    );
   });
 
   it('a capture cut mid-line is still readable, with a warning naming the line', async () => {
@@ -225,7 +240,7 @@ describe('capture files', () => {
 
     const text = join(dir, 'notes.txt');
     writeFileSync(text, 'hello');
-    await assert.rejects(openCapture(text), (e: Error) => e instanceof CaptureFileError && e.message === `${text} is not a capture: expected a mrimtap recording (.jsonl) or a pcap/pcapng file`);
+    await assert.rejects(openCapture(text), (e: Error) => e instanceof CaptureFileError && e.message === `${text} is not a capture: expected a mrimtap recording (.jsonl) or a mrimtap capture document (.json) or a pcap/pcapng file`);
     const pcapHead = join(dir, 'short.pcap');
     writeFileSync(pcapHead, Buffer.from('d4c3b2a10200', 'hex'));
     await assert.rejects(openCapture(pcapHead), (e: Error) => e instanceof CaptureFileError && e.message.startsWith(`${pcapHead}: truncated pcap file header`));

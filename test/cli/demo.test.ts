@@ -9,6 +9,7 @@ import { readCapture } from '../../src/capture/jsonl.js';
 import type { TapEvent } from '../../src/tap/events.js';
 import { spawnCli } from '../helpers/cli.js';
 import { runCli } from '../helpers/server-cli.js';
+import { captureFileErrors } from '../helpers/json-schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mrimtap-demo-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,6 +38,7 @@ describe('mrimtap demo', () => {
     assert.doesNotMatch(r.stdout + r.stderr, /scripted session stopped|⚠ decoder|cannot render/);
 
     assert.equal(statSync(capture).mode & 0o777, 0o600);
+    assert.deepEqual(captureFileErrors(capture), []);
     const events: TapEvent[] = [];
     for await (const item of readCapture(capture)) {
       assert.notEqual(item.kind, 'problem');
@@ -70,6 +72,7 @@ describe('mrimtap demo', () => {
       assert.doesNotMatch(demo.stdout(), /everyone logs out|stay up/);
       assert.equal(demo.stderr().split('\n').filter((l) => l.startsWith('mrimtap:')).join('\n'), 'mrimtap: the scripted session did not complete (see above)');
       for await (const item of readCapture(capture)) assert.notEqual(item.kind, 'problem');
+      assert.deepEqual(captureFileErrors(capture), []);
     } finally {
       await demo.stop('SIGKILL');
       await new Promise((resolve) => holder.close(resolve));

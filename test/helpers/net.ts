@@ -10,6 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SocksClient } from 'socks';
+import { decodeFrame } from '../../src/protocol/codec.js';
 import { Framer } from '../../src/protocol/framer.js';
 import { MrimProxy, type ProxyOptions } from '../../src/proxy/proxy.js';
 import type { TapEvent } from '../../src/tap/events.js';
@@ -211,4 +212,23 @@ export function rawSocksConnect(proxyPort: number, ipv4: string, port: number): 
     5000,
     'raw SOCKS connect',
   );
+}
+
+/**
+ * Sends recorded client frames to an MRIM server as they were, and returns the type of the server's
+ * answer to the login among them (LOGIN_ACK or LOGIN_REJ): a capture replayed up to its login.
+ */
+export async function loginAnswer(port: number, frames: Buffer[]): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1');
+  try {
+    await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const replies = new FrameQueue(socket);
+    for (const raw of frames) socket.write(raw);
+    for (;;) {
+      const type = decodeFrame(await replies.next(), { dir: 's2c' }).type;
+      if (type === 'LOGIN_ACK' || type === 'LOGIN_REJ') return type;
+    }
+  } finally {
+    socket.destroy();
+  }
 }

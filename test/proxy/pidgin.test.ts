@@ -14,6 +14,7 @@ import type { TapEvent } from '../../src/tap/events.js';
 import { MrimServer, type ServerAddress } from '../../src/server/index.js';
 import { startProxy, type RecordingProxy } from '../helpers/net.js';
 import { isPidginAvailable, pidginUnavailableReason, startPidgin } from '../interop/pidgin.js';
+import { captureFileErrors } from '../helpers/json-schema.js';
 
 const skip = (await isPidginAvailable()) ? false : `pidgin-mra is not available: ${await pidginUnavailableReason()}`;
 const dir = mkdtempSync(join(tmpdir(), 'mrimtap-proxy-pidgin-'));
@@ -38,6 +39,7 @@ async function setUp(name: string): Promise<{ server: MrimServer; address: Serve
 }
 
 async function recorded(capture: CaptureWriter): Promise<TapEvent[]> {
+  assert.deepEqual(captureFileErrors(capture.path), []);
   const events: TapEvent[] = [];
   for await (const item of readCapture(capture.path)) {
     assert.notEqual(item.kind, 'problem');

@@ -47,7 +47,8 @@ function session(): TapEvent[] {
   return events;
 }
 
-const roundTrip = (ev: TapEvent, showSecrets: boolean) => recordToTapEvent(JSON.parse(JSON.stringify(tapEventToJson(ev, { showSecrets }))));
+// As a capture stores them: raw bytes whole whatever the fields show.
+const roundTrip = (ev: TapEvent, showSecrets: boolean) => recordToTapEvent(JSON.parse(JSON.stringify(tapEventToJson(ev, { showSecrets, keepRaw: true }))));
 
 describe('capture lines', () => {
   const events = session();
@@ -75,9 +76,18 @@ describe('capture lines', () => {
       }
     }
     const login = events.find((e) => e.event.kind === 'frame' && e.event.frame.type === 'LOGIN2')!;
-    const line = tapEventToJson(login) as { fields: Record<string, unknown>; raw: string };
-    assert.equal(line.fields.password, MASK);
-    assert.ok(line.raw.includes(Buffer.from('hunter2').toString('hex')));
+    const stored = tapEventToJson(login, { keepRaw: true }) as { fields: Record<string, unknown>; raw: string };
+    assert.equal(stored.fields.password, MASK);
+    assert.ok(stored.raw.includes(Buffer.from('hunter2').toString('hex')));
+    // What is displayed (decode --json, proxy --json) hides the password in the bytes too.
+    const shown = tapEventToJson(login) as { raw: string };
+    assert.ok(!shown.raw.includes(Buffer.from('hunter2').toString('hex')));
+    assert.ok(shown.raw.includes(Buffer.from('*******').toString('hex')));
+    const socks = events.find((e) => e.event.kind === 'socks' && e.event.message.type === 'auth')!;
+    const socksShown = tapEventToJson(socks) as { bytes: string };
+    const socksStored = tapEventToJson(socks, { keepRaw: true }) as { bytes: string };
+    assert.notEqual(socksShown.bytes, socksStored.bytes);
+    assert.equal(socksShown.bytes.length, socksStored.bytes.length);
   });
 
   it('refuse what is not a record, with the reason', () => {

@@ -55,7 +55,7 @@ interface HalfStream {
   /** Stream offset of the next byte expected. */
   next: number;
   /** Segments that arrived ahead of a hole, kept until the hole is filled or the capture ends. */
-  pending: Pending[];
+  pending: PendingHeap;
   lastTime: number;
   fin: { offset: number; time: number } | undefined;
 }
@@ -77,6 +77,52 @@ interface ConnectionState {
   rst: boolean;
   emitted: Emitted[];
   gaps: Array<{ half: HalfStream; offset: number; length: number; time: number }>;
+}
+
+/**
+ * Segments waiting behind a hole, lowest stream offset first. A binary heap: a hostile or badly
+ * reordered capture can hold many of them, and re-sorting on every arrival would be quadratic.
+ */
+class PendingHeap {
+  private readonly items: Pending[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): Pending | undefined {
+    return this.items[0];
+  }
+
+  push(p: Pending): void {
+    const a = this.items;
+    a.push(p);
+    for (let i = a.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (a[parent]!.off <= a[i]!.off) break;
+      [a[parent], a[i]] = [a[i]!, a[parent]!];
+      i = parent;
+    }
+  }
+
+  pop(): Pending | undefined {
+    const a = this.items;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length === 0 || last === undefined) return top;
+    a[0] = last;
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let min = i;
+      if (l < a.length && a[l]!.off < a[min]!.off) min = l;
+      if (r < a.length && a[r]!.off < a[min]!.off) min = r;
+      if (min === i) break;
+      [a[min], a[i]] = [a[i]!, a[min]!];
+      i = min;
+    }
+    return top;
+  }
 }
 
 const endpointKey = (e: Endpoint): string => `${e.addr}|${e.port}`;
@@ -124,7 +170,7 @@ export function reassembleTcp(segments: Iterable<TcpSegment>): TcpConnection[] {
         base: undefined,
         isn: undefined,
         next: 0,
-        pending: [],
+        pending: new PendingHeap(),
         lastTime: -Infinity,
         fin: undefined,
       };
@@ -184,18 +230,16 @@ function deliver(conn: ConnectionState, half: HalfStream, p: Pending): void {
 }
 
 function drain(conn: ConnectionState, half: HalfStream): void {
-  half.pending.sort((a, b) => a.off - b.off);
-  while (half.pending.length > 0 && half.pending[0]!.off <= half.next) {
-    deliver(conn, half, half.pending.shift()!);
+  while (half.pending.size > 0 && half.pending.peek()!.off <= half.next) {
+    deliver(conn, half, half.pending.pop()!);
   }
 }
 
 function finish(conn: ConnectionState): TcpConnection {
   for (const half of conn.halves.values()) {
     // The capture is over, so holes still open are real losses: record them and move past.
-    while (half.pending.length > 0) {
-      half.pending.sort((a, b) => a.off - b.off);
-      const first = half.pending[0]!;
+    while (half.pending.size > 0) {
+      const first = half.pending.peek()!;
       conn.gaps.push({ half, offset: half.next, length: first.off - half.next, time: first.time });
       half.next = first.off;
       drain(conn, half);

@@ -55,8 +55,8 @@ export const MESSAGE_PACKETS = [
     layout: [
       ul('flags', { flags: K.MESSAGE_FLAGS }),
       str('to', ascii, { doc: 'recipient; MULTICAST: concatenated LPS addresses' }),
-      str('text', messageText),
-      str('rtf', ascii, { optional: true, doc: 'packed RTF (base64 of zlib) or " "' }),
+      str('text', messageText, { content: 'text' }),
+      str('rtf', ascii, { optional: true, content: 'rtf', doc: 'packed RTF (base64 of zlib) or " "' }),
       field('multichat', lpsRecordType(multichatRequest), {
         optional: true,
         when: (c) => c.minor >= 20 && flagSet(c, K.MESSAGE_FLAG.MULTICHAT),
@@ -75,8 +75,8 @@ export const MESSAGE_PACKETS = [
       ul('msgId'),
       ul('flags', { flags: K.MESSAGE_FLAGS }),
       str('from', ascii),
-      str('text', messageText),
-      str('rtf', ascii, { optional: true }),
+      str('text', messageText, { content: 'text' }),
+      str('rtf', ascii, { optional: true, content: 'rtf' }),
       // Only with the MULTICHAT flag; anything else after rtf (SRV's 12 zero bytes, P1412's archive id)
       // is kept as trailing bytes, as the reference advises.
       field('multichat', lpsRecordType(multichatEvent), {
@@ -119,7 +119,7 @@ export const MESSAGE_PACKETS = [
     dir: 's2c',
     section: '8.6',
     summary: 'a stored offline message (RFC822-like text)',
-    layout: [field('uidl', uidlType), str('message', ascii)],
+    layout: [field('uidl', uidlType), str('message', ascii, { content: 'mail' })],
     derive: (f) => ({ parsed: parseOfflineMessage(String(f.message ?? '')) }),
     derived: [field('parsed', annotationType([ul('flags', { flags: K.MESSAGE_FLAGS })]))],
   }),
@@ -139,7 +139,7 @@ export const MESSAGE_PACKETS = [
     section: '12.4',
     summary: 'send an SMS',
     session: { errorReply: { type: 'SMS_ACK', fields: { status: 2 /* SERVICE_UNAVAILABLE */ } } },
-    layout: [ul('flags', { hex: true }), str('phone', ascii), str('text', utf16)],
+    layout: [ul('flags', { hex: true }), str('phone', ascii), str('text', utf16, { content: 'text' })],
   }),
   packet({
     code: 0x1040,

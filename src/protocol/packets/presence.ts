@@ -83,7 +83,7 @@ export const PRESENCE_PACKETS = [
       str('user', ascii),
       field('postId', u64Type),
       ul('time', { time: true }),
-      str('text', utf16),
+      str('text', utf16, { content: 'text' }),
       str('replyNick', utf16),
       str('xml', guessed, { optional: true }),
     ],
@@ -96,7 +96,7 @@ export const PRESENCE_PACKETS = [
     section: '15.1',
     since: '1.20',
     summary: 'post to the microblog',
-    layout: [ul('flags', { flags: K.BLOG_FLAGS }), str('text', utf16), field('originalPostId', u64Type, { optional: true })],
+    layout: [ul('flags', { flags: K.BLOG_FLAGS }), str('text', utf16, { content: 'text' }), field('originalPostId', u64Type, { optional: true })],
   }),
   packet({
     code: 0x1075,

@@ -165,8 +165,9 @@ export const SESSION_PACKETS = [
       ul('features', { flags: K.FEATURES, when: since(14) }),
       str('userAgent', ascii, { when: since(14) }),
       str('lang', ascii, { when: since(16) }),
-      str('uaSession', ascii, { when: since(20) }),
-      str('replacedUaSession', ascii, { when: since(20) }),
+      // Session cookies: a client logging in again presents them instead of a password (§7.2.2).
+      str('uaSession', ascii, { when: since(20), secret: true }),
+      str('replacedUaSession', ascii, { when: since(20), secret: true }),
       str('description', ascii),
       field('stats', statsType, { when: since(17), optional: true }),
     ],
@@ -189,7 +190,8 @@ export const SESSION_PACKETS = [
     section: '7.2.2',
     since: '1.20',
     summary: 'login with a session cookie [UNKNOWN layout]',
-    layout: [field('data', restType)],
+    // Holds the cookie somewhere in its unknown layout: secret as a whole.
+    layout: [field('data', restType, { secret: true })],
     unknownLayout: true,
   }),
   packet({
