@@ -3,7 +3,6 @@
  * of one direction as the annotated listing or JSON Lines.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CaptureFileError } from '../capture/format.js';
 import { openCapture } from '../capture/open.js';
@@ -13,7 +12,7 @@ import { eventToJson } from '../tap/line.js';
 import { formatTapEvent } from '../render/live.js';
 import { renderEvent } from '../render/text.js';
 import { CliError, fileErrorText } from './errors.js';
-import { parseFilterOption, parseProtoOption } from './options.js';
+import { checkFile, parseFilterOption, parseProtoOption } from './options.js';
 import { color, writeOut } from './output.js';
 
 interface DecodeFlags {
@@ -56,14 +55,6 @@ function maxFrameSizeOf(flags: DecodeFlags): number {
   const n = Number(flags.maxFrameSize);
   if (!Number.isInteger(n) || n <= 0) throw new CliError(`--max-frame-size must be a positive whole number`);
   return n;
-}
-
-async function checkFile(path: string): Promise<void> {
-  try {
-    if (!(await stat(path)).isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
-  } catch (e) {
-    throw new CliError(fileErrorText(path, e));
-  }
 }
 
 async function decodeCapture(path: string, flags: DecodeFlags): Promise<void> {

@@ -33,7 +33,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     if (e instanceof CliError) {
-      process.stderr.write(`mrimtap: ${e.message}\n`);
+      // An empty message: the command said everything already and only sets the exit code.
+      if (e.message) process.stderr.write(`mrimtap: ${e.message}\n`);
       return e.exitCode;
     }
     process.stderr.write(`mrimtap: unexpected error: ${(e as Error).stack ?? e}\n`);

@@ -1,5 +1,6 @@
 /** Option values the subcommands share: how each is parsed, and the one-line error when it is wrong. */
 import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { parseProto, protoMajor, protoMinor } from '../protocol/header.js';
 import { FilterError, parseFilter, type EventFilter } from '../render/filter.js';
 import { CliError, fileErrorText } from './errors.js';
@@ -45,6 +46,15 @@ export function parseFilterOption(expr: string | undefined): EventFilter | undef
 export function readOptionFile(path: string): Buffer {
   try {
     return readFileSync(path);
+  } catch (e) {
+    throw new CliError(fileErrorText(path, e));
+  }
+}
+
+/** A file named on the command line exists and is a file (a CliError saying what is wrong otherwise). */
+export async function checkFile(path: string): Promise<void> {
+  try {
+    if (!(await stat(path)).isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
   } catch (e) {
     throw new CliError(fileErrorText(path, e));
   }

@@ -7,7 +7,7 @@
  */
 import { decodeFrame, encodePacket, type DecodedFrame } from './codec.js';
 import type { Direction, Fields } from './fields.js';
-import { headerField, protoMinor } from './header.js';
+import { headerField, protoMinor, withHeaderField } from './header.js';
 import { PACKETS, packetByCode, packetByName, type PacketDef, type PacketFields, type PacketName } from './packets/index.js';
 import type { Encoding } from './text.js';
 
@@ -123,6 +123,8 @@ export type Role = 'client' | 'server';
 export interface Sent {
   frame: Buffer;
   seq: number;
+  /** Its index in the session (both directions), as a reply's `replyTo.index` names it. */
+  index: number;
   /** The request of the peer this frame answers. */
   replyTo?: ReplyInfo;
   /** Sending this accepted a switch: the connection changes from the next byte. */
@@ -169,8 +171,28 @@ export class Conversation {
   send<N extends PacketName>(type: N, fields?: PacketFields<N>, opts: SendOptions = {}): Sent {
     const seq = opts.seq ?? ++this.seq;
     const frame = encodePacket(type, fields, { proto: this.state.proto ?? 0x10000, seq, enc: opts.enc, minor: this.minor, dir: this.out });
-    const learnt = this.state.learn(this.out, { type, seq, fields: (fields ?? {}) as Fields });
-    return { frame, seq, ...(learnt.replyTo ? { replyTo: learnt.replyTo } : {}), ...(learnt.switchTo ? { switchTo: learnt.switchTo } : {}) };
+    return this.sent(frame, { type, seq, fields: (fields ?? {}) as Fields });
+  }
+
+  /**
+   * Sends a frame that is encoded already (a recorded one, replayed): its bytes as they are — header
+   * version, reserved bytes, encodings, trailing bytes — but numbered as the next of ours, or with the
+   * given seq. `decoded` is what it says, for reply matching.
+   */
+  resend(raw: Buffer, decoded: DecodedFrame, opts: { seq?: number } = {}): Sent {
+    const seq = opts.seq ?? ++this.seq;
+    return this.sent(withHeaderField(raw, 'seq', seq), { type: decoded.type, seq, fields: decoded.fields });
+  }
+
+  private sent(frame: Buffer, tracked: Tracked): Sent {
+    const learnt = this.state.learn(this.out, tracked);
+    return {
+      frame,
+      seq: tracked.seq,
+      index: learnt.index,
+      ...(learnt.replyTo ? { replyTo: learnt.replyTo } : {}),
+      ...(learnt.switchTo ? { switchTo: learnt.switchTo } : {}),
+    };
   }
 
   /** Decodes a frame the peer sent, with the session's version. */
