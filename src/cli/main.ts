@@ -6,6 +6,7 @@ import { register as registerDecode } from './decode.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerPackets } from './packets.js';
 import { register as registerProxy } from './proxy.js';
+import { register as registerReplay } from './replay.js';
 import { register as registerServer } from './server.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -23,6 +24,7 @@ function buildProgram(): Command {
   registerProxy(program);
   registerDemo(program);
   registerServer(program);
+  registerReplay(program);
   return program;
 }
 
