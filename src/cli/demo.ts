@@ -166,6 +166,8 @@ function nextSteps(sniffer: Sniffer, server: ServerAddress): void {
           [`npx mrimtap decode ${file}`, 'the session again'],
           [`npx mrimtap decode ${file} --filter 'type=MESSAGE*'`, 'only the messages'],
           [`npx mrimtap decode ${file} --json`, 'as JSON Lines'],
+          [`npx mrimtap replay ${file} --server ${HOST}:${server.port}`, 'replay it against the server, with a report of what differs (while this demo is up)'],
+          [`npx mrimtap replay ${file} --as-server`, 'be the recorded server for a real client (once this demo has stopped, or give --port)'],
         ] as Array<[string, string]>)
       : []),
     ['npx mrimtap proxy --record', 'the proxy alone, in front of any server (once this demo has stopped)'],

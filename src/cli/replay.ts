@@ -188,6 +188,9 @@ function skippedNotes(recording: Recording, sessions: readonly RecordedConnectio
     .map((c) => `#${c.conn} was a redirector lookup: not replayed (give --redirector HOST:PORT to ask one)`);
 }
 
+/** A pattern that left out nothing is most likely misspelt. */
+const unusedIgnores = (comparer: Comparer) => comparer.unused.map((p) => `--ignore ${p} left out nothing: no compared field matched it`);
+
 function writeReport(report: ReplayReport, path: string): void {
   try {
     // Reports quote message texts: readable by their owner only, like captures.
@@ -258,7 +261,7 @@ async function replayAsClient(path: string, flags: ReplayFlags, given: (key: str
     durationMs: Date.now() - started.getTime(),
     ignored: comparer.ignored,
     sessions: reports,
-    notes: skippedNotes(recording, sessions, !!redirector),
+    notes: [...skippedNotes(recording, sessions, !!redirector), ...unusedIgnores(comparer)],
   });
   if (flags.report) writeReport(report, flags.report);
   await writeOut(flags.json ? JSON.stringify(report, null, 2) : renderReport(report, { color, all: flags.all }));
@@ -338,7 +341,7 @@ async function replayAsServer(path: string, flags: ReplayFlags, given: (key: str
     durationMs: Date.now() - started.getTime(),
     ignored: comparer.ignored,
     sessions: reports,
-    notes: reports.length ? [] : ['no client logged in'],
+    notes: [...(reports.length ? [] : ['no client logged in']), ...unusedIgnores(comparer)],
   });
   if (flags.report) writeReport(report, flags.report);
   if (flags.json) process.stdout.write(JSON.stringify({ event: 'report', ...report }) + '\n');

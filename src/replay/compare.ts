@@ -50,15 +50,18 @@ interface Pattern {
 
 const globToRegex = (glob: string, one: string): string => glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join(one);
 
-/** `[PACKET.]path`: a path of names matches wherever it occurs in a field path; `*` is any one name or index. */
+/**
+ * `[PACKET.]path`: a path of names matches wherever it occurs in a field path; `*` is any one name or
+ * index. A first name that names packet types (`USER_STATUS`, `MESSAGE*`) limits it to them; any other
+ * is part of the path (`MRIM.NICKNAME`, a USER_INFO key).
+ */
 function parsePattern(text: string): Pattern {
   const t = text.trim();
   if (!t || /^\.|\.$|\.\./.test(t)) throw new IgnoreError(`--ignore: "${text}" is not a field name or path (e.g. msgId, USER_STATUS.userAgent, contacts.*.status)`);
   const [first, ...rest] = t.split('.');
-  if (/^[A-Z0-9_*]+$/.test(first) && /[A-Z]/.test(first)) {
-    const packets = new RegExp(`^${globToRegex(first, '.*')}$`);
-    if (!(PACKETS as readonly PacketDef[]).some((p) => packets.test(p.name))) throw new IgnoreError(`--ignore: no packet type matches "${first}" (in "${text}")`);
-    if (!rest.length) throw new IgnoreError(`--ignore: "${text}" names a packet but no field of it (e.g. ${first}.status)`);
+  const packets = /^[A-Z0-9_*]+$/.test(first) ? new RegExp(`^${globToRegex(first, '.*')}$`) : undefined;
+  if (packets && (PACKETS as readonly PacketDef[]).some((p) => packets.test(p.name))) {
+    if (!rest.length) throw new IgnoreError(`--ignore: "${text}" names packets but no field of them (e.g. ${first}.status)`);
     return { packets, path: new RegExp(`\\.${globToRegex(rest.join('.'), '[^.]+')}\\.`) };
   }
   return { path: new RegExp(`\\.${globToRegex(t, '[^.]+')}\\.`) };
@@ -144,10 +147,18 @@ export class Comparer {
   /** Every `--ignore` pattern in effect: the defaults, then the user's. */
   readonly ignored: readonly string[];
   private readonly patterns: Pattern[];
+  private readonly extra: readonly string[];
+  private readonly used = new Set<Pattern>();
 
   constructor(extra: readonly string[] = []) {
+    this.extra = extra;
     this.ignored = [...DEFAULT_IGNORE, ...extra];
     this.patterns = this.ignored.map(parsePattern);
+  }
+
+  /** The user's patterns that left out no value so far: most likely misspelt. */
+  get unused(): string[] {
+    return this.extra.filter((_, i) => !this.used.has(this.patterns[DEFAULT_IGNORE.length + i]));
   }
 
   /** The frame's compared values: `path → shown value`, volatile ones left out; top-level constants named. */
@@ -158,7 +169,11 @@ export class Comparer {
     const layout = frameLayout(frame);
     const out = new Map<string, string>();
     for (const [path, value] of flat) {
-      if (masks.some((m) => m.path.test(`.${path}.`))) continue;
+      const mask = masks.find((m) => m.path.test(`.${path}.`));
+      if (mask) {
+        this.used.add(mask);
+        continue;
+      }
       const described = layout.find((s) => s.name === path)?.type.describe?.(frame.fields[path]);
       out.set(path, described ?? value);
     }

@@ -167,12 +167,15 @@ export class ServedSession {
       this.anchor = { live: now, rec: e.rec.time };
       return;
     }
+    this.unexpected(frame);
     const reply = packetByCode(frame.msg)?.session?.errorReply;
-    this.extras.push({
-      after: this.lastDone,
-      row: { dir: 'c2s', what: frame.type, verdict: 'unexpected', summary: this.opts.comparer.summary(frame), note: reply ? `answered ${reply.type}, as a server without it` : 'not in the recording: not answered' },
-    });
     if (reply) this.pending.push({ kind: 'generated', type: reply.type as PacketName, fields: reply.fields, seq: frame.seq });
+  }
+
+  private unexpected(frame: DecodedFrame): void {
+    const reply = packetByCode(frame.msg)?.session?.errorReply;
+    const note = reply ? `answered ${reply.type}, as a server without it` : 'not in the recording: not answered';
+    this.extras.push({ after: this.lastDone, row: { dir: 'c2s', what: frame.type, verdict: 'unexpected', summary: this.opts.comparer.summary(frame), note } });
   }
 
   private bind(login: string, frame: DecodedFrame): void {
@@ -190,11 +193,15 @@ export class ServedSession {
     // What the first session did before the login counts as this one's: the client's frames so far,
     // and its server frames up to its login packet (their equivalents went out already).
     this.load(target);
-    for (const r of this.received) this.matcher.claim(r.frame, undefined, r.at);
+    this.extras.length = 0;
+    for (const r of this.received) {
+      const e = this.matcher.claim(r.frame, undefined, r.at);
+      if (e) this.liveOf.set(e.rec, r.frame);
+      else this.unexpected(r.frame);
+    }
     const loginAt = target.frames.findIndex((f) => f.dir === 'c2s' && loginFieldOf(f.frame));
     for (const f of target.frames.slice(0, Math.max(0, loginAt))) if (f.dir === 's2c') this.sentRecs.set(f, 'sent before the login, from the first recorded session');
     this.walk = Math.max(0, loginAt);
-    for (const x of this.extras) x.after = undefined;
   }
 
   /** The frame of ours with this live index was the recorded one. */
@@ -272,7 +279,8 @@ export class ServedSession {
   report(): SessionReport {
     const { comparer } = this.opts;
     const rows: ReportRow[] = [];
-    const extrasAfter = (f?: RecordedFrame) => this.extras.filter((x) => x.after === f).map((x) => x.row);
+    // A rejected client played no session: its rows are what it sent that had no counterpart.
+    const extrasAfter = (f?: RecordedFrame) => this.extras.filter((x) => this.rejected || x.after === f).map((x) => x.row);
     rows.push(...extrasAfter(undefined));
     const at = (time: number) => Math.max(0, (time - (this.session.frames[0]?.time ?? time)) / 1000);
     if (!this.rejected) {
