@@ -49,6 +49,16 @@ function withFields(rec: RecordedFrame, fields: Fields, enc: Record<string, Enco
 
 const shown = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
 
+/** A frame that answers another by field (reply rule `by: 'field'`) takes that field from the live one it answers. */
+function takeAnsweredId(rec: RecordedFrame, fields: Fields, answered: DecodedFrame | undefined, whose: string, changes: string[]): void {
+  const rule = packetByCode(rec.frame.msg)?.reply;
+  if (rule?.by !== 'field' || !answered) return;
+  const value = answered.fields[rule.requestField];
+  if (value === undefined || value === fields[rule.field]) return;
+  changes.push(`${rule.field} ${shown(fields[rule.field])} → ${shown(value)} (the live ${whose}'s)`);
+  fields[rule.field] = value;
+}
+
 /**
  * A recorded client frame for the live session. `answered` is the live frame that the recorded
  * server frame it answers was paired with.
@@ -71,14 +81,7 @@ export function rewriteClientFrame(rec: RecordedFrame, opts: { credentials?: Cre
     enc[login.password] = form === 'md5' ? 'hex' : 'cp1251';
     changes.push(`password replaced (${form === 'md5' ? 'MD5' : 'plain text'})`);
   }
-  const rule = packetByCode(rec.frame.msg)?.reply;
-  if (rule?.by === 'field' && answered) {
-    const live = answered.fields[rule.requestField];
-    if (live !== undefined && live !== fields[rule.field]) {
-      changes.push(`${rule.field} ${shown(fields[rule.field])} → ${shown(live)} (the live server's)`);
-      fields[rule.field] = live;
-    }
-  }
+  takeAnsweredId(rec, fields, answered, 'server', changes);
   return withFields(rec, fields, enc, changes);
 }
 
@@ -98,14 +101,7 @@ export function rewriteServerFrame(rec: RecordedFrame, live: { proto?: number; r
   const { request } = live;
   // A reply that copied its request's seq copies the live one's (one that did not keeps its own).
   const seq = request && rec.answers && rec.frame.seq === rec.answers.frame.seq ? request.seq : rec.frame.seq;
-  const rule = packetByCode(rec.frame.msg)?.reply;
-  if (rule?.by === 'field' && request) {
-    const value = request.fields[rule.requestField];
-    if (value !== undefined && value !== fields[rule.field]) {
-      changes.push(`${rule.field} ${shown(fields[rule.field])} → ${shown(value)} (the live client's)`);
-      fields[rule.field] = value;
-    }
-  }
+  takeAnsweredId(rec, fields, request, 'client', changes);
   const recorded = headerField(rec.raw, 'proto');
   let frame: DecodedFrame = rec.frame;
   if (live.proto !== undefined && live.proto !== recorded) {

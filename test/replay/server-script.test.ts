@@ -9,6 +9,7 @@ import { headerField, parseProto } from '../../src/protocol/header.js';
 import type { PacketName } from '../../src/protocol/packets/index.js';
 import { Comparer } from '../../src/replay/compare.js';
 import type { RecordedConnection } from '../../src/replay/recording.js';
+import { rewriteServerFrame } from '../../src/replay/rewrite.js';
 import { ServedSession, SessionPool, type Outgoing } from '../../src/replay/server-script.js';
 import { recordingOf, type Line } from '../helpers/recording-builder.js';
 
@@ -123,5 +124,17 @@ describe('ServedSession', () => {
     login(first);
     login(second);
     assert.deepEqual([first.playing.conn, second.playing.conn], [1, 2]);
+  });
+
+  it('a reply by field takes the live request\'s id (a file transfer answered by id_request)', () => {
+    const lines: Line[] = [
+      { conn: 1, dir: 'c2s', type: 'FILE_TRANSFER', fields: { peer: 'bob@mail.ru', idRequest: 5, totalSize: 3 } },
+      { conn: 1, dir: 's2c', type: 'FILE_TRANSFER_ACK', fields: { status: 0, peer: 'bob@mail.ru', idRequest: 5 } },
+    ];
+    const [rec] = recordingOf(lines).connections;
+    assert.equal(rec.frames[1].answers, rec.frames[0], 'the capture links the reply to its request');
+    const out = rewriteServerFrame(rec.frames[1], { request: fromClient('FILE_TRANSFER', { peer: 'bob@mail.ru', idRequest: 9, totalSize: 3 }, 4) });
+    assert.equal(decodeFrame(out.raw, { dir: 's2c' }).fields.idRequest, 9);
+    assert.deepEqual(out.changes, ["idRequest 5 → 9 (the live client's)"]);
   });
 });
