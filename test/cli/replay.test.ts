@@ -12,7 +12,7 @@ import type { ReplayReport } from '../../src/replay/report.js';
 import { spawnCli } from '../helpers/cli.js';
 import { closedPort } from '../helpers/net.js';
 import { runCli, startServerCli, type ServerProcess } from '../helpers/server-cli.js';
-import { nextEvent } from '../helpers/wait.js';
+import { nextEvent, until } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mrimtap-replay-cli-'));
 const capture = join(dir, 'demo.jsonl');
@@ -121,13 +121,29 @@ describe('mrimtap replay', { timeout: 120_000 }, () => {
       await carol.connect();
       assert.equal((await offline).text, 'Carol, позвони мне, когда будешь онлайн.');
       await carol.logout();
-      await replay.waitFor(/every expected step matched/, 10_000, 'stdout');
-      // The recorded carol changed her status and logged out with DISCONNECT: so did this one.
-      assert.equal(await replay.stop('SIGTERM'), 0, replay.stdout() + replay.stderr());
+      // It ends by itself; the recorded carol changed her status and logged out with DISCONNECT: so did this one.
+      await until(() => replay.child.exitCode !== null, 10_000);
+      assert.equal(replay.child.exitCode, 0, replay.stdout() + replay.stderr());
+      assert.match(replay.stdout(), /✓ every expected step matched: 7 in 1 session\(s\)/);
     } finally {
       await replay.stop('SIGKILL');
     }
     assert.match(replay.stdout(), /#1 LOGIN3 carol@list\.ru → plays the recorded session #4 carol@list\.ru v1\.23/);
     assert.match(replay.stdout(), /│ #4 \(live #1\) │ carol@list\.ru │ 1\.23 +│ 127\.0\.0\.1:\d+ │/);
+  });
+
+  it('--as-server stops on Ctrl-C with a summary; a port that is taken is an error (exit code 2)', async () => {
+    const replay = spawnCli(['replay', capture, '--as-server', '--port', '0', '--redirector-port', 'off']);
+    let port: string;
+    try {
+      [, port] = await replay.waitFor(/MRIM server +127\.0\.0\.1:(\d+)/, 20_000, 'stdout');
+      const taken = await runCli(['replay', capture, '--as-server', '--port', port, '--redirector-port', 'off']);
+      assert.equal(taken.code, 2, taken.stdout + taken.stderr);
+      assert.match(taken.stderr, new RegExp(`mrimtap: cannot listen on 127\\.0\\.0\\.1:${port}: address already in use`));
+      assert.equal(await replay.stop('SIGINT'), 0, replay.stdout() + replay.stderr());
+    } finally {
+      await replay.stop('SIGKILL');
+    }
+    assert.match(replay.stdout(), /note: no client logged in/);
   });
 });
