@@ -34,13 +34,38 @@ const EXACT_SEARCH_LIMIT = 64;
 export class FrameMatcher {
   readonly claims = new Map<number, Claim>();
   readonly unexpected: Unexpected[] = [];
-  private open: Expectation[];
+  private readonly byId = new Map<number, Expectation>();
+  /** Expectations in recorded order, by type and by the request they answer; claimed ones are skipped. */
+  private readonly byType = new Map<string, Expectation[]>();
+  private readonly byAnswer = new Map<number, Expectation[]>();
+  /** Where the first unclaimed one of a list may be: claims come mostly in order, so scans stay short. */
+  private readonly heads = new Map<Expectation[], number>();
 
   constructor(
     expectations: readonly Expectation[],
     private readonly comparer: Comparer,
   ) {
-    this.open = [...expectations];
+    const add = <K>(map: Map<K, Expectation[]>, key: K, e: Expectation) => {
+      const list = map.get(key);
+      if (list) list.push(e);
+      else map.set(key, [e]);
+    };
+    for (const e of expectations) {
+      this.byId.set(e.id, e);
+      add(this.byType, e.rec.frame.type, e);
+      if (e.answers !== undefined) add(this.byAnswer, e.answers, e);
+    }
+  }
+
+  /** The first unclaimed expectations of a list, in order. */
+  private unclaimed(list: Expectation[] | undefined): Expectation[] {
+    if (!list) return [];
+    let head = this.heads.get(list) ?? 0;
+    while (head < list.length && this.claims.has(list[head].id)) head++;
+    this.heads.set(list, head);
+    const out: Expectation[] = [];
+    for (let i = head; i < list.length && out.length < EXACT_SEARCH_LIMIT; i++) if (!this.claims.has(list[i].id)) out.push(list[i]);
+    return out;
   }
 
   /**
@@ -49,10 +74,10 @@ export class FrameMatcher {
    */
   claim(actual: DecodedFrame, answers: number | undefined, at: number): Expectation | undefined {
     const sameType = (e: Expectation) => e.rec.frame.type === actual.type;
-    const correlated = answers === undefined ? [] : this.open.filter((e) => e.answers === answers);
-    const pool = correlated.length ? correlated : this.open.filter(sameType);
+    const correlated = answers === undefined ? [] : this.unclaimed(this.byAnswer.get(answers));
+    const pool = correlated.length ? correlated : this.unclaimed(this.byType.get(actual.type));
     let chosen: { e: Expectation; diffs: FieldDiff[] } | undefined;
-    for (const e of pool.filter(sameType).slice(0, EXACT_SEARCH_LIMIT)) {
+    for (const e of pool.filter(sameType)) {
       const diffs = this.comparer.diff(e.rec.frame, actual);
       if (!diffs.length) {
         chosen = { e, diffs };
@@ -66,20 +91,16 @@ export class FrameMatcher {
       this.unexpected.push({ actual, at });
       return undefined;
     }
-    this.take(chosen.e, actual, chosen.diffs, at);
+    this.claims.set(chosen.e.id, { actual, diffs: chosen.diffs, at });
     return chosen.e;
   }
 
   /** Pairs a live frame with a given expectation, when the caller knows they correspond (the login packet of a session). */
   claimAs(id: number, actual: DecodedFrame, at: number): Expectation | undefined {
-    const e = this.open.find((x) => x.id === id);
-    if (e) this.take(e, actual, this.comparer.diff(e.rec.frame, actual), at);
+    const e = this.byId.get(id);
+    if (!e || this.claims.has(id)) return undefined;
+    this.claims.set(id, { actual, diffs: this.comparer.diff(e.rec.frame, actual), at });
     return e;
-  }
-
-  private take(e: Expectation, actual: DecodedFrame, diffs: FieldDiff[], at: number): void {
-    this.open = this.open.filter((x) => x !== e);
-    this.claims.set(e.id, { actual, diffs, at });
   }
 
   isClaimed(id: number): boolean {

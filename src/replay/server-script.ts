@@ -94,6 +94,8 @@ export class ServedSession {
   /** The live frame each recorded client frame was paired with. */
   private readonly liveOf = new Map<RecordedFrame, DecodedFrame>();
   private readonly deadlines = new Map<RecordedFrame, number>();
+  /** Recorded replies passed over because their request has not come (yet). */
+  private held: RecordedFrame[] = [];
   private readonly received: Array<{ frame: DecodedFrame; at: number }> = [];
   private readonly pending: Outgoing[] = [];
   private readonly extras: Extra[] = [];
@@ -138,6 +140,7 @@ export class ServedSession {
     this.matcher = new FrameMatcher(expectations, this.opts.comparer);
     this.walk = 0;
     this.deadlines.clear();
+    this.held = [];
   }
 
   private recordedLogin(): RecordedFrame | undefined {
@@ -219,9 +222,9 @@ export class ServedSession {
       return { send, close: first };
     }
     // Replies held back until their request came.
-    for (const f of this.session.frames.slice(0, this.walk)) {
-      if (f.dir === 's2c' && !this.sentRecs.has(f) && f.answers && this.claimed(f.answers)) send.push(this.serve(f));
-    }
+    const due = this.held.filter((f) => this.claimed(f.answers!));
+    this.held = this.held.filter((f) => !due.includes(f));
+    for (const f of due) send.push(this.serve(f));
     const { frames } = this.session;
     while (this.walk < frames.length) {
       const f = frames[this.walk];
@@ -242,6 +245,7 @@ export class ServedSession {
         continue;
       }
       if (f.answers?.dir === 'c2s' && !this.claimed(f.answers)) {
+        this.held.push(f);
         this.walk++;
         continue;
       }

@@ -14,6 +14,7 @@ import { replayAgainstServer, type ClientReplayOptions } from '../../src/replay/
 import { Comparer } from '../../src/replay/compare.js';
 import type { RecordedConnection } from '../../src/replay/recording.js';
 import { buildReport, exitCodeOf, type ReplayReport, type ReportRow } from '../../src/replay/report.js';
+import { MrimClient } from '../../src/client/index.js';
 import { MrimServer, type ServerUser } from '../../src/server/index.js';
 import { maskRaw } from '../../src/tap/mask.js';
 import { ALICE, BOB, CAROL, demoUsers, readEvents, readSessions, recordSession } from '../helpers/recorded-session.js';
@@ -172,3 +173,36 @@ describe('replay CAPTURE --server: a recorded session against a live server', { 
     assert.equal(find(rows, 'USER_INFO').diffs?.[0].path, 'info.MRIM.NICKNAME');
   });
 });
+
+describe('replay keeps a session alive on the live server\'s ping period', { timeout: 60_000 }, () => {
+  it('the recorded PINGs are not replayed; PINGs go every period the live HELLO_ACK announces', async () => {
+    const path = join(dir, 'pings.jsonl');
+    const recorder = new MrimServer({ port: 0, redirectorPort: false, users: demoUsers(), pingPeriod: 1 });
+    const { port } = await recorder.listen();
+    const sniffer = await startSniffer({ host: '127.0.0.1', port: 0, record: path });
+    try {
+      const alice = new MrimClient({ server: `127.0.0.1:${port}`, socks: `socks5://127.0.0.1:${sniffer.address.port}`, ...ALICE, proto: '1.21' });
+      await alice.connect();
+      await new Promise((r) => setTimeout(r, 1700));
+      await alice.logout();
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      await sniffer.stop();
+      await recorder.close();
+    }
+    const { sessions: recorded } = await readSessions(path);
+    assert.ok(recorded[0].frames.some((f) => f.frame.type === 'PING'), 'the recording has PINGs');
+    // The live server drops a client silent for 1.5 periods: only PINGs of the replay's own keep it.
+    const server = new MrimServer({ port: 0, redirectorPort: false, users: demoUsers(), pingPeriod: 1 });
+    const live = await server.listen();
+    try {
+      const report = await replay(recorded, { server: { host: '127.0.0.1', port: live.port }, timing: 'original' });
+      assert.equal(report.verdict, 'match', JSON.stringify(report.sessions[0].rows.filter((r) => r.verdict !== 'match' && r.verdict !== 'sent')));
+      assert.ok(!report.sessions[0].rows.some((r) => r.what === 'PING'));
+      assert.ok(report.sessions[0].notes.some((n) => /^1 PING\(s\) sent on the live server's period$/.test(n)), report.sessions[0].notes.join('; '));
+    } finally {
+      await server.close();
+    }
+  });
+});
+
