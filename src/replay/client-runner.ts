@@ -84,8 +84,8 @@ export async function replayAgainstServer(sessions: readonly RecordedConnection[
     try {
       target = viaRedirector ? await resolveRedirect(opts.redirector!, transport) : opts.server!;
       const socket = await openSocket(target, transport);
-      const c: Connection = { pings: 0, closing: false } as Connection;
-      c.link = new Link(socket, protoOf(session), opts.timeoutMs, {
+      // The handlers run only once data comes, after `c` exists.
+      const link = new Link(socket, protoOf(session), opts.timeoutMs, {
         frame: (frame, replyTo, switchTo) => onFrame(session, c, frame, replyTo, switchTo),
         observe: () => undefined,
         warning: (text) => note(session.conn, `from the server: ${text}`),
@@ -95,6 +95,7 @@ export async function replayAgainstServer(sessions: readonly RecordedConnection[
           nudge();
         },
       });
+      const c: Connection = { link, pings: 0, closing: false };
       connections.set(session.conn, c);
       const shown = formatEndpoint(target);
       playback.opened(session.conn, viaRedirector ? `${shown} (from the redirector ${formatEndpoint(opts.redirector!)})` : shown, Date.now());
