@@ -157,7 +157,8 @@ async function script(socks: string, server: ServerAddress, abort: AbortSignal):
   }
 }
 
-function nextSteps(sniffer: Sniffer, server: ServerAddress): void {
+/** What to try next; `stayingUp`: the demo's server and proxy stay up for it (no --exit). */
+function nextSteps(sniffer: Sniffer, server: ServerAddress, stayingUp: boolean): void {
   const proxy = formatEndpoint(sniffer.address);
   const file = sniffer.capture?.path;
   const commands: Array<[string, string]> = [
@@ -166,8 +167,10 @@ function nextSteps(sniffer: Sniffer, server: ServerAddress): void {
           [`npx mrimtap decode ${file}`, 'the session again'],
           [`npx mrimtap decode ${file} --filter 'type=MESSAGE*'`, 'only the messages'],
           [`npx mrimtap decode ${file} --json`, 'as JSON Lines'],
-          [`npx mrimtap replay ${file} --server ${HOST}:${server.port}`, 'replay it against the server, with a report of what differs (while this demo is up)'],
-          [`npx mrimtap replay ${file} --as-server`, 'be the recorded server for a real client (once this demo has stopped, or give --port)'],
+          stayingUp
+            ? [`npx mrimtap replay ${file} --server ${HOST}:${server.port}`, 'replay it against this server, with a report of what differs']
+            : [`npx mrimtap replay ${file} --server ${HOST}:${PREFERRED.server}`, 'replay it against a server (`npx mrimtap server`), with a report of what differs'],
+          [`npx mrimtap replay ${file} --as-server`, `be the recorded server for a real client${stayingUp ? ' (once this demo has stopped, or give --port)' : ''}`],
         ] as Array<[string, string]>)
       : []),
     ['npx mrimtap proxy --record', 'the proxy alone, in front of any server (once this demo has stopped)'],
@@ -224,7 +227,7 @@ async function runDemo(flags: DemoFlags): Promise<boolean> {
     if (failure !== undefined) process.stdout.write(`\n${color.red(`⚠ the scripted session stopped: ${failure}`)}\n`);
     const ok = failure === undefined;
     if (abort.signal.aborted) return false;
-    nextSteps(sniffer, address);
+    nextSteps(sniffer, address, !flags.exit);
     if (!flags.exit) {
       process.stdout.write(`\nServer and proxy stay up for your own client. ${color.bold('Ctrl-C')} to stop.\n`);
       await stop.received;

@@ -31,6 +31,9 @@ describe('mrimtap demo', () => {
     assert.match(r.stdout, /S→C OFFLINE_MESSAGE_ACK/);
     assert.match(r.stdout, /S→C ANKETA_INFO seq=\d+ v1\.21 \d+ B ↩ WP_REQUEST/);
     assert.match(r.stdout, /Next:\n\s+npx mrimtap decode /);
+    // With --exit its server is gone: replay goes to a server of the user's, or plays one.
+    assert.match(r.stdout, /npx mrimtap replay \S+demo\.jsonl --server 127\.0\.0\.1:2041 +replay it against a server/);
+    assert.match(r.stdout, /npx mrimtap replay \S+demo\.jsonl --as-server +be the recorded server for a real client\n/);
     assert.doesNotMatch(r.stdout + r.stderr, /scripted session stopped|⚠ decoder|cannot render/);
 
     assert.equal(statSync(capture).mode & 0o777, 0o600);
