@@ -44,7 +44,12 @@ export function isRedactedLogin(frame: DecodedFrame): boolean {
 function withFields(rec: RecordedFrame, fields: Fields, enc: Record<string, Encoding>, changes: string[]): Rewritten {
   if (!changes.length) return { raw: rec.raw, frame: rec.frame, changes };
   const frame: DecodedFrame = { ...rec.frame, fields, enc };
-  return { raw: reencode(frame), frame, changes };
+  try {
+    return { raw: reencode(frame), frame, changes };
+  } catch (e) {
+    // A damaged recorded frame the encoder cannot write again: better the recorded bytes than none.
+    return { raw: rec.raw, frame: rec.frame, changes: [`not rewritten (${(e as Error).message}): sent as recorded`] };
+  }
 }
 
 const shown = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(v));

@@ -137,4 +137,16 @@ describe('ServedSession', () => {
     assert.equal(decodeFrame(out.raw, { dir: 's2c' }).fields.idRequest, 9);
     assert.deepEqual(out.changes, ["idRequest 5 → 9 (the live client's)"]);
   });
+
+  it('a recorded frame the encoder cannot write again (for another version) goes out as recorded, and says why', () => {
+    const lines: Line[] = [{ conn: 1, dir: 's2c', type: 'USER_BLOG_STATUS', fields: { flags: 0, user: 'bob@mail.ru', postId: '5', time: 1, text: 'hi' } }];
+    const [rec] = recordingOf(lines).connections;
+    // A damaged value, as a hand-edited capture could hold.
+    const frame = rec.frames[0];
+    frame.frame = { ...frame.frame, fields: { ...frame.frame.fields, postId: 'not a number' } };
+    const out = rewriteServerFrame(frame, { proto: parseProto('1.8') });
+    assert.equal(out.raw, frame.raw);
+    assert.match(out.changes[0], /^not rewritten \(.*\): sent as recorded$/);
+  });
 });
+
