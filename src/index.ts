@@ -21,3 +21,12 @@ export { CaptureFileError, type CaptureEntry, type CaptureWriter, type FileForma
 export { CAPTURE_FORMAT, CAPTURE_VERSION, defaultCapturePath, readCapture, type CaptureHeader, type CaptureItem } from './capture/jsonl.js';
 export { CaptureFormatError, parseCapture, readPcapFile, streamBytes, type Capture, type CaptureWarning, type TcpConnection } from './capture/pcap/index.js';
 export { decodePcap } from './capture/pcap-decode.js';
+export { buildRecording, selectSessions, describeSession, isSession, CaptureSelectionError, type Recording, type RecordedConnection, type RecordedFrame } from './replay/recording.js';
+export { Comparer, DEFAULT_IGNORE, IgnoreError, parseIgnore, type FieldDiff } from './replay/compare.js';
+export { FrameMatcher, type Claim, type Expectation } from './replay/matcher.js';
+export { rewriteClientFrame, rewriteServerFrame, isRedactedLogin, type Credentials, type Rewritten } from './replay/rewrite.js';
+export { ClientPlayback, type Action as PlaybackAction, type Next as PlaybackNext, type PlaybackOptions } from './replay/playback.js';
+export { ServedSession, SessionPool, type Outgoing, type PumpResult, type ServedOptions } from './replay/server-script.js';
+export { buildReport, countRows, exitCodeOf, renderReport, type Counts, type ReplayReport, type ReportRow, type SessionReport, type Timing, type Verdict } from './replay/report.js';
+export { replayAgainstServer, type ClientReplayOptions } from './replay/client-runner.js';
+export { ReplayServer, type ReplayServerOptions } from './replay/server-runner.js';

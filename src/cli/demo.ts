@@ -160,7 +160,8 @@ async function script(socks: string, server: ServerAddress, abort: AbortSignal):
   }
 }
 
-function nextSteps(sniffer: Sniffer, server: ServerAddress): void {
+/** What to try next; `stayingUp`: the demo's server and proxy stay up for it (no --exit). */
+function nextSteps(sniffer: Sniffer, server: ServerAddress, stayingUp: boolean): void {
   const proxy = formatEndpoint(sniffer.address);
   const file = sniffer.capture?.path;
   const commands: Array<[string, string]> = [
@@ -169,6 +170,10 @@ function nextSteps(sniffer: Sniffer, server: ServerAddress): void {
           [`npx mrimtap decode ${file}`, 'the session again'],
           [`npx mrimtap decode ${file} --filter 'type=MESSAGE*'`, 'only the messages'],
           [`npx mrimtap decode ${file} --json`, 'as JSON Lines'],
+          stayingUp
+            ? [`npx mrimtap replay ${file} --server ${HOST}:${server.port}`, 'replay it against this server, with a report of what differs']
+            : [`npx mrimtap replay ${file} --server ${HOST}:${PREFERRED.server}`, 'replay it against a server (`npx mrimtap server`), with a report of what differs'],
+          [`npx mrimtap replay ${file} --as-server`, `be the recorded server for a real client${stayingUp ? ' (once this demo has stopped, or give --port)' : ''}`],
           [`npx mrimtap web ${file}`, 'in the web view'],
           [`npx mrimtap diagram ${file} --conn 2 -o session.svg`, "alice's session as a sequence diagram"],
         ] as Array<[string, string]>)
@@ -235,7 +240,7 @@ async function runDemo(flags: DemoFlags): Promise<boolean> {
     if (failure !== undefined) process.stdout.write(`\n${color.red(`⚠ the scripted session stopped: ${failure}`)}\n`);
     const ok = failure === undefined;
     if (abort.signal.aborted) return false;
-    nextSteps(sniffer, address);
+    nextSteps(sniffer, address, !flags.exit);
     if (!flags.exit) {
       process.stdout.write(`\nServer and proxy stay up for your own client. ${color.bold('Ctrl-C')} to stop.\n`);
       await stop.received;

@@ -11,6 +11,7 @@ import { register as registerImport } from './import.js';
 import { register as registerPackets } from './packets.js';
 import { register as registerProxy } from './proxy.js';
 import { register as registerRedact } from './redact.js';
+import { register as registerReplay } from './replay.js';
 import { register as registerServer } from './server.js';
 import { register as registerWeb } from './web.js';
 import { register as registerStats } from './stats.js';
@@ -37,6 +38,7 @@ function buildProgram(): Command {
   registerServer(program);
   registerWeb(program);
   registerDiagram(program);
+  registerReplay(program);
   return program;
 }
 
@@ -47,7 +49,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     if (e instanceof CliError) {
-      process.stderr.write(`mrimtap: ${e.message}\n`);
+      // An empty message: the command said everything already and only sets the exit code.
+      if (e.message) process.stderr.write(`mrimtap: ${e.message}\n`);
       return e.exitCode;
     }
     process.stderr.write(`mrimtap: unexpected error: ${(e as Error).stack ?? e}\n`);

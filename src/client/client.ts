@@ -163,7 +163,7 @@ export class MrimClient extends EventEmitter<MrimClientEvents> {
     const socket = await openSocket(server, transport);
     this.listReceived = deferred<void>();
     this.logoutError = undefined;
-    const link = new Link(socket, this.profile, this.settings.responseTimeoutMs, {
+    const link = new Link(socket, this.profile.proto, this.settings.responseTimeoutMs, {
       frame: (f) => this.onFrame(link, f),
       observe: (dir, raw, decoded) => this.observe(dir, raw, decoded),
       warning: (text) => this.emit('warning', { text }),

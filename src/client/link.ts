@@ -6,11 +6,10 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { DecodedFrame } from '../protocol/codec.js';
-import { Conversation, hasReply, type ReplyInfo, type SendOptions } from '../protocol/conversation.js';
+import { Conversation, hasReply, type ReplyInfo, type SendOptions, type Sent, type Switch } from '../protocol/conversation.js';
 import { Framer } from '../protocol/framer.js';
 import type { PacketFields, PacketName } from '../protocol/packets/index.js';
 import { MrimClientError, socketErrorText } from './errors.js';
-import type { Profile } from './profiles.js';
 import { seconds } from './transport.js';
 
 interface Waiting {
@@ -22,8 +21,11 @@ interface Waiting {
 }
 
 export interface LinkHandlers {
-  /** A received frame that is not the awaited reply of a request. */
-  frame(frame: DecodedFrame): void;
+  /**
+   * A received frame that is not the awaited reply of a request, with the request of ours it answers
+   * and the switch it accepts, if any.
+   */
+  frame(frame: DecodedFrame, replyTo?: ReplyInfo, switchTo?: Switch): void;
   /** Every frame sent and received, for observers; received ones come decoded already. */
   observe(dir: 'c2s' | 's2c', frame: Buffer, decoded?: DecodedFrame): void;
   warning(text: string): void;
@@ -46,13 +48,14 @@ export class Link {
 
   constructor(
     socket: net.Socket,
-    profile: Profile,
+    /** The protocol value of our headers (the profile's). */
+    proto: number,
     private readonly responseTimeoutMs: number,
     private readonly handlers: LinkHandlers,
   ) {
     this.raw = socket;
     this.socket = socket;
-    this.conversation = new Conversation('client', profile.proto);
+    this.conversation = new Conversation('client', proto);
     this.whenClosed = new Promise((resolve) => (this.markClosed = resolve));
     socket.on('data', this.onData);
     socket.on('error', this.onError);
@@ -72,6 +75,15 @@ export class Link {
     // Text this profile's encoding cannot carry went as "?": the caller should know.
     if (notes.length) this.handlers.warning(`${type} sent with characters CP1251 lacks: ${notes.join('; ')}`);
     return seq;
+  }
+
+  /** Writes a frame encoded already (a recorded one, replayed), numbered as the next of ours. */
+  resend(raw: Buffer, decoded: DecodedFrame): Sent {
+    if (this.ended) throw new MrimClientError('CONNECTION_CLOSED', 'the connection is closed');
+    const sent = this.conversation.resend(raw, decoded);
+    this.socket.write(sent.frame);
+    this.handlers.observe('c2s', sent.frame, decoded);
+    return sent;
   }
 
   /** Sends a request and resolves with its reply (per the table's reply rule), or rejects on timeout. */
@@ -137,7 +149,7 @@ export class Link {
         this.handlers.warning(`${ev.bytes.length} bytes that are not an MRIM frame skipped (${'reason' in ev ? ev.reason : ev.kind})`);
         continue;
       }
-      const { frame, replyTo } = this.conversation.receive(ev.frame);
+      const { frame, replyTo, switchTo } = this.conversation.receive(ev.frame);
       this.handlers.observe('s2c', ev.frame, frame);
       const i = replyTo ? this.waiting.findIndex((w) => answers(replyTo, w)) : -1;
       if (i !== -1) {
@@ -145,7 +157,7 @@ export class Link {
         clearTimeout(w.timer);
         w.resolve(frame);
       } else {
-        this.handlers.frame(frame);
+        this.handlers.frame(frame, replyTo, switchTo);
       }
     }
   };

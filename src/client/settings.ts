@@ -1,9 +1,8 @@
 /** MrimClientOptions checked and given their defaults, and the login and status fields the client announces from them. */
-import { createHash } from 'node:crypto';
 import type tls from 'node:tls';
 import { parseEndpoint, type Endpoint } from '../net/endpoint.js';
 import type { Fields } from '../protocol/fields.js';
-import { encodeString } from '../protocol/text.js';
+import { passwordMd5 } from '../protocol/formats.js';
 import { normalizeEmail } from './contacts.js';
 import { MrimClientError } from './errors.js';
 import { profileByName, type Profile } from './profiles.js';
@@ -92,7 +91,7 @@ export function resolveOptions(options: MrimClientOptions): ClientSettings {
 
 /** LOGIN2 / LOGIN3 (the profile says which); LOGIN2 carries the presence too. */
 export function loginFields(s: ClientSettings, status: OwnStatus): Fields {
-  const password = s.profile.md5Password ? createHash('md5').update(encodeString(s.password, 'cp1251')).digest('hex') : s.password;
+  const password = s.profile.md5Password ? passwordMd5(s.password) : s.password;
   // Fields a version does not have are skipped by the codec (the layout's version conditions).
   const common = { login: s.login, password, features: s.features, userAgent: s.userAgent, lang: s.lang, description: s.description };
   if (s.profile.login === 'LOGIN3') return { ...common, uaDataNames: [] };

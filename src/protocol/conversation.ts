@@ -7,8 +7,8 @@
  */
 import { decodeFrame, encodePacket, type DecodedFrame } from './codec.js';
 import type { Direction, Fields } from './fields.js';
-import { headerField, protoMinor } from './header.js';
-import { PACKETS, packetByCode, packetByName, type PacketDef, type PacketFields, type PacketName, type ReplyRule } from './packets/index.js';
+import { headerField, protoMinor, withHeaderField } from './header.js';
+import { PACKETS, packetByCode, packetByName, requestFieldOf, type PacketDef, type PacketFields, type PacketName, type ReplyRule } from './packets/index.js';
 import type { Encoding } from './text.js';
 
 export interface ReplyInfo {
@@ -65,7 +65,7 @@ function sameValue(a: unknown, b: unknown): boolean {
 function answers(rule: ReplyRule, request: Pending, reply: Tracked): boolean {
   if (rule.by === 'last') return true;
   if (rule.by === 'seq') return request.seq === reply.seq;
-  const requestField = typeof rule.requestField === 'string' ? rule.requestField : rule.requestField[request.type];
+  const requestField = requestFieldOf(rule, request.type);
   return requestField !== undefined && sameValue(request.fields[requestField], reply.fields[rule.field]);
 }
 
@@ -167,6 +167,8 @@ export type Role = 'client' | 'server';
 export interface Sent {
   frame: Buffer;
   seq: number;
+  /** Its index in the session (both directions), as a reply's `replyTo.index` names it. */
+  index: number;
   /** What the encoder noted (text the session's encoding could not carry, sent as "?"); empty mostly. */
   notes: string[];
   /** The request of the peer this frame answers. */
@@ -216,8 +218,29 @@ export class Conversation {
     const seq = opts.seq ?? ++this.seq;
     const notes: string[] = [];
     const frame = encodePacket(type, fields, { proto: this.state.proto ?? 0x10000, seq, enc: opts.enc, minor: this.minor, dir: this.out, notes });
-    const learnt = this.state.learn(this.out, { type, seq, fields: (fields ?? {}) as Fields });
-    return { frame, seq, notes, ...(learnt.replyTo ? { replyTo: learnt.replyTo } : {}), ...(learnt.switchTo ? { switchTo: learnt.switchTo } : {}) };
+    return this.sent(frame, { type, seq, fields: (fields ?? {}) as Fields }, notes);
+  }
+
+  /**
+   * Sends a frame that is encoded already (a recorded one, replayed): its bytes as they are — header
+   * version, reserved bytes, encodings, trailing bytes — but numbered as the next of ours, or with the
+   * given seq. `decoded` is what it says, for reply matching.
+   */
+  resend(raw: Buffer, decoded: DecodedFrame, opts: { seq?: number } = {}): Sent {
+    const seq = opts.seq ?? ++this.seq;
+    return this.sent(withHeaderField(raw, 'seq', seq), { type: decoded.type, seq, fields: decoded.fields }, []);
+  }
+
+  private sent(frame: Buffer, tracked: Tracked, notes: string[]): Sent {
+    const learnt = this.state.learn(this.out, tracked);
+    return {
+      frame,
+      seq: tracked.seq,
+      index: learnt.index,
+      notes,
+      ...(learnt.replyTo ? { replyTo: learnt.replyTo } : {}),
+      ...(learnt.switchTo ? { switchTo: learnt.switchTo } : {}),
+    };
   }
 
   /** Decodes a frame the peer sent, with the session's version. */

@@ -61,6 +61,8 @@ export interface FieldType<T = unknown> {
   readonly empty: T;
   /** Human annotation of a decoded value (constant names); `undefined` when the value speaks for itself. */
   describe?(value: T): string | undefined;
+  /** A unix time (rendered as a date; a replay does not compare it, clocks differ). */
+  readonly time?: boolean;
   /** For string types (and string lists): the rule that picks the encoding (the renderer names it, e.g. MD5 vs plaintext). */
   readonly rule?: EncodingRule;
   /** For numbers: the names of their values or bits (filters accept `status == AWAY`, `flags & UNICODE`). */
@@ -184,6 +186,7 @@ export function ulType(opts: UlOptions = {}): FieldType<number> {
     shape: { kind: 'ul', opts },
     empty: 0,
     ...(opts.values || opts.flags ? { names: { values: opts.values, flags: opts.flags } } : {}),
+    ...(opts.time ? { time: true } : {}),
     decode: (r) => r.ul() ?? TRUNCATED,
     encode: (w, v) => void w.ul(Number(v)),
     describe(v) {

@@ -3,6 +3,7 @@
  * RFC822-like offline message, and the multicast recipient list. Parsing never throws: it returns
  * `undefined` or an `error` string for the decoder to turn into a warning.
  */
+import { createHash } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { PayloadReader, PayloadWriter } from './buffer.js';
 import { decodeString, encodeString, looksLikeUtf16, type Encoding } from './text.js';
@@ -399,4 +400,9 @@ export function formatRecipients(addresses: string[]): Buffer {
   const w = new PayloadWriter();
   for (const a of addresses) w.lps(Buffer.from(a, 'latin1'));
   return w.finish();
+}
+
+/** A password as ≥1.22 clients send it (reference §7.2.1): MD5 of its CP1251 bytes, as hex (the codec's form of the raw digest). */
+export function passwordMd5(password: string): string {
+  return createHash('md5').update(encodeString(password, 'cp1251')).digest('hex');
 }

@@ -34,6 +34,13 @@ export function headerField(buf: Buffer, name: HeaderNumber, offset = 0): number
   return buf.readUInt32LE(offset + OFFSETS[name]);
 }
 
+/** A copy of a frame with one number of its header changed (replay renumbers recorded frames). */
+export function withHeaderField(frame: Buffer, name: HeaderNumber, value: number): Buffer {
+  const out = Buffer.from(frame);
+  out.writeUInt32LE(value >>> 0, OFFSETS[name]);
+  return out;
+}
+
 /** Reads a header; the caller has checked that 44 bytes are available. The magic is not validated here. */
 export function decodeHeader(buf: Buffer, offset = 0): Header {
   const at = (name: HeaderNumber) => headerField(buf, name, offset);

@@ -8,7 +8,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { formatEndpoint } from '../net/endpoint.js';
 import type { DecodedFrame } from '../protocol/codec.js';
-import { Conversation } from '../protocol/conversation.js';
+import { Conversation, type ReplyInfo, type Sent } from '../protocol/conversation.js';
 import { Framer, type FramerEvent } from '../protocol/framer.js';
 import { formatProto } from '../protocol/header.js';
 import type { PacketFields, PacketName } from '../protocol/packets/index.js';
@@ -24,7 +24,8 @@ const MAX_GARBAGE_RUN = 32 * 1024;
 const END_GRACE_MS = 2000;
 
 export interface ConnectionHooks {
-  onFrame(conn: ClientConnection, frame: DecodedFrame): void;
+  /** A frame of the client, with the frame of ours it answers, if any. */
+  onFrame(conn: ClientConnection, frame: DecodedFrame, replyTo?: ReplyInfo): void;
   /** A frame sent with text the client's encoding could not carry (the encoder's notes). */
   onLossySend(conn: ClientConnection, type: PacketName, notes: string[]): void;
   onGarbage(conn: ClientConnection, ev: Extract<FramerEvent, { kind: 'garbage' }>): void;
@@ -114,6 +115,14 @@ export class ClientConnection {
     if (sent.notes.length) this.hooks.onLossySend(this, type, sent.notes);
   }
 
+  /** Writes a frame encoded already (a recorded one, replayed), with the given seq or the next of ours; undefined once closing. */
+  resend(raw: Buffer, decoded: DecodedFrame, seq?: number): Sent | undefined {
+    if (!this.open) return undefined;
+    const sent = this.conversation.resend(raw, decoded, { seq });
+    this.socket.write(sent.frame);
+    return sent;
+  }
+
   /**
    * Switches to TLS right after the OK: synchronously, so no byte of the client's handshake is read
    * by the plain-text side in between.
@@ -149,7 +158,8 @@ export class ClientConnection {
       if (!this.open) return;
       if (ev.kind === 'frame') {
         this.garbageRun = 0;
-        this.hooks.onFrame(this, this.conversation.receive(ev.frame).frame);
+        const { frame, replyTo } = this.conversation.receive(ev.frame);
+        this.hooks.onFrame(this, frame, replyTo);
       } else if (ev.kind === 'garbage') {
         if (ev.skipped === undefined) this.garbageRun += ev.bytes.length;
         this.hooks.onGarbage(this, ev);

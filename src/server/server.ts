@@ -21,7 +21,8 @@ function checkPort(value: number, name: string): number {
   return value;
 }
 
-function listenOn(server: net.Server, port: number, host: string): Promise<number> {
+/** Listens; a port taken, not allowed or an address this machine lacks is an Error saying so (its `code` kept). */
+export function listenOn(server: net.Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       const why =
@@ -37,7 +38,7 @@ function listenOn(server: net.Server, port: number, host: string): Promise<numbe
   });
 }
 
-function closeServer(server: net.Server | undefined): Promise<void> {
+export function closeServer(server: net.Server | undefined): Promise<void> {
   return new Promise((resolve) => (server?.listening ? server.close(() => resolve()) : resolve()));
 }
 

@@ -2,10 +2,9 @@
  * The server's user directory: accounts, their groups and contacts, stored offline messages and live
  * presence. Loaded from options or a JSON users file and written back to that file on a clean close.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { CONTACT_FLAG, STATUS_FLAG_INVISIBLE, STATUS_UNDETERMINATED } from '../protocol/constants.js';
-import { encodeString } from '../protocol/text.js';
 import type { ServerContact, ServerUser } from './types.js';
 
 export const STATUS_OFFLINE = 0;
@@ -247,11 +246,6 @@ export function writeUsersFile(path: string, users: Iterable<UserRecord>): void 
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(toUsersJson(users), null, 2) + '\n', { mode: 0o600 });
   renameSync(tmp, path);
-}
-
-/** MD5 of the CP1251 password, as ≥1.22 clients send it (raw digest, shown as hex by the codec). */
-export function passwordMd5(password: string): string {
-  return createHash('md5').update(encodeString(password, 'cp1251')).digest('hex');
 }
 
 /**

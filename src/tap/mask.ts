@@ -23,7 +23,10 @@ export function secretSpecs(frame: DecodedFrame, scope: MaskScope = {}): FieldSp
   return frameLayout(frame).filter((s) => (s.secret || (scope.content && s.content)) && s.name in frame.fields);
 }
 
-/** Whether a secret went as an MD5 digest (hex) or in plain text, as its decoder chose it. */
+/**
+ * Whether a secret went as an MD5 digest (hex) or in plain text, as its decoder chose it (a frame
+ * without `enc`: as its version sends it).
+ */
 export function secretEncoding(spec: FieldSpec, frame: DecodedFrame): 'md5' | 'plaintext' {
   const ctx: FieldContext = { minor: frame.minor, dir: frame.dir, fields: frame.fields, root: frame.fields, enc: frame.enc, warnings: [], notes: [] };
   return (frame.enc[spec.name] ?? spec.type.rule?.(ctx)) === 'hex' ? 'md5' : 'plaintext';

@@ -35,6 +35,9 @@ describe('mrimtap demo', () => {
     assert.doesNotMatch(r.stdout, /starts in \d+ s/, 'not a terminal: the session starts at once');
     assert.match(r.stdout, /Next:\n\s+npx mrimtap decode /);
     assert.match(r.stdout, /npx mrimtap web \S+demo\.jsonl +in the web view/);
+    // With --exit its server is gone: replay goes to a server of the user's, or plays one.
+    assert.match(r.stdout, /npx mrimtap replay \S+demo\.jsonl --server 127\.0\.0\.1:2041 +replay it against a server/);
+    assert.match(r.stdout, /npx mrimtap replay \S+demo\.jsonl --as-server +be the recorded server for a real client\n/);
     assert.doesNotMatch(r.stdout + r.stderr, /scripted session stopped|⚠ decoder|cannot render/);
 
     assert.equal(statSync(capture).mode & 0o777, 0o600);

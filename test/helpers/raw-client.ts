@@ -11,7 +11,7 @@ import { Framer } from '../../src/protocol/framer.js';
 import { packetByName, type PacketName } from '../../src/protocol/packets/index.js';
 import { parseProto, protoMinor } from '../../src/protocol/header.js';
 import type { Encoding } from '../../src/protocol/text.js';
-import { passwordMd5 } from '../../src/server/users.js';
+import { passwordMd5 } from '../../src/protocol/formats.js';
 
 export const WAIT_MS = 3000;
 

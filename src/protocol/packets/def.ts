@@ -36,6 +36,11 @@ export type ReplyRule = ReplyRuleBase &
     | { by: 'field'; field: string; requestField: string | Readonly<Record<string, string>> }
   );
 
+/** The request's field a `by: 'field'` reply is compared with, for that request type. */
+export function requestFieldOf(rule: Extract<ReplyRule, { by: 'field' }>, requestType: string): string | undefined {
+  return typeof rule.requestField === 'string' ? rule.requestField : rule.requestField[requestType];
+}
+
 export interface Variant<L extends Layout = Layout> {
   name: string;
   layout: L;

@@ -14,7 +14,7 @@ import { SEARCH_PACKETS } from './search.js';
 import { SERVICE_PACKETS } from './services.js';
 import { SESSION_PACKETS } from './session.js';
 
-export { layoutOf, type PacketDef, type PacketDirection, type ReplyRule, type SessionRules, type Variant } from './def.js';
+export { layoutOf, requestFieldOf, type PacketDef, type PacketDirection, type ReplyRule, type SessionRules, type Variant } from './def.js';
 export { CONTACT_COLUMNS, GROUP_COLUMNS, GROUP_MASK, contactMaskFor, maskSpecs } from './contacts.js';
 
 /** Ordered by code. */
