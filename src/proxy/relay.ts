@@ -1,12 +1,14 @@
 /**
  * Byte relay between a client and a server socket: every chunk is written on as it was received (never
  * merged), a slow reader pauses the sender (backpressure), one side's FIN ends only that direction
- * (half-close), and a reset on either side tears both down. Observers see each chunk after it was
- * handed on; what they do cannot change or delay what is relayed.
+ * (half-close), and an abort on either side (a reset, an error, a close without FIN) reaches the
+ * other side as a reset (RST), not as a FIN that would pass for a clean end. Observers see each chunk
+ * after it was handed on; what they do cannot change or delay what is relayed.
  *
  * The two endpoints can be exchanged mid-stream (`swap`) — the TLS interception replaces the raw
- * sockets by TLS sockets layered on them.
+ * sockets by TLS sockets layered on them; a reset is still sent on the raw TCP sockets.
  */
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Direction } from '../protocol/fields.js';
 
@@ -31,6 +33,8 @@ export class Relay {
   readonly done: Promise<RelayResult>;
   private finish!: (r: RelayResult) => void;
   private sockets!: Record<Side, Duplex>;
+  /** The TCP sockets under the endpoints: where a reset is sent. */
+  private readonly tcp: Record<Side, net.Socket>;
   private detachers: Array<() => void> = [];
   private ended: Record<Side, boolean> = { client: false, server: false };
   private gone: Record<Side, boolean> = { client: false, server: false };
@@ -39,11 +43,12 @@ export class Relay {
   private observerBroken = false;
 
   constructor(
-    client: Duplex,
-    server: Duplex,
+    client: net.Socket,
+    server: net.Socket,
     private readonly observer: RelayObserver,
   ) {
     this.done = new Promise((resolve) => (this.finish = resolve));
+    this.tcp = { client, server };
     this.attach(client, server);
   }
 
@@ -90,11 +95,12 @@ export class Relay {
       this.observe(() => this.observer.end(dir));
       dst.end();
     });
-    this.on(src, 'error', (err: NodeJS.ErrnoException) => this.close(`${from} ${err.code === 'ECONNRESET' ? 'reset the connection' : `error: ${err.code ?? err.message}`}`));
+    // The side that failed is gone already; the other one is told the way TCP tells it.
+    this.on(src, 'error', (err: NodeJS.ErrnoException) => this.close(`${from} ${err.code === 'ECONNRESET' ? 'reset the connection' : `error: ${err.code ?? err.message}`}`, [to]));
     this.on(src, 'close', () => {
       // A side closes by itself only once it sent FIN and took our FIN (both directions done), so the
       // other side is closing too; a close before its FIN is an abort.
-      if (!this.ended[from]) return this.close(`${from} closed without FIN`);
+      if (!this.ended[from]) return this.close(`${from} closed without FIN`, [to]);
       this.gone[from] = true;
       if (this.gone[to]) this.close(`${this.firstEnd} closed first`);
     });
@@ -115,14 +121,19 @@ export class Relay {
     }
   }
 
-  private close(reason: string): void {
+  /** Ends the relay: the sides in `reset` get a RST, the others are closed (FIN). */
+  private close(reason: string, reset: Side[] = []): void {
     if (this.closed) return;
     this.closed = true;
     this.detach();
-    for (const s of Object.values(this.sockets)) {
+    for (const side of ['client', 'server'] as const) {
+      const tcp = this.tcp[side];
       // Late errors of a torn-down socket are expected; keep them from reaching the process.
-      s.on('error', () => {});
-      s.destroy();
+      for (const s of new Set([this.sockets[side], tcp])) s.on('error', () => {});
+      // resetAndDestroy() needs the TCP handle, still there unless the socket is gone already.
+      if (reset.includes(side) && !tcp.destroyed) tcp.resetAndDestroy();
+      this.sockets[side].destroy();
+      tcp.destroy();
     }
     this.finish({ reason });
   }
