@@ -32,6 +32,8 @@ export interface RecordingInfo {
   source?: string;
   /** When the recording started (default: now). */
   started?: Date;
+  /** For a recording split into several files: which one this is (the first is 0). */
+  part?: number;
 }
 
 /** A recording being written, one event at a time; what was written survives a crash. */
@@ -39,6 +41,8 @@ export interface CaptureWriter {
   readonly path: string;
   /** Events written so far. */
   readonly events: number;
+  /** Bytes written to the file so far, header included. */
+  readonly bytes: number;
   write(ev: TapEvent): void;
   close(): void;
 }
@@ -51,6 +55,9 @@ export interface FileFormat {
   sniff(head: Buffer): boolean;
   /** Reads a file: a CaptureFileError (its message without the path) when the file turns out not to be one. */
   open(path: string, opts: OpenOptions): Promise<OpenedCapture>;
-  /** Formats that can be written: creates (or truncates) the file, readable by its owner only. */
+  /**
+   * Formats that can be written: creates (or truncates) the file, readable by its owner only; a
+   * symbolic link at the path is refused, not followed (ELOOP).
+   */
   create?(path: string, info: RecordingInfo, opts: { showSecrets?: boolean }): CaptureWriter;
 }

@@ -1,11 +1,12 @@
 /**
  * The mrimtap capture: JSON Lines, a header line, then one line per event (tap/line.ts) as it happens.
- * Writing: each line goes to the file with one write(2) on an fd opened 0600, so Ctrl-C, SIGTERM or a
- * crash leave every event written so far readable (at worst the last line is torn). Reading streams the
+ * Writing: each line goes to the file with one write(2) on an fd opened 0600 (never through a symbolic
+ * link: one planted at the path could send raw session bytes anywhere the user may write), so Ctrl-C,
+ * SIGTERM or a crash leave every event written so far readable (at worst the last line is torn). Reading streams the
  * file: the header must be there and say it is a capture; after it, a line that is not a valid record
  * (torn by a crash, edited by hand) is reported with its line number and skipped, never fatal.
  */
-import { closeSync, createReadStream, fchmodSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fchmodSync, fstatSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { TapEvent } from '../tap/events.js';
 import { recordToTapEvent, tapEventToJson } from '../tap/line.js';
@@ -24,6 +25,8 @@ export interface CaptureHeader {
   /** Where the proxy listened (`127.0.0.1:1080`), or what the capture was made from. */
   listen?: string;
   source?: string;
+  /** Which file of a recording split by size this is (`--max-size`); the first is 0. */
+  part?: number;
 }
 
 export type CaptureItem =
@@ -45,6 +48,7 @@ export function defaultCapturePath(now = new Date(), dir = 'captures'): string {
 
 class JsonlWriter implements CaptureWriter {
   events = 0;
+  bytes = 0;
   private fd: number | undefined;
 
   constructor(
@@ -63,6 +67,7 @@ class JsonlWriter implements CaptureWriter {
       started: (info.started ?? new Date()).toISOString(),
       ...(info.listen ? { listen: info.listen } : {}),
       ...(info.source ? { source: info.source } : {}),
+      ...(info.part !== undefined ? { part: info.part } : {}),
     };
     this.line(header);
   }
@@ -83,14 +88,21 @@ class JsonlWriter implements CaptureWriter {
     const bytes = Buffer.from(JSON.stringify(value) + '\n');
     // writeSync may write less than asked (a full disk, a signal): finish the line or fail loudly.
     for (let at = 0; at < bytes.length; ) at += writeSync(this.fd, bytes, at);
+    this.bytes += bytes.length;
   }
 }
 
 function create(path: string, info: RecordingInfo, opts: { showSecrets?: boolean }): CaptureWriter {
   mkdirSync(dirname(path), { recursive: true });
-  const fd = openSync(path, 'w', 0o600);
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
   // The mode given to open() only applies to a new file; an existing one keeps its own until now.
-  fchmodSync(fd, 0o600);
+  // (A device such as /dev/null is left as it is.)
+  try {
+    if (fstatSync(fd).isFile()) fchmodSync(fd, 0o600);
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
   const writer = new JsonlWriter(path, fd, !!opts.showSecrets);
   writer.writeHeader(info);
   return writer;

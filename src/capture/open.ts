@@ -7,6 +7,7 @@ import { open } from 'node:fs/promises';
 import { CaptureFileError, type CaptureWriter, type FileFormat, type OpenedCapture, type OpenOptions, type RecordingInfo } from './format.js';
 import { mrimtapCapture } from './jsonl.js';
 import { pcapCapture } from './pcap-file.js';
+import { RotatingWriter, type RecordingWriter, type RotationOptions } from './rotate.js';
 
 export const FORMATS: readonly FileFormat[] = [mrimtapCapture, pcapCapture];
 
@@ -42,7 +43,19 @@ export async function openCapture(path: string, opts: OpenOptions = {}): Promise
 /** The format recordings are written in: the only one that keeps every event the live log shows. */
 const RECORDING = mrimtapCapture as Required<FileFormat>;
 
-/** Starts a recording (a mrimtap capture): creates or truncates the file, readable by its owner only, and writes the header. */
-export function createWriter(path: string, info: RecordingInfo = {}, opts: { showSecrets?: boolean } = {}): CaptureWriter {
-  return RECORDING.create(path, info, opts);
+export interface RecordingOptions extends RotationOptions {
+  /** Keep passwords and session keys unmasked in the recorded fields. */
+  showSecrets?: boolean;
+}
+
+/**
+ * Starts a recording (a mrimtap capture): creates or truncates the file, readable by its owner only,
+ * and writes the header; with `maxBytes`, split into files of about that size (rotate.ts).
+ */
+export function createWriter(path: string, info: RecordingInfo = {}, opts: RecordingOptions = {}): RecordingWriter {
+  const { maxBytes, maxFiles, ...format } = opts;
+  // A split recording numbers its files; each later one starts when it is opened.
+  const open = (file: string, part: number): CaptureWriter =>
+    RECORDING.create(file, maxBytes === undefined ? info : { ...info, part, ...(part > 0 ? { started: new Date() } : {}) }, format);
+  return new RotatingWriter(path, open, { maxBytes, maxFiles });
 }

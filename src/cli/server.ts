@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { MrimServer, withMutualContacts, type ServerLogEvent, type ServerOptions, type ServerUser } from '../server/index.js';
 import { CliError, EXIT } from './errors.js';
 import { collect, parsePort, readOptionFile } from './options.js';
-import { color, writeOut } from './output.js';
+import { color, liveOutput, writeOut } from './output.js';
 import { waitForSignal } from './signals.js';
 
 interface ServerFlags {
@@ -77,6 +77,8 @@ async function runServer(flags: ServerFlags): Promise<void> {
   if (flags.users) checkWritableFolder(flags.users);
   const given = flags.user.map(parseUser);
   const mutual = given.length > 1;
+  // Bounded, and the server keeps serving when stdout goes away (`| head`).
+  const out = liveOutput({ keepsRunning: 'the server goes on serving (Ctrl-C to stop it)', dropNotice: flags.json ? 'stderr' : 'stdout' });
   const opts: ServerOptions = {
     host: flags.host,
     port: parsePort(flags.port, '--port'),
@@ -85,7 +87,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     usersFile: flags.users,
     pingPeriod,
     // The banner below says where it listens, in both forms.
-    log: (e) => e.event !== 'listening' && void writeOut(flags.json ? JSON.stringify(e) : logLine(e)),
+    log: (e) => e.event !== 'listening' && out.write((flags.json ? JSON.stringify(e) : logLine(e)) + '\n'),
   };
   if (flags.tlsCert && flags.tlsKey) opts.tls = { cert: readOptionFile(flags.tlsCert), key: readOptionFile(flags.tlsKey) };
 
