@@ -39,12 +39,16 @@ export interface ProxyOptions {
   tlsIntercept?: { cert: string | Buffer; key: string | Buffer };
   /** Upstream connection attempts taking longer get SOCKS reply 6 (default 10 s). */
   connectTimeoutMs?: number;
+  /** A peer that takes none of the data waiting for it for this long has both sides reset (default 2 min). */
+  stallTimeoutMs?: number;
   maxFrameSize?: number;
   /** Receives every event of every connection, in order; must not throw (it runs inside the relay). */
   onEvent: (ev: TapEvent) => void;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Far beyond any pause of a live client (MRIM pings every 30–60 s), short enough that a dead relay goes. */
+const DEFAULT_STALL_TIMEOUT_MS = 120_000;
 
 interface Live {
   relay?: Relay;
@@ -159,7 +163,7 @@ export class MrimProxy {
       },
       end: (dir) => tap.end(dir, Date.now()),
       failed: (err) => tap.note(`decoding stopped: ${(err as Error).message}; bytes are still relayed`, 'warn', Date.now()),
-    });
+    }, { stallTimeoutMs: this.opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS });
     return relay;
   }
 

@@ -2,8 +2,11 @@
  * Byte relay between a client and a server socket: every chunk is written on as it was received (never
  * merged), a slow reader pauses the sender (backpressure), one side's FIN ends only that direction
  * (half-close), and an abort on either side (a reset, an error, a close without FIN) reaches the
- * other side as a reset (RST), not as a FIN that would pass for a clean end. Observers see each chunk
- * after it was handed on; what they do cannot change or delay what is relayed.
+ * other side as a reset (RST), not as a FIN that would pass for a clean end. A side that takes nothing
+ * (no drain) for `stallTimeoutMs` ends the relay with a reset of both sides: a paused socket is not
+ * read, so without it a peer that stops reading could hold a connection (and its buffers) for ever,
+ * even after the other peer went away. Observers see each chunk after it was handed on; what they do
+ * cannot change or delay what is relayed.
  *
  * The two endpoints can be exchanged mid-stream (`swap`) — the TLS interception replaces the raw
  * sockets by TLS sockets layered on them; a reset is still sent on the raw TCP sockets.
@@ -25,6 +28,11 @@ export interface RelayResult {
   reason: string;
 }
 
+export interface RelayOptions {
+  /** A side that takes nothing for this long while data waits for it ends the relay (default: never). */
+  stallTimeoutMs?: number;
+}
+
 type Side = 'client' | 'server';
 
 const DIR_FROM: Record<Side, Direction> = { client: 'c2s', server: 's2c' };
@@ -41,11 +49,14 @@ export class Relay {
   private firstEnd?: Side;
   private closed = false;
   private observerBroken = false;
+  /** Per receiving side: running while data waits for it to drain. */
+  private readonly stalls: Partial<Record<Side, NodeJS.Timeout>> = {};
 
   constructor(
     client: net.Socket,
     server: net.Socket,
     private readonly observer: RelayObserver,
+    private readonly opts: RelayOptions = {},
   ) {
     this.done = new Promise((resolve) => (this.finish = resolve));
     this.tcp = { client, server };
@@ -84,11 +95,18 @@ export class Relay {
     const dst = this.sockets[to];
     const dir = DIR_FROM[from];
     this.on(src, 'data', (chunk: Buffer) => {
-      if (!dst.write(chunk)) src.pause();
+      if (!dst.write(chunk)) {
+        src.pause();
+        this.watchStall(to);
+      }
       this.observe(() => this.observer.data(dir, chunk));
     });
     // 'drain' only follows a write that returned false, i.e. a pause of ours.
-    this.on(dst, 'drain', () => src.resume());
+    this.on(dst, 'drain', () => {
+      clearTimeout(this.stalls[to]);
+      this.stalls[to] = undefined;
+      src.resume();
+    });
     this.on(src, 'end', () => {
       this.ended[from] = true;
       this.firstEnd ??= from;
@@ -105,6 +123,12 @@ export class Relay {
       if (this.gone[to]) this.close(`${this.firstEnd} closed first`);
     });
     src.resume();
+  }
+
+  private watchStall(side: Side): void {
+    const ms = this.opts.stallTimeoutMs;
+    if (ms === undefined || this.stalls[side]) return;
+    this.stalls[side] = setTimeout(() => this.close(`${side} took no data for ${ms / 1000} s (not reading): both sides reset`, ['client', 'server']), ms);
   }
 
   private observe(call: () => void): void {
@@ -126,6 +150,7 @@ export class Relay {
     if (this.closed) return;
     this.closed = true;
     this.detach();
+    for (const t of Object.values(this.stalls)) clearTimeout(t);
     for (const side of ['client', 'server'] as const) {
       const tcp = this.tcp[side];
       // Late errors of a torn-down socket are expected; keep them from reaching the process.

@@ -1,7 +1,9 @@
 // The suite's slice of the fuzz targets over the sans-IO protocol code (test/helpers/fuzz.ts): a fixed
 // seed and a few hundred mutated inputs each; `npm run fuzz` runs the same properties long.
+import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { decodeFrame, encodePacket } from '../../src/protocol/codec.js';
 import { SUITE_SEED, fuzzTarget } from '../helpers/fuzz.js';
 
 describe('fuzz (short, deterministic slice)', () => {
@@ -14,4 +16,15 @@ describe('fuzz (short, deterministic slice)', () => {
       fc.assert(target.property(), { seed: SUITE_SEED, numRuns });
     });
   }
+});
+
+describe('found by fuzzing', () => {
+  it('an ANKETA_INFO announcing more columns than its payload holds is reported (it decoded silently as fewer columns)', () => {
+    const frame = encodePacket('ANKETA_INFO', { status: 0, maxRows: 0, serverTime: 0, columns: ['Phone', 'Username'], rows: [] }, { proto: '1.23', seq: 7, dir: 's2c' });
+    // The column count, after the status.
+    frame.writeUInt32LE(34, 48);
+    const d = decodeFrame(frame, { dir: 's2c' });
+    assert.deepEqual(d.fields.columns, ['Phone', 'Username']);
+    assert.deepEqual(d.warnings, ['ANKETA_INFO announces 34 columns, the payload holds 2']);
+  });
 });

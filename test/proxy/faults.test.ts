@@ -98,3 +98,79 @@ describe('proxy faults: resets', () => {
     assert.equal(closeOf(proxy.events)[0].reason, 'server closed first');
   });
 });
+
+/** The SOCKS reply code a CONNECT to 127.0.0.1:port gets, read by hand. */
+async function socksReply(proxyPort: number, port: number, ms = 5000): Promise<number> {
+  const s = net.connect(proxyPort, '127.0.0.1');
+  s.on('error', () => {});
+  s.write(Buffer.from([5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1, port >> 8, port & 255]));
+  const reply = await readAll(s, ms).catch(() => Buffer.alloc(0));
+  return reply.length >= 12 ? reply[3] : -1;
+}
+
+const connectsOf = (events: TapEvent[]) => events.flatMap((e) => (e.event.kind === 'connect' ? [e.event] : []));
+
+/**
+ * A listener whose accept queue is full, so a new connection never completes (the SYN is dropped):
+ * a python3 socket that listens and never accepts, with its queue filled. Undefined without python3.
+ */
+async function unansweringPort(): Promise<{ port: number; close(): void } | undefined> {
+  const child = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  child.on('error', () => {});
+  const port = await withTimeout(new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())))), 5000, 'python3 listening').catch(() => undefined);
+  if (!port) return undefined;
+  // Fill the queue: these complete (queued), later ones wait for a SYN-ACK that never comes.
+  const fillers = [0, 1, 2].map(() => net.connect(port, '127.0.0.1').on('error', () => {}));
+  await delay(200);
+  return { port, close: () => (fillers.forEach((f) => f.destroy()), child.kill()) };
+}
+
+describe('proxy faults: upstream trouble', () => {
+  it('an upstream that refuses: reply 5, the connect event says ECONNREFUSED, others still served', async () => {
+    const proxy = await proxyFor();
+    const port = await closedPort();
+    assert.equal(await socksReply(proxy.port, port), 5);
+    assert.deepEqual(connectsOf(proxy.events).map((c) => [c.reply, c.error]), [[5, 'ECONNREFUSED']]);
+    await stillServes(proxy);
+  });
+
+  it('an upstream that never answers the connection: reply 6 after the connect timeout, others served meanwhile', async (t) => {
+    const silent = await unansweringPort();
+    if (!silent) return t.skip('python3 is not available to hold a listener without accepting');
+    cleanups.push(() => silent.close());
+    const proxy = await proxyFor({ connectTimeoutMs: 1500 });
+    const reply = socksReply(proxy.port, silent.port, 10_000);
+    // While that connection hangs, the proxy serves others.
+    await stillServes(proxy);
+    assert.equal(await reply, 6);
+    const hung = connectsOf(proxy.events).find((c) => c.target.port === silent.port)!;
+    assert.match(hung.error ?? '', /no answer from 127\.0\.0\.1:\d+ in 1500 ms/);
+  });
+});
+
+describe('proxy faults: a peer that never reads', () => {
+  it('a server that reads nothing stalls the client (backpressure, bounded memory), others are served, and the stalled relay ends with a reset', async () => {
+    // Reads nothing, ever.
+    const upstream = keep(await listenTcp((s) => void s.pause()));
+    const proxy = await proxyFor({ stallTimeoutMs: 1500 });
+    const client = await rawSocksConnect(proxy.port, '127.0.0.1', upstream.port);
+    const ended = howItEnds(client, 10_000);
+    const block = randomBytes(64 * 1024);
+    let written = 0;
+    // Write until the client's own buffer holds 8 MiB: everything else is held by the kernel or the proxy.
+    while (client.writableLength < 8 * 1024 * 1024 && written < 200 * 1024 * 1024) {
+      client.write(block);
+      written += block.length;
+      if (written % (1024 * 1024) === 0) await delay(5);
+    }
+    await delay(300);
+    const inFlight = written - client.writableLength;
+    assert.ok(inFlight < 48 * 1024 * 1024, `${inFlight} bytes left the client while the server read nothing`);
+    await stillServes(proxy);
+    // Nothing drains for the stall timeout: both sides are reset. (The server's kernel, holding unread
+    // data, may show it an end of stream after the data instead of the reset.)
+    assert.equal(await ended, 'ECONNRESET');
+    await waitForClose(proxy, 2);
+    assert.equal(closeOf(proxy.events).find((c) => c.bytes.c2s > 100_000)?.reason, 'server took no data for 1.5 s (not reading): both sides reset');
+  });
+});
