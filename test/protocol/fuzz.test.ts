@@ -27,4 +27,14 @@ describe('found by fuzzing', () => {
     assert.deepEqual(d.fields.columns, ['Phone', 'Username']);
     assert.deepEqual(d.warnings, ['ANKETA_INFO announces 34 columns, the payload holds 2']);
   });
+
+  it('a CLPS list that is an empty LPS, without its item count, is reported (it decoded silently as an empty list)', () => {
+    const frame = encodePacket('GET_USER_SETTINGS', { names: [] }, { proto: '1.21', seq: 3 });
+    // The LPS around the list, cut to length 0.
+    const empty = Buffer.concat([frame.subarray(0, 44), Buffer.alloc(4)]);
+    empty.writeUInt32LE(4, 16);
+    const d = decodeFrame(empty, { dir: 'c2s' });
+    assert.deepEqual(d.fields.names, []);
+    assert.deepEqual(d.warnings, ['CLPS "names" is empty (no item count)']);
+  });
 });
