@@ -25,6 +25,7 @@ import { PACKETS } from '../../src/protocol/packets/index.js';
 import { SessionDecoder, type SessionEvent } from '../../src/protocol/session.js';
 import { renderTapEvent } from '../../src/render/text.js';
 import { tapEventToJson } from '../../src/tap/line.js';
+import { split } from './chunks.js';
 import { ROOT } from './cli.js';
 import { anyPacketArbitrary } from './packet-arbitrary.js';
 
@@ -223,19 +224,6 @@ function captureSeed(name: string, bytes: Buffer): Seed {
 
 const cuts = fc.array(fc.nat(), { maxLength: 12 });
 
-
-/** Cut points → chunks. */
-function chunked(stream: Buffer, points: number[]): Buffer[] {
-  const sorted = [...new Set(points.map((p) => p % (stream.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const p of [...sorted, stream.length]) {
-    out.push(stream.subarray(from, p));
-    from = p;
-  }
-  return out;
-}
-
 const eventBytes = (ev: SessionEvent) => (ev.kind === 'frame' ? ev.raw.length : ev.bytes.length) + (ev.kind === 'garbage' ? (ev.skipped ?? 0) : 0);
 
 /** A frame decoded without a warning must be exactly its bytes again: damage never decodes silently. */
@@ -262,7 +250,7 @@ const session: FuzzTarget = {
       fc.array(fc.boolean(), { maxLength: 30 }),
       (seed, mc, ms, cutsC, cutsS, maxFrameSize, order) => {
         const streams = { c2s: mutate(seed.c2s, mc), s2c: mutate(seed.s2c, ms) };
-        const chunks = { c2s: chunked(streams.c2s, cutsC), s2c: chunked(streams.s2c, cutsS) };
+        const chunks = { c2s: split(streams.c2s, cutsC), s2c: split(streams.s2c, cutsS) };
         const s = new SessionDecoder({ maxFrameSize });
         const next = { c2s: 0, s2c: 0 };
         const bound = Math.max(44 + maxFrameSize, 64 * 1024);

@@ -7,24 +7,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { encodePacket } from '../../src/protocol/codec.js';
 import type { TapEvent } from '../../src/tap/events.js';
-import { closedPort, echoServer, listenTcp, rawSocksConnect, readAll, sha256, socksConnect, startProxy, waitForClose, withTimeout, type Listening, type RecordingProxy } from '../helpers/net.js';
+import { closedAfterAll, closedPort, echoServer, listenTcp, rawSocksConnect, readAll, sha256, socksConnect, waitForClose, withTimeout, type RecordingProxy } from '../helpers/net.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-async function proxyFor(opts: Parameters<typeof startProxy>[0] = {}): Promise<RecordingProxy> {
-  const p = await startProxy(opts);
-  cleanups.push(() => p.close());
-  return p;
-}
-function keep<T extends Listening>(l: T): T {
-  cleanups.push(() => l.close());
-  return l;
-}
+const { keep, proxyFor } = closedAfterAll();
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Resolves with the error code the socket ends with ('FIN' for a clean end). */
@@ -137,7 +125,7 @@ describe('proxy faults: upstream trouble', () => {
   it('an upstream that never answers the connection: reply 6 after the connect timeout, others served meanwhile', async (t) => {
     const silent = await unansweringPort();
     if (!silent) return t.skip('python3 is not available to hold a listener without accepting');
-    cleanups.push(() => silent.close());
+    keep(silent);
     const proxy = await proxyFor({ connectTimeoutMs: 1500 });
     const reply = socksReply(proxy.port, silent.port, 10_000);
     // While that connection hangs, the proxy serves others.

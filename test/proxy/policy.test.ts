@@ -1,20 +1,12 @@
 /** Where the proxy agrees to connect: --allow patterns, and never to its own address. */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { isLoopback, reachesListener } from '../../src/net/local.js';
 import { AllowRuleError, parseAllowRule } from '../../src/proxy/allow.js';
-import { closedPort, echoServer, readAll, socksConnect, startProxy, withTimeout, type RecordingProxy } from '../helpers/net.js';
+import { closedAfterAll, closedPort, echoServer, readAll, socksConnect, withTimeout } from '../helpers/net.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-async function proxyFor(opts: Parameters<typeof startProxy>[0] = {}): Promise<RecordingProxy> {
-  const p = await startProxy(opts);
-  cleanups.push(() => p.close());
-  return p;
-}
+const { keep, proxyFor } = closedAfterAll();
 
 /** The reply code the proxy gives a CONNECT to host:port (by name when host is not an IP). */
 function replyTo(proxyPort: number, host: string, port: number): Promise<number> {
@@ -67,7 +59,7 @@ describe('--allow patterns', () => {
 
   it('the proxy connects only where a pattern allows; others get reply 2 and a connect event that says why', async () => {
     const upstream = await echoServer();
-    cleanups.push(() => upstream.close());
+    keep(upstream);
     const proxy = await proxyFor({ allow: [parseAllowRule(`127.0.0.1:${upstream.port}`)] });
     const ok = await socksConnect(proxy.port, '127.0.0.1', upstream.port);
     ok.end('allowed');

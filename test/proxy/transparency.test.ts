@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { encodePacket } from '../../src/protocol/codec.js';
 import type { TapEvent } from '../../src/tap/events.js';
-import { listenTcp, startProxy, withTimeout, type Listening } from '../helpers/net.js';
+import { closedAfterAll, listenTcp, startProxy, withTimeout, type Listening } from '../helpers/net.js';
 
 const SESSIONS = 2000;
 const CONCURRENCY = 48;
@@ -112,10 +112,7 @@ function socks(proxyPort: number, port: number): Promise<net.Socket> {
   });
 }
 
-const cleanups: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
+const { keep } = closedAfterAll();
 
 describe('proxy transparency', () => {
   it(`${SESSIONS} random sessions (MRIM, garbage, mixed; random chunks and half-closes): SHA-256 equal both ways, every byte counted`, async () => {
@@ -142,10 +139,10 @@ describe('proxy transparency', () => {
       };
       s.on('data', onData);
     });
-    cleanups.push(() => upstream.close());
+    keep(upstream);
     const events: TapEvent[] = [];
     const proxy = await startProxy({ onEvent: (ev) => void (ev.event.kind === 'close' && events.push(ev)) });
-    cleanups.push(() => proxy.close());
+    keep(proxy);
 
     const failures: string[] = [];
     let next = 0;

@@ -4,18 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { after, describe, it } from 'node:test';
-import { echoServer, readAll, socksConnect, startProxy, withTimeout, type RecordingProxy } from '../helpers/net.js';
+import { describe, it } from 'node:test';
+import { closedAfterAll, echoServer, readAll, socksConnect, withTimeout, type RecordingProxy } from '../helpers/net.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-async function proxyFor(opts: Parameters<typeof startProxy>[0] = {}): Promise<RecordingProxy> {
-  const p = await startProxy(opts);
-  cleanups.push(() => p.close());
-  return p;
-}
+const { keep, proxyFor } = closedAfterAll();
 
 /** A raw client: writes what it is told, collects everything, and knows when the proxy closed. */
 function rawClient(port: number) {
@@ -49,7 +41,7 @@ describe('SOCKS5 handshake deadline', () => {
 
   it('the deadline ends with the request: a slow upstream connect has its own limit', async () => {
     const upstream = await echoServer();
-    cleanups.push(() => upstream.close());
+    keep(upstream);
     const proxy = await proxyFor({ handshakeTimeoutMs: 300 });
     const s = await socksConnect(proxy.port, '127.0.0.1', upstream.port);
     await new Promise((r) => setTimeout(r, 500));
@@ -86,7 +78,7 @@ describe('SOCKS5 refusals are full RFC 1928 replies', () => {
 
   it('a CONNECT split across many writes still goes through, with the bytes after it', async () => {
     const upstream = await echoServer();
-    cleanups.push(() => upstream.close());
+    keep(upstream);
     const proxy = await proxyFor();
     const c = rawClient(proxy.port);
     const req = Buffer.from([5, 1, 0, 3, 9, ...Buffer.from('127.0.0.1'), upstream.port >> 8, upstream.port & 255]);
