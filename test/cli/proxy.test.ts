@@ -137,7 +137,7 @@ describe('mrimtap proxy: its own output', () => {
     cleanups.push(() => upstream.close());
     // Chatty sessions (every MESSAGE is several log lines) while nobody reads stdout. Once a first
     // round has filled the buffer and warmed the heap, memory stays level however much more goes by
-    // (unbounded, it grew about 75 MiB per round here).
+    // (unbounded, the same two rounds grew it by 100 MiB).
     const frames = 15_000;
     await chatter(proxy.port, upstream.port, frames);
     await until(() => countKinds(capture).close === 1, 'the first close in the capture', 30_000);
