@@ -37,23 +37,18 @@ export interface LiveOutputOptions {
   keepsRunning: string;
   /** Where the count of dropped lines goes: stdout between the lines, or stderr when stdout must stay machine-readable (JSON Lines). */
   dropNotice?: 'stdout' | 'stderr';
-  /** Test hook; default LOG_BUFFER_BYTES. */
-  bufferBytes?: number;
 }
 
 export interface LiveOutput {
   /** Prints text (ending in a newline), or counts it as dropped while the reader is too far behind. */
   write(text: string): void;
-  /** Lines dropped so far. */
-  readonly dropped: number;
 }
 
 /** Declares the command long-running and returns its log writer (one per process). */
 export function liveOutput(opts: LiveOutputOptions): LiveOutput {
   keepsRunning = opts.keepsRunning;
   // At least the stream's own high-water mark: reaching the limit then always means a 'drain' will follow.
-  const limit = Math.max(opts.bufferBytes ?? LOG_BUFFER_BYTES, process.stdout.writableHighWaterMark);
-  let dropped = 0;
+  const limit = Math.max(LOG_BUFFER_BYTES, process.stdout.writableHighWaterMark);
   let unreported = 0;
   const report = () => {
     if (unreported === 0 || stdoutGone) return;
@@ -67,14 +62,10 @@ export function liveOutput(opts: LiveOutputOptions): LiveOutput {
       if (stdoutGone) return;
       if (process.stdout.writableLength >= limit) {
         if (unreported === 0) process.stdout.once('drain', report);
-        dropped++;
         unreported++;
         return;
       }
       process.stdout.write(text);
-    },
-    get dropped() {
-      return dropped;
     },
   };
 }

@@ -8,6 +8,7 @@ import { isLoopback } from '../net/local.js';
 import { AllowRuleError, parseAllowRule, type AllowRule } from '../proxy/allow.js';
 import type { MapRule } from '../proxy/proxy.js';
 import type { Sniffer, SnifferOptions } from '../proxy/sniffer.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../socks/server.js';
 import { FILTER_SYNTAX } from '../render/filter.js';
 import { CliError } from './errors.js';
 import { collect, parseFilterOption, parsePort, readOptionFile } from './options.js';
@@ -47,7 +48,7 @@ export function register(program: Command): void {
     .option('--auth-password-file <file>', 'read the --auth password from the first line of this file')
     .option('--allow <host:port>', 'connect only to destinations matching one of these patterns (repeatable), e.g. mrim.mail.ru:2041, *.mail.ru:*, 10.0.0.0/8:2041-2042; others get reply 2', collect, [])
     .option('--allow-open', 'allow listening on a non-loopback address without --auth (anyone who reaches it can relay through it)')
-    .option('--handshake-timeout <seconds>', 'a client must finish its SOCKS5 handshake (greeting, authentication, request) within this', '10')
+    .option('--handshake-timeout <seconds>', 'a client must finish its SOCKS5 handshake (greeting, authentication, request) within this', String(DEFAULT_HANDSHAKE_TIMEOUT_MS / 1000))
     .option('--record [file]', 'record the session as a capture (default captures/mrimtap-DATE-TIME.jsonl)')
     .option('--max-size <size>', 'with --record: start a new file once one holds SIZE (e.g. 100M; K, M, G are powers of 1024)')
     .option('--max-files <n>', 'with --max-size: keep N files at most, deleting the oldest')

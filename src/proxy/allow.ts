@@ -26,6 +26,15 @@ function portRange(text: string, pattern: string): [number, number] {
   return [from, to];
 }
 
+/** Matches addresses (IPv4-mapped ones as IPv4) in the block; names never. */
+function inBlock(block: net.BlockList): (host: string) => boolean {
+  return (host) => {
+    const h = unmapIPv4(host);
+    const family = net.isIP(h);
+    return family !== 0 && block.check(h, family === 4 ? 'ipv4' : 'ipv6');
+  };
+}
+
 function hostMatcher(text: string, pattern: string): (host: string) => boolean {
   const subnet = /^\[?([0-9a-fA-F:.]+)\]?\/(\d{1,3})$/.exec(text);
   if (subnet) {
@@ -33,24 +42,15 @@ function hostMatcher(text: string, pattern: string): (host: string) => boolean {
     const prefix = Number(subnet[2]);
     if (!family || prefix > (family === 4 ? 32 : 128)) throw new AllowRuleError(`--allow ${pattern}: ${text} is not a subnet (e.g. 10.0.0.0/8, [fd00::]/8)`);
     const block = new net.BlockList();
-    const type = family === 4 ? 'ipv4' : 'ipv6';
-    block.addSubnet(subnet[1], prefix, type);
-    return (host) => {
-      const h = unmapIPv4(host);
-      const f = net.isIP(h);
-      return f !== 0 && block.check(h, f === 4 ? 'ipv4' : 'ipv6');
-    };
+    block.addSubnet(subnet[1], prefix, family === 4 ? 'ipv4' : 'ipv6');
+    return inBlock(block);
   }
   const bare = text.replace(/^\[(.*)\]$/, '$1').toLowerCase();
   if (net.isIP(bare)) {
     // The same address however it is written (`::1` = `0:0:0:0:0:0:0:1`).
     const block = new net.BlockList();
     block.addAddress(bare, net.isIP(bare) === 4 ? 'ipv4' : 'ipv6');
-    return (host) => {
-      const h = unmapIPv4(host);
-      const f = net.isIP(h);
-      return f !== 0 && block.check(h, f === 4 ? 'ipv4' : 'ipv6');
-    };
+    return inBlock(block);
   }
   if (!/^[a-z0-9*?._-]+$/.test(bare)) throw new AllowRuleError(`--allow ${pattern}: ${text} is not a host name, address or subnet`);
   const re = new RegExp(`^${bare.replace(/[.]/g, '\\.').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);

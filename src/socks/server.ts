@@ -70,11 +70,11 @@ export interface SocksServerOptions {
    */
   onAuthRefused?(info: { id: number; client: Endpoint; user: string; methods?: string[] }): void;
   /**
-   * A client was dropped before its request reached `onRequest`: too slow, a command other than
-   * CONNECT or an address type that does not exist (with the reply code it got), or, after a failed
-   * password, its address locked out (`lockedMs`).
+   * Something to log about a client before its request reached `onRequest`: dropped as too slow,
+   * refused for a command other than CONNECT or an address type that does not exist, or its address
+   * locked out after failed passwords.
    */
-  onHandshakeProblem?(info: { id: number; client: Endpoint; message: string; reply?: number; lockedMs?: number }): void;
+  onHandshakeProblem?(info: { id: number; client: Endpoint; message: string }): void;
 }
 
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -253,7 +253,7 @@ export class SocksServer {
             const lockedMs = locked ? 0 : this.backoff.failed(address);
             if (lockedMs > 0) {
               const message = `repeated failed logins from ${address}: its attempts are refused unchecked for ${lockedMs / 1000} s`;
-              this.opts.onHandshakeProblem?.({ id, client: peerOf(stream), message, lockedMs });
+              this.opts.onHandshakeProblem?.({ id, client: peerOf(stream), message });
             }
           }
           reply(ok);
@@ -281,7 +281,7 @@ export class SocksServer {
         done(true);
         return;
       }
-      this.opts.onHandshakeProblem?.({ id: this.idOf(stream), client: peerOf(stream), message: verdict.message, reply: verdict.reply });
+      this.opts.onHandshakeProblem?.({ id: this.idOf(stream), client: peerOf(stream), message: verdict.message });
       this.refuse(stream, verdict.reply);
       done(false);
     };
