@@ -36,6 +36,8 @@ export interface RecordingInfo {
   source?: string;
   /** When the recording started (default: now). */
   started?: Date;
+  /** For a recording split into several files: which one this is (the first is 0). */
+  part?: number;
 }
 
 export interface WriterOptions {
@@ -48,6 +50,8 @@ export interface CaptureWriter {
   readonly path: string;
   /** Events written so far. */
   readonly events: number;
+  /** Bytes written to the file so far, header included. */
+  readonly bytes: number;
   write(ev: TapEvent): void;
   close(): void;
 }
@@ -62,6 +66,9 @@ export interface FileFormat {
   open(path: string, opts: OpenOptions): Promise<OpenedCapture>;
   /** For a format that can be written: the name `createWriter` knows it by (`mrimtap`, `pcapng`). */
   writes?: string;
-  /** Formats that can be written: creates (or truncates) the file, readable by its owner only. */
+  /**
+   * Formats that can be written: creates (or truncates) the file, readable by its owner only; a
+   * symbolic link at the path is refused, not followed (ELOOP).
+   */
   create?(path: string, info: RecordingInfo, opts: WriterOptions): CaptureWriter;
 }

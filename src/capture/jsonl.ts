@@ -1,7 +1,8 @@
 /**
  * The mrimtap capture: JSON Lines, a header line, then one line per event (tap/line.ts) as it happens.
- * Writing: each line goes to the file with one write(2) on an fd opened 0600, so Ctrl-C, SIGTERM or a
- * crash leave every event written so far readable (at worst the last line is torn). Reading streams the
+ * Writing: each line goes to the file with one write(2) on an fd opened 0600 (never through a symbolic
+ * link: one planted at the path could send raw session bytes anywhere the user may write), so Ctrl-C,
+ * SIGTERM or a crash leave every event written so far readable (at worst the last line is torn). Reading streams the
  * file: the header must be there and say it is a capture; after it, a line that is not a valid record
  * (torn by a crash, edited by hand) is reported with its line number and skipped, never fatal.
  */
@@ -27,6 +28,8 @@ export interface CaptureHeader {
   /** Where the proxy listened (`127.0.0.1:1080`), or what the capture was made from. */
   listen?: string;
   source?: string;
+  /** Which file of a recording split by size this is (`--max-size`); the first is 0. */
+  part?: number;
 }
 
 export type CaptureItem =
@@ -49,6 +52,7 @@ export function captureHeader(info: RecordingInfo): CaptureHeader {
     started: (info.started ?? new Date()).toISOString(),
     ...(info.listen ? { listen: info.listen } : {}),
     ...(info.source ? { source: info.source } : {}),
+    ...(info.part !== undefined ? { part: info.part } : {}),
   };
 }
 
@@ -98,6 +102,11 @@ export abstract class RecordWriter implements CaptureWriter {
     private readonly showSecrets: boolean,
   ) {
     this.file = new OwnerOnlyFile(path);
+  }
+
+  /** Bytes written to the file so far, header included. */
+  get bytes(): number {
+    return this.file.bytes;
   }
 
   write(ev: TapEvent): void {

@@ -8,6 +8,7 @@ import { CaptureFileError, type CaptureWriter, type FileFormat, type OpenedCaptu
 import { captureDocument } from './json-document.js';
 import { mrimtapCapture } from './jsonl.js';
 import { pcapCapture } from './pcap-file.js';
+import { RotatingWriter, type RecordingWriter, type RotationOptions } from './rotate.js';
 
 /** Tried in this order: a JSON Lines capture before a capture document, which both start with `{`. */
 export const FORMATS: readonly FileFormat[] = [mrimtapCapture, captureDocument, pcapCapture];
@@ -44,14 +45,24 @@ export async function openCapture(path: string, opts: OpenOptions = {}): Promise
 /** The formats a capture can be written in, by name: `mrimtap` (JSON Lines), `mrimtap-json` (one document), `pcapng`. */
 export const WRITABLE = FORMATS.flatMap((f) => (f.create && f.writes ? [f.writes] : []));
 
+export interface RecordingOptions extends WriterOptions, RotationOptions {
+  /** The format to write, by name (WRITABLE); `mrimtap` by default. */
+  format?: string;
+}
+
 /**
  * Starts writing a capture: creates or truncates the file, readable by its owner only, and writes its
  * header. The default format, a mrimtap capture in JSON Lines, is the recording format: the only one
- * that keeps every event the live log shows, each written as it happens.
+ * that keeps every event the live log shows, each written as it happens. With `maxBytes`, the capture
+ * is split into files of about that size (rotate.ts).
  */
-export function createWriter(path: string, info: RecordingInfo = {}, opts: WriterOptions & { format?: string } = {}): CaptureWriter {
-  const { format = 'mrimtap', ...writerOpts } = opts;
+export function createWriter(path: string, info: RecordingInfo = {}, opts: RecordingOptions = {}): RecordingWriter {
+  const { format = 'mrimtap', maxBytes, maxFiles, ...writerOpts } = opts;
   const f = FORMATS.find((x) => x.writes === format);
   if (!f?.create) throw new Error(`no capture format "${format}" to write (formats: ${WRITABLE.join(', ')})`);
-  return f.create(path, info, writerOpts);
+  const create = f.create.bind(f);
+  // A split recording numbers its files; each later one starts when it is opened.
+  const open = (file: string, part: number): CaptureWriter =>
+    create(file, maxBytes === undefined ? info : { ...info, part, ...(part > 0 ? { started: new Date() } : {}) }, writerOpts);
+  return new RotatingWriter(path, open, { maxBytes, maxFiles });
 }

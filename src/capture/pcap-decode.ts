@@ -26,8 +26,7 @@ const endpoint = (e: { addr: string; port: number }): Endpoint => ({ host: e.add
 /** The earliest time of a connection: packets may be stamped out of order (a SYN stamped after its data). */
 function firstTime(conn: TcpConnection): number {
   let t = conn.startTime;
-  for (const c of conn.chunks) t = Math.min(t, c.time);
-  for (const g of conn.gaps) t = Math.min(t, g.time);
+  for (const { time } of [...conn.chunks, ...conn.gaps]) if (Number.isFinite(time)) t = Math.min(t, time);
   return t;
 }
 
@@ -46,15 +45,34 @@ function streamStart(conn: TcpConnection): string {
   return `starts with ${first.subarray(0, 8).toString('hex')}`;
 }
 
+/**
+ * The times the steps of a connection are ordered by: their capture times, except that a clock that
+ * jumps back (a damaged or merged capture) never puts a step before the connection's start, nor before
+ * what precedes it in its direction's stream — the bytes are decoded in stream order whatever the clock.
+ */
+function streamTimes(conn: TcpConnection, start: number): { gaps: number[]; chunks: number[] } {
+  const out = { gaps: conn.gaps.map((g) => g.time), chunks: conn.chunks.map((c) => c.time) };
+  // In stream order per direction; a hole sorts just before the bytes after it.
+  const items = [
+    ...conn.gaps.map((g, i) => ({ dir: g.dir, at: g.offset + g.length - 0.5, list: out.gaps, i })),
+    ...conn.chunks.map((c, i) => ({ dir: c.dir, at: c.offset, list: out.chunks, i })),
+  ].sort((a, b) => a.at - b.at);
+  const latest: Record<Direction, number> = { c2s: start, s2c: start };
+  for (const { dir, list, i } of items) list[i] = latest[dir] = Math.max(latest[dir], Number.isFinite(list[i]) ? list[i] : latest[dir]);
+  return out;
+}
+
 export function decodePcap(capture: Capture, sink: (ev: TapEvent) => void, opts: { maxFrameSize?: number } = {}): void {
   const decoded: TapEvent[] = [];
   const hub = new TapHub((ev) => decoded.push(ev), { maxFrameSize: opts.maxFrameSize });
   const steps: Step[] = [];
   for (const conn of capture.connections) {
-    steps.push({ kind: 'open', time: firstTime(conn), conn });
+    const start = firstTime(conn);
+    steps.push({ kind: 'open', time: start, conn });
+    const times = streamTimes(conn, start);
     // A hole goes before the chunk after it (same time), so the note precedes the resynchronisation.
-    for (const g of conn.gaps) steps.push({ kind: 'gap', time: g.time, conn, dir: g.dir, offset: g.offset, length: g.length });
-    for (const c of conn.chunks) steps.push({ kind: 'data', time: c.time, conn, dir: c.dir, data: c.data });
+    conn.gaps.forEach((g, i) => steps.push({ kind: 'gap', time: times.gaps[i], conn, dir: g.dir, offset: g.offset, length: g.length }));
+    conn.chunks.forEach((c, i) => steps.push({ kind: 'data', time: times.chunks[i], conn, dir: c.dir, data: c.data }));
   }
   // Stable: equal times keep the order above (the open first), and each direction's chunks stay in stream order.
   steps.sort((a, b) => a.time - b.time);

@@ -37,9 +37,14 @@ interface Conversation {
 class PcapngWriter implements CaptureWriter {
   events = 0;
   private readonly file: OwnerOnlyFile;
+
   private readonly conversations = new Map<number, Conversation>();
   /** Stand-in addresses (TEST-NET-1, RFC 5737) for host names, one per name. */
   private readonly standIns = new Map<string, string>();
+
+  get bytes(): number {
+    return this.file.bytes;
+  }
 
   constructor(
     readonly path: string,

@@ -77,7 +77,8 @@ function startServer(freePorts: boolean): Promise<{ server: MrimServer; address:
 }
 
 function startProxy(opts: Omit<SnifferOptions, 'port'>, log: LogFlags, freePorts: boolean): Promise<{ sniffer: Sniffer; preferred: boolean }> {
-  return onUsualPorts(freePorts, async (usual) => ({ sniffer: await startLoggedSniffer({ ...opts, port: usual ? PREFERRED.proxy : 0 }, log) }));
+  const keepsRunning = 'server and proxy go on serving (Ctrl-C to stop them)';
+  return onUsualPorts(freePorts, async (usual) => ({ sniffer: await startLoggedSniffer({ ...opts, port: usual ? PREFERRED.proxy : 0 }, log, keepsRunning) }));
 }
 
 const narrate = (text: string) => process.stdout.write(`\n${color.bold.magenta('▶')} ${color.bold(text)}\n`);

@@ -15,10 +15,21 @@ export const EXIT = {
   USAGE: 2,
 } as const;
 
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'is a directory',
+  ELOOP: 'is a symbolic link (not followed: remove it or give another path)',
+  ENOSPC: 'no space left on the device',
+  EFBIG: 'file too large',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+};
+
 /** A readable reason for a file system error (ENOENT → "no such file"). */
 export function fileErrorReason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
-  return e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'is a directory' : e.message;
+  return (e.code && FILE_ERRORS[e.code]) ?? e.message;
 }
 
 export function fileErrorText(path: string, err: unknown): string {

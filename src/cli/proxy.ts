@@ -1,9 +1,14 @@
 /** `mrimtap proxy`: the sniffing SOCKS5 proxy with a live decoded log and optional recording. */
+import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { defaultCapturePath } from '../capture/jsonl.js';
+import { parseSize } from '../capture/rotate.js';
 import { formatEndpoint, parseEndpoint } from '../net/endpoint.js';
+import { isLoopback } from '../net/local.js';
+import { AllowRuleError, parseAllowRule, type AllowRule } from '../proxy/allow.js';
 import type { MapRule } from '../proxy/proxy.js';
 import type { Sniffer, SnifferOptions } from '../proxy/sniffer.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../socks/server.js';
 import { FILTER_SYNTAX } from '../render/filter.js';
 import { CliError } from './errors.js';
 import { collect, parseFilterOption, parsePort, readOptionFile } from './options.js';
@@ -16,7 +21,13 @@ interface ProxyFlags {
   host: string;
   port: string;
   auth?: string;
+  authPasswordFile?: string;
+  allow: string[];
+  allowOpen?: boolean;
+  handshakeTimeout: string;
   record?: string | boolean;
+  maxSize?: string;
+  maxFiles?: string;
   hex?: boolean;
   filter?: string;
   quiet?: boolean;
@@ -35,8 +46,14 @@ export function register(program: Command): void {
     .description('run a SOCKS5 proxy that relays MRIM clients unchanged and decodes every packet live')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 picks a free one)', '1080')
-    .option('--auth <user:password>', 'require SOCKS5 username/password authentication (RFC 1929)')
+    .option('--auth <user[:password]>', `require SOCKS5 username/password authentication (RFC 1929); give the password by ${PASSWORD_ENV} or --auth-password-file rather than here, where ps shows it`)
+    .option('--auth-password-file <file>', 'read the --auth password from the first line of this file')
+    .option('--allow <host:port>', 'connect only to destinations matching one of these patterns (repeatable), e.g. mrim.mail.ru:2041, *.mail.ru:*, 10.0.0.0/8:2041-2042; others get reply 2', collect, [])
+    .option('--allow-open', 'allow listening on a non-loopback address without --auth (anyone who reaches it can relay through it)')
+    .option('--handshake-timeout <seconds>', 'a client must finish its SOCKS5 handshake (greeting, authentication, request) within this', String(DEFAULT_HANDSHAKE_TIMEOUT_MS / 1000))
     .option('--record [file]', 'record the session as a capture (default captures/mrimtap-DATE-TIME.jsonl)')
+    .option('--max-size <size>', 'with --record: start a new file once one holds SIZE (e.g. 100M; K, M, G are powers of 1024)')
+    .option('--max-files <n>', 'with --max-size: keep N files at most, deleting the oldest')
     .option('--hex', 'add a hexdump of every frame')
     .option('--filter <expr>', `show only some events: ${FILTER_SYNTAX}`)
     .option('--quiet', 'print no events (only the start and the summary)')
@@ -64,6 +81,11 @@ export function register(program: Command): void {
     });
 }
 
+/** Where `--auth USER` (without a password) takes the password from. */
+const PASSWORD_ENV = 'MRIMTAP_PROXY_PASSWORD';
+/** RFC 1929 fields are at most 255 bytes. */
+const MAX_CREDENTIAL_BYTES = 255;
+
 function readPem(path: string | undefined, flag: string): Buffer {
   if (!path) throw new CliError(`--tls-intercept needs ${flag} FILE`);
   return readOptionFile(path);
@@ -77,20 +99,79 @@ function parseMapRule(text: string): MapRule {
   return { from: a, to: b };
 }
 
-function parseFlags(flags: ProxyFlags): [Omit<SnifferOptions, 'onEvent' | 'onRecordingFailed'>, LogFlags] {
-  let auth: SnifferOptions['auth'];
-  if (flags.auth !== undefined) {
-    const colon = flags.auth.indexOf(':');
-    if (colon < 1 || colon === flags.auth.length - 1) throw new CliError('--auth takes USER:PASSWORD (both non-empty)');
-    auth = { user: flags.auth.slice(0, colon), password: flags.auth.slice(colon + 1) };
-    if (Buffer.byteLength(auth.user) > 255 || Buffer.byteLength(auth.password) > 255) throw new CliError('--auth: user and password are at most 255 bytes each (RFC 1929)');
+/** The password file's first line; a warning when others may read the file. */
+function readPasswordFile(path: string): string {
+  const password = readOptionFile(path).toString('utf8').split(/\r?\n/)[0];
+  if (!password) throw new CliError(`--auth-password-file ${path}: the first line is empty`);
+  if (statSync(path).mode & 0o077) process.stderr.write(`mrimtap: warning: ${path} can be read by other users (chmod 600 ${path})\n`);
+  return password;
+}
+
+/** `--auth USER:PASSWORD`, or `--auth USER` with the password from the file or the environment. */
+function parseAuth(flags: ProxyFlags): SnifferOptions['auth'] {
+  if (flags.auth === undefined) {
+    if (flags.authPasswordFile !== undefined) throw new CliError('--auth-password-file goes with --auth USER');
+    return undefined;
   }
+  const colon = flags.auth.indexOf(':');
+  const user = colon === -1 ? flags.auth : flags.auth.slice(0, colon);
+  if (!user) throw new CliError('--auth takes USER or USER:PASSWORD (a non-empty user)');
+  let password: string | undefined;
+  if (colon !== -1) {
+    if (flags.authPasswordFile !== undefined) throw new CliError('give the --auth password either after USER: or in --auth-password-file, not both');
+    password = flags.auth.slice(colon + 1);
+  } else {
+    password = flags.authPasswordFile !== undefined ? readPasswordFile(flags.authPasswordFile) : process.env[PASSWORD_ENV];
+  }
+  if (!password) throw new CliError(`--auth ${user} needs a password: --auth ${user}:PASSWORD, the ${PASSWORD_ENV} environment variable, or --auth-password-file FILE`);
+  if (Buffer.byteLength(user) > MAX_CREDENTIAL_BYTES || Buffer.byteLength(password) > MAX_CREDENTIAL_BYTES) {
+    throw new CliError(`--auth: user and password are at most ${MAX_CREDENTIAL_BYTES} bytes each (RFC 1929)`);
+  }
+  return { user, password };
+}
+
+function parseAllow(patterns: string[]): AllowRule[] | undefined {
+  try {
+    return patterns.length ? patterns.map(parseAllowRule) : undefined;
+  } catch (e) {
+    if (e instanceof AllowRuleError) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+function parseRotation(flags: ProxyFlags): SnifferOptions['rotation'] {
+  if (flags.maxSize === undefined) {
+    if (flags.maxFiles !== undefined) throw new CliError('--max-files goes with --max-size');
+    return undefined;
+  }
+  if (flags.record === undefined) throw new CliError('--max-size goes with --record');
+  const maxBytes = parseSize(flags.maxSize);
+  if (maxBytes === undefined) throw new CliError(`--max-size takes a size such as 100M, 1G or 500000, not "${flags.maxSize}"`);
+  const maxFiles = flags.maxFiles === undefined ? undefined : Number(flags.maxFiles);
+  if (maxFiles !== undefined && (!/^\d+$/.test(flags.maxFiles!) || maxFiles < 1)) throw new CliError(`--max-files takes a whole number ≥ 1, not "${flags.maxFiles}"`);
+  return { maxBytes, maxFiles };
+}
+
+function parseFlags(flags: ProxyFlags): [Omit<SnifferOptions, 'onEvent' | 'onRecordingFailed'>, LogFlags] {
+  const auth = parseAuth(flags);
+  if (!auth && !flags.allowOpen && !isLoopback(flags.host)) {
+    throw new CliError(
+      `refusing to listen on ${flags.host} without --auth: anyone who can reach that address could relay connections anywhere through this proxy. ` +
+        `Require a password with --auth USER (the password from ${PASSWORD_ENV} or --auth-password-file), or, on a network you trust, add --allow-open ` +
+        '(--allow HOST:PORT limits where the proxy connects)',
+    );
+  }
+  const handshakeSeconds = Number(flags.handshakeTimeout);
+  if (!(handshakeSeconds > 0 && handshakeSeconds <= 3600)) throw new CliError(`--handshake-timeout takes seconds, more than 0 and at most 3600, not "${flags.handshakeTimeout}"`);
   if ((flags.tlsCert || flags.tlsKey) && !flags.tlsIntercept) throw new CliError('--tls-cert and --tls-key go with --tls-intercept');
   const filter = parseFilterOption(flags.filter);
   const sniffer = {
     host: flags.host,
     port: parsePort(flags.port, '--port'),
     auth,
+    allow: parseAllow(flags.allow),
+    handshakeTimeoutMs: Math.round(handshakeSeconds * 1000),
+    rotation: parseRotation(flags),
     map: flags.map.map(parseMapRule),
     tlsIntercept: flags.tlsIntercept ? { cert: readPem(flags.tlsCert, '--tls-cert'), key: readPem(flags.tlsKey, '--tls-key') } : undefined,
     record: flags.record === undefined ? undefined : flags.record === true ? defaultCapturePath() : String(flags.record),
@@ -103,8 +184,11 @@ function printBanner(s: Sniffer): void {
   const o = s.options;
   const err = (line: string) => process.stderr.write(line + '\n');
   err(`${color.bold('mrimtap proxy')}: SOCKS5 on ${color.bold(formatEndpoint(s.address))} (${o.auth ? `username/password, user ${o.auth.user}` : 'no authentication'})`);
+  if (!o.auth && !isLoopback(o.host)) err(color.yellow('  ⚠ open: no authentication on a non-loopback address (--allow-open)'));
+  if (o.allow) err(`  connects only to ${o.allow.map((r) => r.text).join(', ')}`);
   for (const r of o.map ?? []) err(`  map ${formatEndpoint(r.from)} → ${formatEndpoint(r.to)}`);
   if (o.tlsIntercept) err('  TLS interception on: clients must accept the --tls-cert certificate');
-  if (s.capture) err(`  recording to ${s.capture.path}`);
+  const rotation = o.rotation?.maxBytes !== undefined ? ` (a new file every ${o.rotation.maxBytes} bytes${o.rotation.maxFiles ? `, the newest ${o.rotation.maxFiles} kept` : ''})` : '';
+  if (s.capture) err(`  recording to ${s.capture.path}${rotation}`);
   err(`  set the client's SOCKS5 proxy to ${formatEndpoint(s.address)}; Ctrl-C to stop`);
 }

@@ -2,10 +2,10 @@
 import { accessSync, constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { MrimServer, withMutualContacts, type ServerLogEvent, type ServerOptions, type ServerUser } from '../server/index.js';
+import { DEFAULT_LIMITS, MrimServer, withMutualContacts, type ServerLogEvent, type ServerOptions, type ServerUser } from '../server/index.js';
 import { CliError, EXIT } from './errors.js';
 import { collect, parsePort, readOptionFile } from './options.js';
-import { color, writeOut } from './output.js';
+import { color, liveOutput, writeOut } from './output.js';
 import { waitForSignal } from './signals.js';
 
 interface ServerFlags {
@@ -17,6 +17,7 @@ interface ServerFlags {
   tlsCert?: string;
   tlsKey?: string;
   pingPeriod: string;
+  maxConnections: string;
   json?: boolean;
 }
 
@@ -35,6 +36,7 @@ export function register(program: Command): void {
     .option('--tls-cert <file>', 'PEM certificate: enables STARTTLS (needs --tls-key)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--ping-period <seconds>', 'ping period announced in HELLO_ACK', '30')
+    .option('--max-connections <n>', 'client connections at once; more are refused on arrival', String(DEFAULT_LIMITS.maxConnections))
     .option('--json', 'log JSON Lines, one object per event')
     .action(async (flags: ServerFlags) => runServer(flags));
 }
@@ -74,9 +76,13 @@ async function runServer(flags: ServerFlags): Promise<void> {
     throw new CliError(`--ping-period must be a whole number of seconds 1–3600, not "${flags.pingPeriod}"`);
   }
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new CliError('--tls-cert and --tls-key go together');
+  const maxConnections = Number(flags.maxConnections);
+  if (!/^\d+$/.test(flags.maxConnections) || maxConnections < 1) throw new CliError(`--max-connections must be a whole number ≥ 1, not "${flags.maxConnections}"`);
   if (flags.users) checkWritableFolder(flags.users);
   const given = flags.user.map(parseUser);
   const mutual = given.length > 1;
+  // Bounded, and the server keeps serving when stdout goes away (`| head`).
+  const out = liveOutput({ keepsRunning: 'the server goes on serving (Ctrl-C to stop it)', dropNotice: flags.json ? 'stderr' : 'stdout' });
   const opts: ServerOptions = {
     host: flags.host,
     port: parsePort(flags.port, '--port'),
@@ -84,8 +90,9 @@ async function runServer(flags: ServerFlags): Promise<void> {
     users: mutual ? withMutualContacts(given) : given,
     usersFile: flags.users,
     pingPeriod,
+    limits: { maxConnections },
     // The banner below says where it listens, in both forms.
-    log: (e) => e.event !== 'listening' && void writeOut(flags.json ? JSON.stringify(e) : logLine(e)),
+    log: (e) => e.event !== 'listening' && out.write((flags.json ? JSON.stringify(e) : logLine(e)) + '\n'),
   };
   if (flags.tlsCert && flags.tlsKey) opts.tls = { cert: readOptionFile(flags.tlsCert), key: readOptionFile(flags.tlsKey) };
 

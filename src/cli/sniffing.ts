@@ -4,7 +4,7 @@ import type { EventFilter } from '../render/filter.js';
 import { liveLog } from '../render/live.js';
 import type { TapEvent } from '../tap/events.js';
 import { CliError, EXIT, fileErrorReason, listenErrorReason } from './errors.js';
-import { color } from './output.js';
+import { color, liveOutput } from './output.js';
 
 export interface LogFlags {
   /** Print no events. */
@@ -16,15 +16,24 @@ export interface LogFlags {
   onEvent?: (ev: TapEvent) => void;
 }
 
-/** Starts a sniffer with its live log on stdout; a failure to start is a one-line error that keeps the system error's code. */
-export async function startLoggedSniffer(opts: Omit<SnifferOptions, 'onEvent' | 'onRecordingFailed'>, log: LogFlags = {}): Promise<Sniffer> {
+/**
+ * Starts a sniffer with its live log on stdout (bounded: a reader that cannot keep up loses log lines,
+ * never capture events; one that goes away leaves the proxy serving, `keepsRunning` says so); a
+ * failure to start is a one-line error that keeps the system error's code.
+ */
+export async function startLoggedSniffer(
+  opts: Omit<SnifferOptions, 'onEvent' | 'onRecordingFailed'>,
+  log: LogFlags = {},
+  keepsRunning = 'the proxy goes on serving (Ctrl-C to stop it)',
+): Promise<Sniffer> {
   const { quiet, onEvent, ...format } = log;
-  const print = quiet ? undefined : liveLog({ ...format, showSecrets: opts.showSecrets, color, write: (t) => process.stdout.write(t) });
+  const out = liveOutput({ keepsRunning, dropNotice: format.json ? 'stderr' : 'stdout' });
+  const print = quiet ? undefined : liveLog({ ...format, showSecrets: opts.showSecrets, color, write: out.write });
   try {
     return await startSniffer({
       ...opts,
       onEvent: print && onEvent ? (ev) => (print(ev), onEvent(ev)) : (print ?? onEvent),
-      onRecordingFailed: (path, err) => process.stderr.write(`mrimtap: recording to ${path} stopped: ${err.message}\n`),
+      onRecordingFailed: (path, err) => process.stderr.write(`mrimtap: recording to ${path} stopped: ${fileErrorReason(err)}; the proxy goes on without it\n`),
     });
   } catch (e) {
     if (!(e instanceof SnifferStartError)) throw e;
@@ -37,6 +46,17 @@ export async function startLoggedSniffer(opts: Omit<SnifferOptions, 'onEvent' | 
 
 export function printSummary(s: Sniffer): void {
   const lines = [`mrimtap proxy: ${s.connections} connection${s.connections === 1 ? '' : 's'}`];
-  if (s.capture) lines.push(`  ${s.capture.events} events recorded in ${s.capture.path}`, `  read it again with: npx mrimtap decode ${s.capture.path}`);
+  const c = s.capture;
+  if (c) {
+    const where = c.files.length > 1 ? `${c.files.length} files, ${c.files[0]} … ${c.path}` : c.path;
+    const deleted = c.deletedFiles ? ` (${c.deletedFiles} older file${c.deletedFiles === 1 ? '' : 's'} deleted, --max-files)` : '';
+    lines.push(`  ${c.events} events recorded in ${where}${deleted}`);
+    const stop = s.recordingStopped;
+    if (stop) {
+      const at = new Date(stop.time).toTimeString().slice(0, 8);
+      lines.push(color.yellow(`  ⚠ the recording stopped early, at ${at}: ${fileErrorReason(stop.error)} — later events are not in it`));
+    }
+    lines.push(`  read it again with: npx mrimtap decode ${c.files[0]}`);
+  }
   process.stderr.write(lines.join('\n') + '\n');
 }

@@ -341,6 +341,8 @@ export function clpsType(rule: EncodingRule): FieldType<string[]> {
       if (outer === TRUNCATED) return outer;
       const inner = new PayloadReader(outer);
       const count = inner.ul() ?? 0;
+      // An empty LPS holds not even the count: read as no items, but it is not how an empty list is written.
+      if (outer.length === 0) c.warnings.push(`CLPS "${path}" is empty (no item count)`);
       const items: string[] = [];
       for (let i = 0; i < count; i++) {
         const b = readLps(inner, c, `${path}.${i}`);

@@ -1,15 +1,19 @@
 /**
  * The sniffing proxy: a SOCKS5 server that connects each request upstream itself, answers with the
  * matching reply code, relays the bytes unchanged and decodes them beside the relay. Optionally it
- * rewrites destinations (--map) and terminates the client's TLS after STARTTLS to keep decoding.
+ * rewrites destinations (--map) and terminates the client's TLS after STARTTLS to keep decoding. It
+ * connects only to destinations its allow rules match (all, without rules), never to itself.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { SocksServer, SOCKS_REPLY, normalizeHost, replyForError, type SocksDecision, type SocksRequest } from '../socks/server.js';
+import type { BackoffOptions } from '../net/backoff.js';
 import type { Endpoint } from '../net/endpoint.js';
+import { reachesListener } from '../net/local.js';
 import type { TapEvent } from '../tap/events.js';
 import { TapHub, type ConnectionTap } from '../tap/tap.js';
+import type { AllowRule } from './allow.js';
 import { Relay } from './relay.js';
 
 export interface MapRule {
@@ -23,18 +27,28 @@ export interface ProxyOptions {
   port?: number;
   /** Require RFC 1929 username/password from clients. */
   auth?: { user: string; password: string };
+  /** Lockout of client addresses after failed passwords (FailureBackoff's defaults otherwise). */
+  authBackoff?: BackoffOptions;
+  /** Greeting, authentication and request must be done by then (default 10 s). */
+  handshakeTimeoutMs?: number;
+  /** Destinations the proxy connects to (matched as requested, before `map`); others get reply 2. Default: any. */
+  allow?: AllowRule[];
   /** Destinations to rewrite: a request for `from` goes to `to`. */
   map?: MapRule[];
   /** Terminate the client's TLS after an accepted STARTTLS with this certificate, and keep decoding. */
   tlsIntercept?: { cert: string | Buffer; key: string | Buffer };
   /** Upstream connection attempts taking longer get SOCKS reply 6 (default 10 s). */
   connectTimeoutMs?: number;
+  /** A peer that takes none of the data waiting for it for this long has both sides reset (default 2 min). */
+  stallTimeoutMs?: number;
   maxFrameSize?: number;
   /** Receives every event of every connection, in order; must not throw (it runs inside the relay). */
   onEvent: (ev: TapEvent) => void;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Far beyond any pause of a live client (MRIM pings every 30–60 s), short enough that a dead relay goes. */
+const DEFAULT_STALL_TIMEOUT_MS = 120_000;
 
 interface Live {
   relay?: Relay;
@@ -47,19 +61,24 @@ export class MrimProxy {
   private readonly socks: SocksServer;
   private readonly hub: TapHub;
   private readonly live = new Set<Live>();
+  private address?: Endpoint;
 
   constructor(private readonly opts: ProxyOptions) {
     this.hub = new TapHub(opts.onEvent, { maxFrameSize: opts.maxFrameSize, tlsTerminated: !!opts.tlsIntercept });
     this.socks = new SocksServer({
       auth: opts.auth,
+      authBackoff: opts.authBackoff,
+      handshakeTimeoutMs: opts.handshakeTimeoutMs,
       onRequest: (req, decision) => this.onRequest(req, decision),
       onAuthRefused: ({ id, client, user, methods }) =>
         this.hub.report(id, client, undefined, { kind: 'auth-refused', time: Date.now(), client, user, ...(methods ? { methods } : {}) }),
+      onHandshakeProblem: ({ id, client, message }) => this.hub.report(id, client, undefined, { kind: 'note', time: Date.now(), level: 'warn', message }),
     });
   }
 
-  listen(): Promise<Endpoint> {
-    return this.socks.listen(this.opts.port ?? 1080, this.opts.host ?? '127.0.0.1');
+  async listen(): Promise<Endpoint> {
+    this.address = await this.socks.listen(this.opts.port ?? 1080, this.opts.host ?? '127.0.0.1');
+    return this.address;
   }
 
   /** Stops listening and ends every connection (each gets its close event before this resolves). */
@@ -80,6 +99,12 @@ export class MrimProxy {
     const target: Endpoint = { host: req.host, port: req.port };
     const mapped = this.destination(target);
     const dest = mapped ?? target;
+    const base = { kind: 'connect' as const, client: req.client, target, ...(mapped ? { mapped } : {}), ...(req.user !== undefined ? { user: req.user } : {}) };
+    if (this.opts.allow && !this.opts.allow.some((rule) => rule.matches(target))) {
+      decision.deny(SOCKS_REPLY.NOT_ALLOWED);
+      this.hub.report(req.id, req.client, undefined, { ...base, time: Date.now(), reply: SOCKS_REPLY.NOT_ALLOWED, error: 'not an allowed destination' });
+      return;
+    }
     const upstream = net.connect({ host: dest.host, port: dest.port, allowHalfOpen: true, noDelay: true });
     let finish!: () => void;
     const live: Live = { done: new Promise((r) => (finish = r)) };
@@ -88,7 +113,6 @@ export class MrimProxy {
       clearTimeout(timer);
       live.cancel = undefined;
     };
-    const base = { kind: 'connect' as const, client: req.client, target, ...(mapped ? { mapped } : {}), ...(req.user !== undefined ? { user: req.user } : {}) };
     const fail = (reply: number, error: string) => {
       settle();
       upstream.destroy();
@@ -109,8 +133,10 @@ export class MrimProxy {
       finish();
     });
     upstream.once('connect', () => {
-      settle();
       const server: Endpoint = { host: normalizeHost(upstream.remoteAddress ?? dest.host), port: upstream.remotePort ?? dest.port };
+      // Checked once connected, so names and --map targets are caught too: a loop would eat every slot.
+      if (this.address && reachesListener(server.host, server.port, this.address)) return fail(SOCKS_REPLY.NOT_ALLOWED, "the proxy's own address");
+      settle();
       const client = decision.accept();
       upstream.on('error', () => {});
       this.hub.report(req.id, req.client, server, { ...base, time: Date.now(), upstream: server, reply: SOCKS_REPLY.SUCCEEDED });
@@ -137,7 +163,7 @@ export class MrimProxy {
       },
       end: (dir) => tap.end(dir, Date.now()),
       failed: (err) => tap.note(`decoding stopped: ${(err as Error).message}; bytes are still relayed`, 'warn', Date.now()),
-    });
+    }, { stallTimeoutMs: this.opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS });
     return relay;
   }
 

@@ -1,12 +1,17 @@
 /**
  * Byte relay between a client and a server socket: every chunk is written on as it was received (never
  * merged), a slow reader pauses the sender (backpressure), one side's FIN ends only that direction
- * (half-close), and a reset on either side tears both down. Observers see each chunk after it was
- * handed on; what they do cannot change or delay what is relayed.
+ * (half-close), and an abort on either side (a reset, an error, a close without FIN) reaches the
+ * other side as a reset (RST), not as a FIN that would pass for a clean end. A side that takes nothing
+ * (no drain) for `stallTimeoutMs` ends the relay with a reset of both sides: a paused socket is not
+ * read, so without it a peer that stops reading could hold a connection (and its buffers) for ever,
+ * even after the other peer went away. Observers see each chunk after it was handed on; what they do
+ * cannot change or delay what is relayed.
  *
  * The two endpoints can be exchanged mid-stream (`swap`) — the TLS interception replaces the raw
- * sockets by TLS sockets layered on them.
+ * sockets by TLS sockets layered on them; a reset is still sent on the raw TCP sockets.
  */
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Direction } from '../protocol/fields.js';
 
@@ -23,6 +28,11 @@ export interface RelayResult {
   reason: string;
 }
 
+export interface RelayOptions {
+  /** A side that takes nothing for this long while data waits for it ends the relay (default: never). */
+  stallTimeoutMs?: number;
+}
+
 type Side = 'client' | 'server';
 
 const DIR_FROM: Record<Side, Direction> = { client: 'c2s', server: 's2c' };
@@ -31,19 +41,25 @@ export class Relay {
   readonly done: Promise<RelayResult>;
   private finish!: (r: RelayResult) => void;
   private sockets!: Record<Side, Duplex>;
+  /** The TCP sockets under the endpoints: where a reset is sent. */
+  private readonly tcp: Record<Side, net.Socket>;
   private detachers: Array<() => void> = [];
   private ended: Record<Side, boolean> = { client: false, server: false };
   private gone: Record<Side, boolean> = { client: false, server: false };
   private firstEnd?: Side;
   private closed = false;
   private observerBroken = false;
+  /** Per receiving side: running while data waits for it to drain. */
+  private readonly stalls: Partial<Record<Side, NodeJS.Timeout>> = {};
 
   constructor(
-    client: Duplex,
-    server: Duplex,
+    client: net.Socket,
+    server: net.Socket,
     private readonly observer: RelayObserver,
+    private readonly opts: RelayOptions = {},
   ) {
     this.done = new Promise((resolve) => (this.finish = resolve));
+    this.tcp = { client, server };
     this.attach(client, server);
   }
 
@@ -79,26 +95,40 @@ export class Relay {
     const dst = this.sockets[to];
     const dir = DIR_FROM[from];
     this.on(src, 'data', (chunk: Buffer) => {
-      if (!dst.write(chunk)) src.pause();
+      if (!dst.write(chunk)) {
+        src.pause();
+        this.watchStall(to);
+      }
       this.observe(() => this.observer.data(dir, chunk));
     });
     // 'drain' only follows a write that returned false, i.e. a pause of ours.
-    this.on(dst, 'drain', () => src.resume());
+    this.on(dst, 'drain', () => {
+      clearTimeout(this.stalls[to]);
+      this.stalls[to] = undefined;
+      src.resume();
+    });
     this.on(src, 'end', () => {
       this.ended[from] = true;
       this.firstEnd ??= from;
       this.observe(() => this.observer.end(dir));
       dst.end();
     });
-    this.on(src, 'error', (err: NodeJS.ErrnoException) => this.close(`${from} ${err.code === 'ECONNRESET' ? 'reset the connection' : `error: ${err.code ?? err.message}`}`));
+    // The side that failed is gone already; the other one is told the way TCP tells it.
+    this.on(src, 'error', (err: NodeJS.ErrnoException) => this.close(`${from} ${err.code === 'ECONNRESET' ? 'reset the connection' : `error: ${err.code ?? err.message}`}`, [to]));
     this.on(src, 'close', () => {
       // A side closes by itself only once it sent FIN and took our FIN (both directions done), so the
       // other side is closing too; a close before its FIN is an abort.
-      if (!this.ended[from]) return this.close(`${from} closed without FIN`);
+      if (!this.ended[from]) return this.close(`${from} closed without FIN`, [to]);
       this.gone[from] = true;
       if (this.gone[to]) this.close(`${this.firstEnd} closed first`);
     });
     src.resume();
+  }
+
+  private watchStall(side: Side): void {
+    const ms = this.opts.stallTimeoutMs;
+    if (ms === undefined || this.stalls[side]) return;
+    this.stalls[side] = setTimeout(() => this.close(`${side} took no data for ${ms / 1000} s (not reading): both sides reset`, ['client', 'server']), ms);
   }
 
   private observe(call: () => void): void {
@@ -115,14 +145,20 @@ export class Relay {
     }
   }
 
-  private close(reason: string): void {
+  /** Ends the relay: the sides in `reset` get a RST, the others are closed (FIN). */
+  private close(reason: string, reset: Side[] = []): void {
     if (this.closed) return;
     this.closed = true;
     this.detach();
-    for (const s of Object.values(this.sockets)) {
+    for (const t of Object.values(this.stalls)) clearTimeout(t);
+    for (const side of ['client', 'server'] as const) {
+      const tcp = this.tcp[side];
       // Late errors of a torn-down socket are expected; keep them from reaching the process.
-      s.on('error', () => {});
-      s.destroy();
+      for (const s of new Set([this.sockets[side], tcp])) s.on('error', () => {});
+      // resetAndDestroy() needs the TCP handle, still there unless the socket is gone already.
+      if (reset.includes(side) && !tcp.destroyed) tcp.resetAndDestroy();
+      this.sockets[side].destroy();
+      tcp.destroy();
     }
     this.finish({ reason });
   }

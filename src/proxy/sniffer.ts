@@ -1,9 +1,10 @@
 /**
  * A sniffer: the proxy with its recording. Every event goes to the capture as it happens (a write
- * failure ends the recording, not the proxy), then to the caller (the live log).
+ * failure ends the recording, not the proxy, and is remembered for the summary), then to the caller
+ * (the live log).
  */
-import type { CaptureWriter } from '../capture/format.js';
 import { createWriter } from '../capture/open.js';
+import type { RecordingWriter, RotationOptions } from '../capture/rotate.js';
 import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
 import type { TapEvent } from '../tap/events.js';
 import { MrimProxy, type ProxyOptions } from './proxy.js';
@@ -14,6 +15,8 @@ export interface SnifferOptions extends Omit<ProxyOptions, 'host' | 'port' | 'on
   port: number;
   /** Capture file to write, if any. */
   record?: string;
+  /** Split the recording by size (`maxBytes`), keeping `maxFiles` files at most. */
+  rotation?: RotationOptions;
   /** Keep passwords and session keys unmasked in the recording's fields. */
   showSecrets?: boolean;
   /** Every event, after it was recorded; it runs inside the relay, so it must not throw. */
@@ -25,8 +28,10 @@ export interface SnifferOptions extends Omit<ProxyOptions, 'host' | 'port' | 'on
 export interface Sniffer {
   address: Endpoint;
   options: SnifferOptions;
-  /** The recording, while there is one. */
-  capture?: CaptureWriter;
+  /** The recording, if there is one (also after it stopped early). */
+  capture?: RecordingWriter;
+  /** The recording stopped before the proxy did: when, and why. */
+  recordingStopped?: { time: number; error: Error };
   /** Connections seen so far (SOCKS requests refused included). */
   connections: number;
   stop(): Promise<void>;
@@ -50,20 +55,21 @@ export class SnifferStartError extends Error {
 
 /** Starts the proxy and, if asked, its recording. */
 export async function startSniffer(opts: SnifferOptions): Promise<Sniffer> {
-  const { record, showSecrets, onEvent, onRecordingFailed, ...proxyOptions } = opts;
-  let capture: CaptureWriter | undefined;
+  const { record, rotation, showSecrets, onEvent, onRecordingFailed, ...proxyOptions } = opts;
+  let capture: RecordingWriter | undefined;
+  let stopped: Sniffer['recordingStopped'];
   const seen = new Set<number>();
   const proxy = new MrimProxy({
     ...proxyOptions,
     onEvent: (ev) => {
       seen.add(ev.conn);
-      if (capture) {
+      if (capture && !stopped) {
         try {
           capture.write(ev);
         } catch (e) {
-          const failed = capture;
-          capture = undefined;
-          onRecordingFailed?.(failed.path, e as Error);
+          stopped = { time: Date.now(), error: e as Error };
+          closeQuietly(capture);
+          onRecordingFailed?.(capture.path, e as Error);
         }
       }
       onEvent?.(ev);
@@ -77,7 +83,7 @@ export async function startSniffer(opts: SnifferOptions): Promise<Sniffer> {
   }
   if (record) {
     try {
-      capture = createWriter(record, { listen: formatEndpoint(address) }, { showSecrets });
+      capture = createWriter(record, { listen: formatEndpoint(address) }, { showSecrets, ...rotation });
     } catch (e) {
       await proxy.close();
       throw new SnifferStartError('record', record, e as NodeJS.ErrnoException);
@@ -89,12 +95,24 @@ export async function startSniffer(opts: SnifferOptions): Promise<Sniffer> {
     get capture() {
       return capture;
     },
+    get recordingStopped() {
+      return stopped;
+    },
     get connections() {
       return seen.size;
     },
     async stop() {
       await proxy.close();
-      capture?.close();
+      if (capture && !stopped) closeQuietly(capture);
     },
   };
+}
+
+/** A recording that failed may fail to close too; what it wrote is on disk either way. */
+function closeQuietly(capture: RecordingWriter): void {
+  try {
+    capture.close();
+  } catch {
+    // Nothing more to save.
+  }
 }

@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import { parseProto } from '../protocol/header.js';
 import { ClientConnection, type ConnectionHooks } from '../server/connection.js';
 import { createRedirector } from '../server/redirector.js';
-import { closeServer, listenOn } from '../server/server.js';
+import { DEFAULT_LIMITS, closeServer, listenOn } from '../server/server.js';
 import type { ServerAddress } from '../server/types.js';
 import type { Comparer } from './compare.js';
 import { describeSession, type RecordedConnection } from './recording.js';
@@ -107,7 +107,7 @@ export class ReplayServer {
         this.live.get(conn)?.finish();
       },
     };
-    const conn = new ClientConnection(socket, id, hooks, IDLE_PING_PERIOD);
+    const conn = new ClientConnection(socket, id, hooks, IDLE_PING_PERIOD, DEFAULT_LIMITS);
     const served = new ServedSession(this.pool, { timing: this.opts.timing, timeoutMs: this.opts.timeoutMs, comparer: this.opts.comparer, tls: !!this.secureContext }, id, conn.remote);
     const entry = {
       served,

@@ -2,7 +2,8 @@
  * One client connection of the reference server: reassembles frames with the shared Framer, decodes
  * them with the packet table in the client's version, writes every reply as its own socket write (the
  * revival-era peers assume one frame per read), switches to TLS after STARTTLS and drops a peer that
- * stops sending PINGs.
+ * stops sending PINGs, holds too many bytes of unfinished frames before logging in, or reads nothing
+ * of what it is sent.
  */
 import type net from 'node:net';
 import tls from 'node:tls';
@@ -22,6 +23,12 @@ import type { StoredMessage, UserRecord } from './users.js';
 const MAX_GARBAGE_RUN = 32 * 1024;
 /** How long a gracefully ended connection may take to close before it is destroyed. */
 const END_GRACE_MS = 2000;
+
+/** What a single connection may hold in the server's memory (ServerLimits, resolved). */
+export interface ConnectionLimits {
+  maxPreLoginBytes: number;
+  maxUnreadBytes: number;
+}
 
 export interface ConnectionHooks {
   /** A frame of the client, with the frame of ours it answers, if any. */
@@ -75,6 +82,7 @@ export class ClientConnection {
     readonly id: number,
     private readonly hooks: ConnectionHooks,
     readonly pingPeriod: number,
+    private readonly limits: ConnectionLimits,
   ) {
     this.socket = socket;
     this.remote = addressText(socket.remoteAddress, socket.remotePort);
@@ -107,12 +115,18 @@ export class ClientConnection {
     this.deadPeer.refresh();
   }
 
+  /** The client's socket address, for per-address limits. */
+  get address(): string {
+    return this.socket.remoteAddress ?? '?';
+  }
+
   /** Encodes and writes one frame in the client's version; `seq` defaults to the next unsolicited one. */
   send<N extends PacketName>(type: N, fields?: PacketFields<N>, seq?: number): void {
     if (!this.open) return;
     const sent = this.conversation.send(type, fields, { seq });
     this.socket.write(sent.frame);
     if (sent.notes.length) this.hooks.onLossySend(this, type, sent.notes);
+    this.checkUnread();
   }
 
   /** Writes a frame encoded already (a recorded one, replayed), with the given seq or the next of ours; undefined once closing. */
@@ -120,7 +134,15 @@ export class ClientConnection {
     if (!this.open) return undefined;
     const sent = this.conversation.resend(raw, decoded, { seq });
     this.socket.write(sent.frame);
+    this.checkUnread();
     return sent;
+  }
+
+  /** A client that reads nothing would have the server buffer everything sent to it (other users' messages, presence…). */
+  private checkUnread(): void {
+    if (this.socket.writableLength > this.limits.maxUnreadBytes) {
+      this.destroy(`${this.socket.writableLength} bytes sent to the client unread (limit ${this.limits.maxUnreadBytes}): it does not read`, 'error');
+    }
   }
 
   /**
@@ -171,6 +193,10 @@ export class ClientConnection {
         // Bytes sent after STARTTLS in the same read, before our OK could have arrived: not a handshake.
         this.hooks.onTls(this, `${ev.bytes.length} bytes after STARTTLS ignored`, false);
       }
+    }
+    // Unfinished frames are held until they complete: before login nobody may make the server hold much.
+    if (this.open && !this.loggedIn && this.framer.pending > this.limits.maxPreLoginBytes) {
+      this.destroy(`${this.framer.pending} bytes of unfinished frames before login (limit ${this.limits.maxPreLoginBytes})`, 'error');
     }
   };
 

@@ -1,13 +1,14 @@
 /**
  * The reference server's core: shared state (users, sessions), the connection hooks, the log, and the
- * dispatch of each frame to the handler of its packet type (one module per area in handlers/). Sockets
- * are the connections' business.
+ * dispatch of each frame to the handler of its packet type (one module per area in handlers/), with
+ * the lockout of addresses whose logins keep failing. Sockets are the connections' business.
  */
 import type net from 'node:net';
+import { FailureBackoff, type BackoffOptions } from '../net/backoff.js';
 import type { DecodedFrame } from '../protocol/codec.js';
 import { packetByCode, type PacketName } from '../protocol/packets/index.js';
 import type { FramerEvent } from '../protocol/framer.js';
-import { ClientConnection, type ConnectionHooks } from './connection.js';
+import { ClientConnection, type ConnectionHooks, type ConnectionLimits } from './connection.js';
 import { contactHandlers } from './handlers/contacts.js';
 import type { CoreConfig, Handler, Handlers, ServerContext } from './handlers/context.js';
 import { loginHandlers } from './handlers/login.js';
@@ -34,15 +35,19 @@ export class ServerCore implements ConnectionHooks, ServerContext {
   readonly sessions = new Map<string, ClientConnection>();
   private lastConnId = 0;
   private lastMsgId = 0;
+  private readonly loginBackoff: FailureBackoff;
 
   constructor(
     readonly users: Map<string, UserRecord>,
     readonly config: CoreConfig,
     private readonly emitLog: (e: ServerLogEvent) => void,
-  ) {}
+    private readonly limits: ConnectionLimits & { loginBackoff?: BackoffOptions },
+  ) {
+    this.loginBackoff = new FailureBackoff(limits.loginBackoff);
+  }
 
   accept(socket: net.Socket): void {
-    const conn = new ClientConnection(socket, this.nextConnId(), this, this.config.pingPeriod);
+    const conn = new ClientConnection(socket, this.nextConnId(), this, this.config.pingPeriod, this.limits);
     this.connections.add(conn);
     this.log(conn, 'info', 'connect', 'connected');
   }
@@ -87,11 +92,32 @@ export class ServerCore implements ConnectionHooks, ServerContext {
       this.log(conn, 'warn', 'unsupported', `${f.type} before login ignored`, { packet: f.type });
       return;
     }
+    const loginAttempt = def.session?.login !== undefined && !conn.loggedIn;
+    if (loginAttempt && this.lockedOut(conn, f)) return;
     try {
       handler(this, conn, f);
     } catch (e) {
       this.log(conn, 'warn', 'error', `internal error handling ${f.type}: ${(e as Error).message}`, { packet: f.type });
     }
+    // A login packet that did not log the connection in failed, whatever the reason.
+    if (loginAttempt) this.countLogin(conn);
+  }
+
+  /** While an address is locked out its logins are refused unchecked. */
+  private lockedOut(conn: ClientConnection, f: DecodedFrame): boolean {
+    const wait = this.loginBackoff.lockedFor(conn.address);
+    if (wait === 0) return false;
+    const seconds = Math.ceil(wait / 1000);
+    conn.send('LOGIN_REJ', { reason: `Too many failed logins, try again in ${seconds} s` }, f.seq);
+    this.log(conn, 'warn', 'login-failed', `${f.type} refused unchecked: ${conn.address} is locked out for ${seconds} s after repeated failed logins → LOGIN_REJ`, { packet: f.type });
+    conn.end('login refused (locked out)');
+    return true;
+  }
+
+  private countLogin(conn: ClientConnection): void {
+    if (conn.loggedIn) return this.loginBackoff.succeeded(conn.address);
+    const locked = this.loginBackoff.failed(conn.address);
+    if (locked > 0) this.log(conn, 'warn', 'limit', `repeated failed logins from ${conn.address}: its logins are refused unchecked for ${locked / 1000} s`);
   }
 
   onLossySend(conn: ClientConnection, type: PacketName, notes: string[]): void {

@@ -1,13 +1,14 @@
 /**
- * MrimServer: the reference MRIM server as a library — the MRIM listener, the redirector, the user
- * directory and its persistence. The behaviour per packet lives in handlers/, dispatched by ServerCore.
+ * MrimServer: the reference MRIM server as a library — the MRIM listener (with its cap on connections),
+ * the redirector, the user directory and its persistence. The behaviour per packet lives in handlers/,
+ * dispatched by ServerCore.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import { ServerCore } from './core.js';
 import { createRedirector } from './redirector.js';
-import type { ServerAddress, ServerLogEvent, ServerOptions } from './types.js';
+import type { ServerAddress, ServerLimits, ServerLogEvent, ServerOptions } from './types.js';
 import { DEMO_USERS, mergeUsers, readUsersFile, toUserRecord, withMutualContacts, writeUsersFile, type UserRecord } from './users.js';
 
 export const DEFAULT_PORT = 2041;
@@ -15,6 +16,18 @@ export const DEFAULT_REDIRECTOR_PORT = 2042;
 export const DEFAULT_PING_PERIOD = 30;
 /** The HELLO_ACK period is a whole number of seconds; clients refuse more than an hour (pidgin-mra). */
 const MAX_PING_PERIOD = 3600;
+/**
+ * A login packet is a few hundred bytes and its replies fit in a few hundred KiB even for a large
+ * contact list, so these stop abuse long before they stop a client; the cap keeps the worst case
+ * (every connection holding its pre-login maximum) near 10,000 × 16 KiB.
+ */
+export const DEFAULT_LIMITS: Required<Omit<ServerLimits, 'loginBackoff'>> = {
+  maxConnections: 10_000,
+  maxPreLoginBytes: 16 * 1024,
+  maxUnreadBytes: 8 * 1024 * 1024,
+};
+/** Refused connections are logged once in this period at most, with their count. */
+const DROP_LOG_INTERVAL_MS = 1000;
 
 function checkPort(value: number, name: string): number {
   if (!Number.isInteger(value) || value < 0 || value > 65535) throw new RangeError(`${name} must be a port number 0–65535, not ${value}`);
@@ -51,7 +64,10 @@ export class MrimServer extends EventEmitter {
   private readonly port: number;
   private readonly redirectorPort: number | false;
   private readonly usersFile?: string;
+  private readonly maxConnections: number;
   private readonly core: ServerCore;
+  private droppedSinceLog = 0;
+  private dropLogTimer?: NodeJS.Timeout;
   private mrim?: net.Server;
   private redirector?: ReturnType<typeof createRedirector>;
   private bound?: ServerAddress;
@@ -96,10 +112,16 @@ export class MrimServer extends EventEmitter {
         throw new Error(`unusable TLS certificate or key: ${(e as Error).message}`);
       }
     }
-    this.core = new ServerCore(this.users, { pingPeriod, secureContext }, (e: ServerLogEvent) => {
+    const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    for (const key of Object.keys(DEFAULT_LIMITS) as Array<keyof typeof DEFAULT_LIMITS>) {
+      if (!Number.isInteger(limits[key]) || limits[key] < 1) throw new RangeError(`limits.${key} must be a whole number ≥ 1, not ${limits[key]}`);
+    }
+    this.maxConnections = limits.maxConnections;
+    const log = (e: ServerLogEvent) => {
       opts.log?.(e);
       this.emit('log', e);
-    });
+    };
+    this.core = new ServerCore(this.users, { pingPeriod, secureContext }, log, limits);
   }
 
   /** The addresses listened on (the configured ones before `listen()`). */
@@ -112,6 +134,9 @@ export class MrimServer extends EventEmitter {
     if (this.bound) return this.address;
     if (this.closing) throw new Error('MrimServer is closed');
     const mrim = net.createServer({ noDelay: true }, (socket) => this.core.accept(socket));
+    // Node closes connections over the cap on arrival and tells us with 'drop'.
+    mrim.maxConnections = this.maxConnections;
+    mrim.on('drop', () => this.onDrop());
     this.mrim = mrim;
     try {
       const port = await listenOn(mrim, this.port, this.host);
@@ -138,9 +163,28 @@ export class MrimServer extends EventEmitter {
     return this.address;
   }
 
+  /** A connection over the cap was closed: logged at once, then at most once per interval with the count. */
+  private onDrop(): void {
+    this.droppedSinceLog++;
+    if (this.dropLogTimer) return;
+    const flush = () => {
+      if (this.droppedSinceLog === 0) {
+        this.dropLogTimer = undefined;
+        return;
+      }
+      const n = this.droppedSinceLog;
+      this.droppedSinceLog = 0;
+      this.core.log(undefined, 'warn', 'limit', `${n} connection${n === 1 ? '' : 's'} refused: ${this.maxConnections} clients connected already (the limit)`);
+      this.dropLogTimer = setTimeout(flush, DROP_LOG_INTERVAL_MS);
+      this.dropLogTimer.unref();
+    };
+    flush();
+  }
+
   /** Closes the listeners and every session, then writes the users file when one was given. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      clearTimeout(this.dropLogTimer);
       this.core.closeAll('server shutting down');
       this.redirector?.closeAll();
       await Promise.all([closeServer(this.mrim), closeServer(this.redirector?.server)]);

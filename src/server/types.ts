@@ -1,4 +1,5 @@
-/** The public shapes of the reference server: users as given, options, and its log events. */
+/** The public shapes of the reference server: users as given, options, limits, and its log events. */
+import type { BackoffOptions } from '../net/backoff.js';
 
 export interface ServerContact {
   email: string;
@@ -34,8 +35,21 @@ export interface ServerOptions {
   pingPeriod?: number;
   /** Enables STARTTLS (PEM certificate and key); without it STARTTLS is answered with FAILURE. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** What one client (or many) may take of the server; defaults in DEFAULT_LIMITS (server.ts). */
+  limits?: ServerLimits;
   /** One structured event per session event (also emitted as `'log'`). */
   log?: (e: ServerLogEvent) => void;
+}
+
+export interface ServerLimits {
+  /** Client connections at once; more are closed on arrival (and logged, once a second at most). */
+  maxConnections?: number;
+  /** Bytes a connection may hold in unfinished frames (or garbage) before it logs in; past that it is dropped. */
+  maxPreLoginBytes?: number;
+  /** Bytes of replies a client may leave unread; one that reads nothing past that is dropped. */
+  maxUnreadBytes?: number;
+  /** Lockout of an address after failed logins (FailureBackoff's defaults otherwise). */
+  loginBackoff?: BackoffOptions;
 }
 
 export interface ServerAddress {
@@ -66,6 +80,7 @@ export type ServerLogKind =
   | 'note'
   | 'garbage'
   | 'timeout'
+  | 'limit'
   | 'disconnect'
   | 'error'
   | 'closed';

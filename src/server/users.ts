@@ -10,6 +10,11 @@ import type { ServerContact, ServerUser } from './types.js';
 export const STATUS_OFFLINE = 0;
 /** Group limit of the protocol (GROUP_LIMIT, reference §10.1). */
 export const MAX_GROUPS = 20;
+/**
+ * A recipient's offline storage: past either bound a new message is refused (the sender gets
+ * REJECTED_LIMIT_EXCEEDED), so senders cannot fill the server's memory through one account.
+ */
+export const OFFLINE_LIMITS = { messages: 500, bytes: 2 * 1024 * 1024 } as const;
 
 export interface Presence {
   status: number;
@@ -177,6 +182,17 @@ export function toUserRecord(input: unknown, where: string): UserRecord {
     offline,
     presence: OFFLINE,
   };
+}
+
+/** Memory a stored message takes, about: its texts as UTF-16. */
+function storedBytes(m: StoredMessage): number {
+  return 2 * (m.text.length + (m.rtf?.length ?? 0) + m.from.length);
+}
+
+/** Whether one more message fits in the user's offline storage (OFFLINE_LIMITS). */
+export function offlineRoom(user: UserRecord, message: StoredMessage): boolean {
+  if (user.offline.length >= OFFLINE_LIMITS.messages) return false;
+  return user.offline.reduce((n, m) => n + storedBytes(m), storedBytes(message)) <= OFFLINE_LIMITS.bytes;
 }
 
 export function newUidl(): string {

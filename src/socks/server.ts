@@ -3,17 +3,24 @@
  * destination, connects upstream itself, then accepts (and gets the client socket) or denies with the
  * reply code that says why. Built on @mongodb-js/socksv5 in intercept mode; this wrapper covers what
  * the library leaves out:
- *  - its `deny()` sends a truncated two-byte reply with code 2 only: we write a full reply with any code;
+ *  - its `deny()` sends a truncated two-byte reply with code 2 only, and so does its answer to BIND and
+ *    UDP ASSOCIATE: the request is read here first (inside the authentication step, the library's
+ *    extension point) and every refusal gets a full 10-byte reply with its code;
+ *  - its handshake has no time limit: here greeting, authentication and request together must be done
+ *    within a deadline, however slowly the bytes trickle in (slow-loris);
  *  - after `accept(true)` it drops its own error handler, so an unhandled reset would kill the process:
  *    we attach one before handing the socket over;
  *  - its listener does not allow half-open sockets, so one side's FIN would close both directions;
  *  - IPv6 destinations come as 8 zero-padded groups: we give them in the usual short form (`::1`);
- *  - it does not tell which user authenticated, nor report refused credentials.
+ *  - it does not tell which user authenticated, nor report refused credentials; here credentials are
+ *    compared in constant time, and an address that keeps failing is locked out for a while.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import socksv5, { type AuthHandler, type RequestInfo, type Server } from '@mongodb-js/socksv5';
+import { FailureBackoff, type BackoffOptions } from '../net/backoff.js';
 import type { Endpoint } from '../net/endpoint.js';
-import { SOCKS_METHODS } from '../protocol/socks.js';
+import { SOCKS_METHODS, parseSocksMessage } from '../protocol/socks.js';
 
 /** RFC 1928 reply codes. */
 export const SOCKS_REPLY = {
@@ -51,21 +58,33 @@ export interface SocksDecision {
 export interface SocksServerOptions {
   /** Require RFC 1929 username/password; without it only "no authentication" is offered. */
   auth?: { user: string; password: string };
-  /** A client that has not finished its handshake by then is dropped. */
+  /** Greeting, authentication and request must all be in by then (default 10 s), or the client is dropped. */
   handshakeTimeoutMs?: number;
+  /** Lockout of addresses after failed username/password attempts (FailureBackoff's defaults otherwise). */
+  authBackoff?: BackoffOptions;
   onRequest(req: SocksRequest, decision: SocksDecision): void;
   /**
-   * A client was turned away before its request: wrong username/password, or (with `methods`, the
-   * methods it offered) no authentication method the proxy accepts — answered `05 FF` by the library.
+   * A client was turned away before its request: wrong username/password (also any while its address
+   * is locked out), or (with `methods`, the methods it offered) no authentication method the proxy
+   * accepts — answered `05 FF` by the library.
    */
   onAuthRefused?(info: { id: number; client: Endpoint; user: string; methods?: string[] }): void;
+  /**
+   * Something to log about a client before its request reached `onRequest`: dropped as too slow,
+   * refused for a command other than CONNECT or an address type that does not exist, or its address
+   * locked out after failed passwords.
+   */
+  onHandshakeProblem?(info: { id: number; client: Endpoint; message: string }): void;
 }
 
-const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 const METHOD_NONE = 0x00;
 const METHOD_PASSWORD = 0x02;
 /** A denied client has this long to read the reply and close before it is dropped. */
 const DENIED_LINGER_MS = 5_000;
+/** The longest request: a 255-byte name (VER CMD RSV ATYP LEN NAME PORT). */
+const MAX_REQUEST = 4 + 1 + 255 + 2;
+const ATYPS = new Set([1, 3, 4]);
 
 /** The reply code for a failed upstream connection, from its error code. */
 export function replyForError(err: unknown): number {
@@ -98,6 +117,28 @@ function failureReply(code: number): Buffer {
   return Buffer.from([0x05, code, 0x00, 0x01, 0, 0, 0, 0, 0, 0]);
 }
 
+/** Equal strings, compared in time that does not depend on where they differ (nor on their lengths). */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (t: string) => createHash('sha256').update(t).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/**
+ * What to do with the request bytes received so far: wait for more, pass a CONNECT on, or refuse with
+ * a reply code and why.
+ */
+function checkRequest(held: Buffer): 'incomplete' | 'connect' | { reply: number; message: string } {
+  const parsed = parseSocksMessage(held, 'request');
+  if (parsed === 'incomplete') return held.length > MAX_REQUEST ? { reply: SOCKS_REPLY.GENERAL_FAILURE, message: 'oversized SOCKS5 request' } : 'incomplete';
+  if (parsed === 'invalid') {
+    if (held[0] !== 0x05) return { reply: SOCKS_REPLY.GENERAL_FAILURE, message: `not a SOCKS5 request (version byte 0x${held[0].toString(16)})` };
+    return { reply: SOCKS_REPLY.ADDRESS_TYPE_NOT_SUPPORTED, message: `SOCKS5 request with address type 0x${held[3].toString(16)}, which does not exist` };
+  }
+  const req = parsed.message as Extract<typeof parsed.message, { type: 'request' }>;
+  if (req.command === 'CONNECT' && ATYPS.has(held[3])) return 'connect';
+  return { reply: SOCKS_REPLY.COMMAND_NOT_SUPPORTED, message: `SOCKS5 ${req.command} ${req.host}:${req.port} refused: only CONNECT is supported` };
+}
+
 /** `0000:…:0001` → `::1`; other hosts unchanged. */
 export function normalizeHost(host: string): string {
   return net.isIPv6(host) ? new URL(`http://[${host}]/`).hostname.slice(1, -1) : host;
@@ -111,11 +152,14 @@ export class SocksServer {
   /** Clients not handed over (yet): in their handshake, or denied and not gone yet. */
   private readonly ownSockets = new Set<net.Socket>();
   private readonly ids = new WeakMap<net.Socket, number>();
+  private readonly deadlines = new WeakMap<net.Socket, NodeJS.Timeout>();
   private readonly users = new WeakMap<net.Socket, string>();
+  private readonly backoff: FailureBackoff;
   private nextId = 1;
 
   constructor(private readonly opts: SocksServerOptions) {
-    const auths = opts.auth ? [this.passwordAuth(opts.auth)] : [socksv5.auth.None()];
+    this.backoff = new FailureBackoff(opts.authBackoff);
+    const auths = [opts.auth ? this.passwordAuth(opts.auth) : this.noAuth()];
     this.server = socksv5.createServer({ auths }, (info, accept) => this.onRequest(info, accept));
     // A net server copies this (untyped) flag onto every accepted socket, so one side's FIN keeps the
     // other direction open.
@@ -159,10 +203,17 @@ export class SocksServer {
     this.byPeer.set(key, socket);
     this.ownSockets.add(socket);
     socket.setNoDelay(true);
-    socket.setTimeout(this.opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, () => socket.destroy());
+    // A deadline, not an idle timer: a byte now and then does not keep a slot.
+    const limit = this.opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    const deadline = setTimeout(() => {
+      this.opts.onHandshakeProblem?.({ id: this.idOf(socket), client: peerOf(socket), message: `SOCKS5 handshake not done within ${limit} ms: dropped` });
+      socket.destroy();
+    }, limit);
+    this.deadlines.set(socket, deadline);
     socket.on('error', () => {});
     socket.once('data', (greeting: Buffer) => this.checkGreeting(socket, greeting));
     socket.once('close', () => {
+      clearTimeout(deadline);
       this.byPeer.delete(key);
       this.ownSockets.delete(socket);
     });
@@ -177,26 +228,82 @@ export class SocksServer {
     this.opts.onAuthRefused?.({ id: this.idOf(socket), client: peerOf(socket), user: '', methods });
   }
 
+  private noAuth(): AuthHandler {
+    return { METHOD: METHOD_NONE, server: (stream, done) => this.readRequest(stream, done) };
+  }
+
   private passwordAuth(expected: { user: string; password: string }): AuthHandler {
     // The library's handler does not pass the socket to the check, so one handler is made per client.
     return {
       METHOD: METHOD_PASSWORD,
       server: (stream, done) => {
+        const address = stream.remoteAddress ?? '?';
         const inner = socksv5.auth.UserPassword((user, password, reply) => {
-          const ok = user === expected.user && password === expected.password;
-          if (ok) this.users.set(stream, user);
-          else this.opts.onAuthRefused?.({ id: this.idOf(stream), client: peerOf(stream), user });
+          // Synchronous on purpose: the library has just unshifted what followed the credentials.
+          const locked = this.backoff.lockedFor(address) > 0;
+          const userOk = sameSecret(user, expected.user);
+          const passwordOk = sameSecret(password, expected.password);
+          const ok = !locked && userOk && passwordOk;
+          if (ok) {
+            this.backoff.succeeded(address);
+            this.users.set(stream, user);
+          } else {
+            const id = this.idOf(stream);
+            this.opts.onAuthRefused?.({ id, client: peerOf(stream), user });
+            const lockedMs = locked ? 0 : this.backoff.failed(address);
+            if (lockedMs > 0) {
+              const message = `repeated failed logins from ${address}: its attempts are refused unchecked for ${lockedMs / 1000} s`;
+              this.opts.onHandshakeProblem?.({ id, client: peerOf(stream), message });
+            }
+          }
           reply(ok);
         });
-        inner.server(stream, done);
+        inner.server(stream, (result) => (result === true ? this.readRequest(stream, done) : done(result)));
       },
     };
+  }
+
+  /**
+   * Reads the request before the library does: a CONNECT is put back for it to parse and hand to
+   * `onRequest`; anything else is refused here with a full reply.
+   */
+  private readRequest(stream: net.Socket, done: (result: boolean) => void): void {
+    let held = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      held = Buffer.concat([held, chunk]);
+      const verdict = checkRequest(held);
+      if (verdict === 'incomplete') return;
+      stream.off('data', onData);
+      // Paused before giving the bytes back: a flowing stream without a listener would lose them.
+      stream.pause();
+      if (verdict === 'connect') {
+        stream.unshift(held);
+        done(true);
+        return;
+      }
+      this.opts.onHandshakeProblem?.({ id: this.idOf(stream), client: peerOf(stream), message: verdict.message });
+      this.refuse(stream, verdict.reply);
+      done(false);
+    };
+    stream.on('data', onData);
+  }
+
+  /** A failure reply, then the client has a little while to read it and go. */
+  private refuse(socket: net.Socket, reply: number): void {
+    clearTimeout(this.deadlines.get(socket));
+    // Half-open sockets wait for the client's FIN; one that never sends it is dropped.
+    const linger = setTimeout(() => socket.destroy(), DENIED_LINGER_MS);
+    socket.once('close', () => clearTimeout(linger));
+    if (socket.writable) socket.end(failureReply(reply));
+    else socket.destroy();
   }
 
   private onRequest(info: RequestInfo, accept: (intercept: true) => net.Socket | undefined): void {
     const socket = this.byPeer.get(endpointKey(info.srcAddr, info.srcPort));
     if (!socket) return;
     this.byPeer.delete(endpointKey(info.srcAddr, info.srcPort));
+    // The handshake is done; connecting upstream has its own time limit.
+    clearTimeout(this.deadlines.get(socket));
     const req: SocksRequest = {
       id: this.idOf(socket),
       client: peerOf(socket),
@@ -218,7 +325,6 @@ export class SocksServer {
     this.opts.onRequest(req, {
       accept: () => {
         decide();
-        socket.setTimeout(0);
         this.ownSockets.delete(socket);
         const accepted = accept(true) ?? socket;
         accepted.on('error', () => {});
@@ -226,10 +332,7 @@ export class SocksServer {
       },
       deny: (reply) => {
         decide();
-        // Half-open sockets wait for the client's FIN; one that never sends it is dropped.
-        socket.setTimeout(DENIED_LINGER_MS);
-        if (socket.writable) socket.end(failureReply(reply));
-        else socket.destroy();
+        this.refuse(socket, reply);
       },
       onAbort: (listener) => abortListeners.push(listener),
     });

@@ -9,6 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { SocksClient } from 'socks';
 import { decodeFrame } from '../../src/protocol/codec.js';
 import { Framer } from '../../src/protocol/framer.js';
@@ -84,6 +85,22 @@ export async function startProxy(opts: Partial<ProxyOptions> = {}): Promise<Reco
   const proxy = new MrimProxy({ host: '127.0.0.1', port: 0, ...opts, onEvent: (ev) => (events.push(ev), opts.onEvent?.(ev)) });
   const { port } = await proxy.listen();
   return { port, events, close: () => proxy.close() };
+}
+
+/**
+ * For a test file: what it starts (proxies, listeners, anything with a close) is closed after its last
+ * test, newest first. Call at the top of the file.
+ */
+export function closedAfterAll(): { keep<T extends { close(): Promise<void> | void }>(thing: T): T; proxyFor(opts?: Partial<ProxyOptions>): Promise<RecordingProxy> } {
+  const closers: Array<() => Promise<void> | void> = [];
+  after(async () => {
+    for (const close of closers.reverse()) await close();
+  });
+  const keep = <T extends { close(): Promise<void> | void }>(thing: T): T => {
+    closers.push(() => thing.close());
+    return thing;
+  };
+  return { keep, proxyFor: async (opts = {}) => keep(await startProxy(opts)) };
 }
 
 /** Connects through the SOCKS5 proxy (the `socks` package as the client). */

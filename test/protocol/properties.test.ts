@@ -10,6 +10,7 @@ import type { Direction } from '../../src/protocol/fields.js';
 import { Framer, type FramerEvent } from '../../src/protocol/framer.js';
 import { PACKETS } from '../../src/protocol/packets/index.js';
 import { SessionDecoder } from '../../src/protocol/session.js';
+import { split } from '../helpers/chunks.js';
 import { anyPacketArbitrary } from '../helpers/packet-arbitrary.js';
 
 const MINORS = [8, 14, 16, 21, 23];
@@ -20,18 +21,6 @@ const framesArb = fc
   .constantFrom(...MINORS)
   .chain((minor) => fc.array(fc.tuple(anyPacketArbitrary(PACKETS, minor), fc.nat({ max: 0xffff })), { minLength: 1, maxLength: 8 }).map((ps) => ({ minor, ps })))
   .map(({ minor, ps }) => ps.map(([p, seq]) => encodePacket(p.def.code, p.fields, { proto: `1.${minor}`, seq, dir: p.dir })));
-
-/** Cut points → chunks (1-byte pieces included). */
-function split(stream: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const p of [...points, stream.length]) {
-    chunks.push(stream.subarray(from, p));
-    from = p;
-  }
-  return chunks;
-}
 
 interface Run {
   events: FramerEvent[];

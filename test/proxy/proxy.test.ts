@@ -4,13 +4,14 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { encodePacket } from '../../src/protocol/codec.js';
 import { SessionDecoder } from '../../src/protocol/session.js';
 import type { TapEvent } from '../../src/tap/events.js';
 import { normalizeHost, replyForError } from '../../src/socks/server.js';
 import {
+  closedAfterAll,
   echoServer,
   FrameQueue,
   httpServer,
@@ -23,25 +24,12 @@ import {
   startProxy,
   waitForClose,
   withTimeout,
-  type Listening,
   type RecordingProxy,
 } from '../helpers/net.js';
 import { answerEachRequest, startScriptedServer } from '../helpers/scripted-server.js';
 import { renderTapEvent } from '../../src/render/text.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-async function proxyFor(opts: Parameters<typeof startProxy>[0] = {}): Promise<RecordingProxy> {
-  const p = await startProxy(opts);
-  cleanups.push(() => p.close());
-  return p;
-}
-function keep<T extends Listening>(l: T): T {
-  cleanups.push(() => l.close());
-  return l;
-}
+const { keep, proxyFor } = closedAfterAll();
 const frames = (events: TapEvent[], dir: 'c2s' | 's2c') =>
   events.flatMap((e) => (e.event.kind === 'frame' && e.event.dir === dir ? [e.event] : []));
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -41,7 +41,11 @@ const anketaType: FieldType<Fields> = {
     const columns: string[] = [];
     for (let i = 0; i < count; i++) {
       const b = readLps(r, c, `columns.${i}`);
-      if (b === TRUNCATED) return { maxRows, serverTime, columns, rows: [] };
+      if (b === TRUNCATED) {
+        // The payload ends inside the list: say so, or the frame would pass for one with fewer columns.
+        c.warnings.push(`ANKETA_INFO announces ${count} columns, the payload holds ${columns.length}`);
+        return { maxRows, serverTime, columns, rows: [] };
+      }
       columns.push(decodeText(b, ascii, c, `columns.${i}`));
     }
     const rows: Fields[] = [];

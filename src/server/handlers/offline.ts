@@ -1,14 +1,12 @@
 /** Offline storage: messages for users who are not logged in, sent at every login until DELETE_OFFLINE_MESSAGE. */
 import type { ClientConnection } from '../connection.js';
 import { deliveredText, offlineMessageFields } from '../message-fields.js';
-import { newUidl, type StoredMessage, type UserRecord } from '../users.js';
+import { newUidl, offlineRoom, type StoredMessage, type UserRecord } from '../users.js';
 import { lacks, str, type Handler, type Handlers, type ServerContext } from './context.js';
 
-const MAX_OFFLINE_MESSAGES = 500;
-
-/** False when the recipient's storage is full. */
+/** False when the recipient's storage is full (by count or by bytes). */
 export function storeOffline(recipient: UserRecord, message: StoredMessage): boolean {
-  if (recipient.offline.length >= MAX_OFFLINE_MESSAGES) return false;
+  if (!offlineRoom(recipient, message)) return false;
   recipient.offline.push({ ...message, uidl: newUidl() });
   return true;
 }
