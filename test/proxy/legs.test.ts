@@ -1,5 +1,7 @@
-// A client going through two SOCKS proxies — here the sniffing proxy chained to itself, as proxychains
-// would — shows one connection in two legs, linked, each decoding the same MRIM session.
+// A client going through two SOCKS proxies shows one connection in two legs, linked, each decoding the
+// same MRIM session. The sniffing proxy refuses to be chained to itself (its own address), so the chain
+// here is client → sniffer → a second SOCKS relay whose own onward connection goes through the sniffer
+// again — as proxychains over two proxies on one machine would look to it.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
@@ -12,6 +14,31 @@ const cleanups: Array<() => Promise<void>> = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
+
+/**
+ * A minimal second SOCKS5 relay: answers one CONNECT and makes the onward connection through the
+ * sniffer (`via`), so the sniffer sees both legs.
+ */
+async function chainedRelay(via: number): Promise<net.Server> {
+  const server = net.createServer((client) => {
+    let got = Buffer.alloc(0);
+    const onData = async (chunk: Buffer) => {
+      got = Buffer.concat([got, chunk]);
+      // Greeting (05 01 00) and an IPv4 CONNECT (10 bytes) arrive together from socksThrough.
+      if (got.length < 13) return;
+      client.off('data', onData);
+      const port = got.readUInt16BE(11);
+      const onward = await rawSocksConnect(via, `${got[7]}.${got[8]}.${got[9]}.${got[10]}`, port);
+      client.write(Buffer.from([5, 0, 5, 0, 0, 1, 127, 0, 0, 1, 0, 0]));
+      client.pipe(onward).pipe(client);
+      onward.resume();
+    };
+    client.on('data', onData);
+    client.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
 
 /** A second SOCKS5 handshake through an established tunnel: no auth, CONNECT to an IPv4 address. */
 async function socksThrough(socket: net.Socket, port: number): Promise<void> {
@@ -37,13 +64,16 @@ async function socksThrough(socket: net.Socket, port: number): Promise<void> {
 }
 
 describe('proxy: the SOCKS legs of one connection', () => {
-  it('client → proxy → the same proxy → server: the second leg is linked to the first, both decode the session', async () => {
+  it('client → proxy → a second relay → (through the proxy) → server: the second leg is linked to the first, both decode the session', async () => {
     const server = await startScriptedServer(answerEachRequest());
     cleanups.push(() => server.close());
     const proxy = await startProxy();
     cleanups.push(() => proxy.close());
+    const relay = await chainedRelay(proxy.port);
+    cleanups.push(() => new Promise((r) => relay.close(() => r())));
+    const relayPort = (relay.address() as net.AddressInfo).port;
 
-    const tunnel = await rawSocksConnect(proxy.port, '127.0.0.1', proxy.port);
+    const tunnel = await rawSocksConnect(proxy.port, '127.0.0.1', relayPort);
     await socksThrough(tunnel, server.port);
     const replies = new FrameQueue(tunnel);
     tunnel.resume();
