@@ -1,0 +1,188 @@
+/**
+ * `npm run bench [-- --json] [-- --quick]`: framing and decoding, proxy throughput and latency against
+ * peers (direct, a bare Node relay, microsocks, mitmdump -w) in the same run, capacity, capture cost.
+ * Figures are medians of several rounds; ratios are against baselines measured in the same run.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Table from 'cli-table3';
+import { readCapture } from '../src/capture/jsonl.js';
+import { benchFraming } from './framing.js';
+import { PEERS, chattyFrame, connectVia, fileSize, pingPong, rssOf, startSink, stopPeer, transfer, type Peer } from './proxy.js';
+
+const MB = 1024 * 1024;
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+const asJson = args.has('--json');
+const log = (line: string) => (asJson ? process.stderr : process.stdout).write(line + '\n');
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+const percentile = (v: number[], p: number) => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(v.length * p))];
+const dir = mkdtempSync(join(tmpdir(), 'mrimtap-bench-'));
+
+const ROUNDS = quick ? 2 : 3;
+const BULK_BYTES = (quick ? 8 : 32) * MB;
+const CHATTY_BYTES = (quick ? 3 : 12) * MB;
+const RTT_ROUNDS = quick ? 500 : 2000;
+const bulkPayload = randomBytes(64 * 1024); // raw non-MRIM bytes
+const chatty = Buffer.concat(Array.from({ length: 64 }, (_, i) => chattyFrame(i + 1)));
+const chattyFrameBytes = chatty.length / 64;
+
+interface ProxyRow {
+  peer: string;
+  skipped?: string;
+  bulkMBps?: number;
+  chattyMBps?: number;
+  chattyFramesPerS?: number;
+  rttP50us?: number;
+  rttP99us?: number;
+  /** Capture bytes per relayed byte (bulk, chatty), for peers that record. */
+  captureBulk?: number;
+  captureChatty?: number;
+  ratios?: Record<string, number>;
+}
+
+async function measurePeer(spec: (typeof PEERS)[number]): Promise<ProxyRow> {
+  if (spec.missing || !spec.start) return { peer: spec.name, skipped: spec.missing };
+  const run = async (what: string, fn: (peer: Peer) => Promise<number>, capture?: string) => {
+    const peer = await spec.start!(capture ?? join(dir, `${spec.name.replace(/\W+/g, '-')}-${what}.capture`));
+    try {
+      const value = await fn(peer);
+      return { value, captureBytes: fileSize(peer.capture), peer };
+    } finally {
+      await stopPeer(peer);
+    }
+  };
+  const once = async (payload: Buffer, total: number) => {
+    const sink = await startSink(total);
+    const result = await run(payload === bulkPayload ? 'bulk' : 'chatty', async (peer) => {
+      const ms: number[] = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        const sock = await connectVia(peer, sink.port);
+        ms.push(await transfer(sock, payload, total));
+        sock.destroy();
+      }
+      return median(ms);
+    });
+    await sink.close();
+    // The capture holds every round: per relayed byte, divide by all of them.
+    return { ms: result.value, capturePerByte: fileSize(result.peer.capture) / (total * ROUNDS), result };
+  };
+  const bulk = await once(bulkPayload, BULK_BYTES);
+  const chattyRun = await once(chatty, CHATTY_BYTES);
+  const echo = await startSink(0);
+  const rtts = (await run('rtt', async (peer) => {
+    const sock = await connectVia(peer, echo.port);
+    const r = await pingPong(sock, chattyFrame(1), RTT_ROUNDS);
+    sock.destroy();
+    return r as unknown as number;
+  })).value as unknown as number[];
+  await echo.close();
+  const stored = spec.name === 'mrimtap --record' ? join(dir, 'mrimtap-stored.jsonl') : undefined;
+  if (stored) {
+    rmSync(stored, { force: true });
+    (await import('node:fs')).renameSync(chattyRun.result.peer.capture!, stored);
+  }
+  const recording = spec.name.includes('-w') || spec.name.includes('record');
+  return {
+    peer: spec.name,
+    bulkMBps: BULK_BYTES / MB / (bulk.ms / 1000),
+    chattyMBps: CHATTY_BYTES / MB / (chattyRun.ms / 1000),
+    chattyFramesPerS: CHATTY_BYTES / chattyFrameBytes / (chattyRun.ms / 1000),
+    rttP50us: percentile(rtts, 0.5),
+    rttP99us: percentile(rtts, 0.99),
+    ...(recording ? { captureBulk: bulk.capturePerByte, captureChatty: chattyRun.capturePerByte } : {}),
+  };
+}
+
+/** 1,000 idle then 200 active sessions through `mrimtap proxy --record`. */
+async function capacity() {
+  const spec = PEERS.find((p) => p.name === 'mrimtap --record')!;
+  const IDLE = quick ? 300 : 1000;
+  const ACTIVE = quick ? 50 : 200;
+  const FRAMES = quick ? 200 : 500;
+  const capture = join(dir, 'capacity.jsonl');
+  const peer = await spec.start!(capture);
+  const echo = await startSink(0);
+  const perSession = chattyFrame(1).length * FRAMES;
+  const sink = await startSink(perSession);
+  let result;
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const rss0 = rssOf(peer.child!.pid);
+    const idle = [];
+    for (let i = 0; i < IDLE; i++) idle.push(await connectVia(peer, echo.port));
+    await new Promise((r) => setTimeout(r, 500));
+    const rss1 = rssOf(peer.child!.pid);
+    const frame = chattyFrame(1);
+    const payload = Buffer.concat(Array.from({ length: FRAMES }, () => frame));
+    const socks = await Promise.all(Array.from({ length: ACTIVE }, () => connectVia(peer, sink.port)));
+    const t0 = performance.now();
+    await Promise.all(socks.map((s) => transfer(s, payload, payload.length)));
+    const ms = performance.now() - t0;
+    for (const s of [...socks, ...idle]) s.destroy();
+    result = { idle: IDLE, active: ACTIVE, framesPerSession: FRAMES, rssPerIdleConnKiB: (rss1 - rss0) / IDLE / 1024, activeFramesPerS: (ACTIVE * FRAMES) / (ms / 1000) };
+  } finally {
+    await stopPeer(peer);
+    await sink.close();
+    await echo.close();
+  }
+  const text = readFileSync(capture, 'utf8');
+  const recorded = text.split('\n').filter((l) => l.includes('"kind":"frame"') && l.includes('"type":"MESSAGE"')).length;
+  return { ...result, framesExpected: result.active * result.framesPerSession, framesRecorded: recorded, framesLost: result.active * result.framesPerSession - recorded };
+}
+
+/** Decode of a stored capture: read back and re-decode every record. */
+async function decodeStored(path: string) {
+  const t0 = performance.now();
+  let frames = 0;
+  for await (const item of readCapture(path)) if (item.kind === 'event' && item.event.event.kind === 'frame') frames++;
+  const s = (performance.now() - t0) / 1000;
+  return { captureMB: fileSize(path) / MB, frames, framesPerS: frames / s, MBps: fileSize(path) / MB / s };
+}
+
+const started = performance.now();
+log(`mrimtap bench — node ${process.version}, ${process.platform}/${process.arch}${quick ? ', --quick' : ''}`);
+const framing = benchFraming(quick);
+const proxy: ProxyRow[] = [];
+for (const spec of PEERS) {
+  log(`  proxy: ${spec.name}…`);
+  proxy.push(await measurePeer(spec));
+}
+const base = (name: string) => proxy.find((r) => r.peer === name && !r.skipped);
+const ours = proxy.find((r) => r.peer === 'mrimtap --record')!;
+for (const row of proxy) {
+  if (row.skipped || row === ours) continue;
+  row.ratios = {
+    bulk: ours.bulkMBps! / row.bulkMBps!,
+    chatty: ours.chattyMBps! / row.chattyMBps!,
+    rttP50: ours.rttP50us! / row.rttP50us!,
+  };
+}
+log('  capacity…');
+const cap = await capacity();
+const stored = await decodeStored(join(dir, 'mrimtap-stored.jsonl'));
+rmSync(dir, { recursive: true, force: true });
+
+const f = (n: number | undefined, d = 1) => (n === undefined ? '–' : n.toFixed(d));
+const k = (n: number) => `${(n / 1000).toFixed(0)}k`;
+const t1 = new Table({ head: ['chunk', 'framing MB/s', 'frames/s', '× copy', 'decode MB/s', 'frames/s', '× copy', 'copy MB/s'] });
+for (const r of framing.rows) t1.push([`${r.chunk} B`, f(r.framingMBps), k(r.framingFramesPerS), f(r.framingVsCopy), f(r.decodeMBps), k(r.decodeFramesPerS), f(r.decodeVsCopy), f(r.copyMBps, 0)]);
+const t2 = new Table({ head: ['proxy', 'bulk MB/s', 'chatty MB/s', 'frames/s', 'RTT p50 µs', 'p99 µs', 'capture/byte bulk', 'chatty', 'mrimtap ÷ this (bulk/chatty/p50)'] });
+for (const r of proxy) {
+  if (r.skipped) t2.push([r.peer, { colSpan: 8, content: `skipped: ${r.skipped}` }]);
+  else t2.push([r.peer, f(r.bulkMBps), f(r.chattyMBps), k(r.chattyFramesPerS!), f(r.rttP50us, 0), f(r.rttP99us, 0), f(r.captureBulk, 2), f(r.captureChatty, 2), r.ratios ? `${f(r.ratios.bulk, 2)} / ${f(r.ratios.chatty, 2)} / ${f(r.ratios.rttP50, 2)}` : '']);
+}
+const seconds = (performance.now() - started) / 1000;
+const report = { node: process.version, quick, seconds, framing, proxy, capacity: cap, storedCapture: stored, chattyFrameBytes };
+if (asJson) {
+  process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+} else {
+  log('\n1. Framing and decoding (realistic S→C mix)\n' + t1.toString());
+  log(`small-frame decodeFrame: ${k(framing.smallDecodeFramesPerS)} frames/s (${framing.smallFrameBytes} B average); 1 B chunks cost ${f(framing.oneByteVs64KiB)}× per byte of 64 KiB`);
+  log(`\n2. Proxy throughput and latency (bulk: ${BULK_BYTES / MB} MB in 64 KiB of raw bytes; chatty: ${CHATTY_BYTES / MB} MB of ${chattyFrameBytes} B MESSAGE frames; median of ${ROUNDS})\n` + t2.toString());
+  log(`\n3. Capacity (mrimtap --record): ${cap.idle} idle sessions ${f(cap.rssPerIdleConnKiB)} KiB RSS each; ${cap.active} active × ${cap.framesPerSession} frames: ${k(cap.activeFramesPerS)} frames/s; frames lost from the capture: ${cap.framesLost} (${cap.framesRecorded}/${cap.framesExpected})`);
+  log(`4. Capture cost: ${f(ours.captureBulk, 2)}× (bulk) and ${f(ours.captureChatty, 2)}× (chatty) the relayed bytes; decode of a stored ${f(stored.captureMB)} MB capture: ${k(stored.framesPerS)} frames/s, ${f(stored.MBps)} MB/s`);
+  log(`\n${f(seconds, 0)} s`);
+}
