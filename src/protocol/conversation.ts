@@ -53,8 +53,13 @@ const REPLIES_OF = new Map<string, PacketDef[]>();
 for (const def of PACKETS as readonly PacketDef[]) {
   for (const request of def.reply?.requests ?? []) REPLIES_OF.set(request, [...(REPLIES_OF.get(request) ?? []), def]);
 }
-/** Outstanding requests kept at most: a peer that never answers must not grow the list without end. */
+/** Outstanding requests kept: a peer that never answers must not grow the list without end. */
 const MAX_PENDING = 4096;
+/**
+ * The oldest are dropped in batches once this many more are waiting: trimming one per frame moved the
+ * whole list each time, which made an unanswered flood (a one-way bulk of messages) cost O(4096) a frame.
+ */
+const TRIM_SLACK = 1024;
 
 const groupOf = (rule: ReplyRule, reply: string) => (rule.extra ? reply : '');
 
@@ -98,7 +103,7 @@ class ReplyTracker {
       this.pending.push({ ...base, group: '', expected: main.map((r) => r.name), awaited });
     }
     for (const r of replies.filter((r) => r.reply?.extra)) this.pending.push({ ...base, group: r.name, expected: [r.name], awaited: false });
-    if (this.pending.length > MAX_PENDING) this.pending.splice(0, this.pending.length - MAX_PENDING);
+    if (this.pending.length > MAX_PENDING + TRIM_SLACK) this.pending.splice(0, this.pending.length - MAX_PENDING);
     return info;
   }
 
