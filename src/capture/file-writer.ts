@@ -20,14 +20,47 @@ export function createOwnerOnly(path: string): number {
   return fd;
 }
 
-/** A file written in whole pieces: each `write` goes out with write(2) at once, so a crash keeps what was written. */
+/** Bytes held before they go out at once, so a flood of events costs one write(2) per 64 KiB. */
+export const FLUSH_BYTES = 64 * 1024;
+/** The longest time a piece waits in memory: what SIGKILL or a power cut can lose at most. */
+export const FLUSH_MS = 5;
+
+/** Files with pieces still in memory: the process flushes them as it exits (also on an uncaught exception). */
+const unflushed = new Set<OwnerOnlyFile>();
+let exitHookInstalled = false;
+
+function flushAllAtExit(): void {
+  for (const file of unflushed) {
+    try {
+      file.flush();
+    } catch {
+      // Exiting: the pieces written before this one are on disk.
+    }
+  }
+}
+
+/**
+ * A file written in whole pieces, batched: pieces go out with one write(2) once FLUSH_BYTES are held,
+ * FLUSH_MS after the first one waits, at `close` and at process exit. So Ctrl-C, SIGTERM and a crash
+ * of the program keep everything; only a SIGKILL or a power cut can lose the last few milliseconds (at
+ * most FLUSH_BYTES), and what is on disk is always whole pieces in order, at worst a last one torn.
+ * A write error of a timed flush is raised by the next `write` or by `close`.
+ */
 export class OwnerOnlyFile {
-  /** Bytes written so far. */
+  /** Bytes written so far (held ones included: the file holds them within FLUSH_MS). */
   bytes = 0;
   private fd: number | undefined;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private failed: Error | undefined;
 
   constructor(readonly path: string) {
     this.fd = createOwnerOnly(path);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.on('exit', flushAllAtExit);
+    }
   }
 
   get closed(): boolean {
@@ -36,15 +69,56 @@ export class OwnerOnlyFile {
 
   write(bytes: Buffer | string): void {
     if (this.fd === undefined) throw new Error(`capture ${this.path} is closed`);
+    this.raiseFailure();
     const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+    this.held.push(buf);
+    this.heldBytes += buf.length;
+    this.bytes += buf.length;
+    if (this.heldBytes >= FLUSH_BYTES) this.flush();
+    else if (!this.timer) {
+      unflushed.add(this);
+      this.timer = setTimeout(() => this.timedFlush(), FLUSH_MS);
+      // A recording alone must not keep the process alive; the exit hook writes what is held.
+      this.timer.unref();
+    }
+  }
+
+  /** Writes out what is held now. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    unflushed.delete(this);
+    if (this.fd === undefined || this.heldBytes === 0) return;
+    const buf = this.held.length === 1 ? this.held[0] : Buffer.concat(this.held, this.heldBytes);
+    this.held = [];
+    this.heldBytes = 0;
     // writeSync may write less than asked (a full disk, a signal): finish the piece or fail loudly.
     for (let at = 0; at < buf.length; ) at += writeSync(this.fd, buf, at);
-    this.bytes += buf.length;
   }
 
   close(): void {
     if (this.fd === undefined) return;
-    closeSync(this.fd);
-    this.fd = undefined;
+    try {
+      this.flush();
+      this.raiseFailure();
+    } finally {
+      closeSync(this.fd);
+      this.fd = undefined;
+    }
+  }
+
+  private timedFlush(): void {
+    try {
+      this.flush();
+    } catch (e) {
+      this.failed = e as Error;
+    }
+  }
+
+  private raiseFailure(): void {
+    if (!this.failed) return;
+    const e = this.failed;
+    this.failed = undefined;
+    throw e;
   }
 }

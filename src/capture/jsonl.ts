@@ -1,8 +1,9 @@
 /**
  * The mrimtap capture: JSON Lines, a header line, then one line per event (tap/line.ts) as it happens.
- * Writing: each line goes to the file with one write(2) on an fd opened 0600 (never through a symbolic
- * link: one planted at the path could send raw session bytes anywhere the user may write), so Ctrl-C,
- * SIGTERM or a crash leave every event written so far readable (at worst the last line is torn). Reading streams the
+ * Writing: lines go to an fd opened 0600 (never through a symbolic link: one planted at the path could
+ * send raw session bytes anywhere the user may write) in batches flushed within a few milliseconds, at
+ * close and at exit (file-writer.ts), so Ctrl-C, SIGTERM or a crash leave every event readable; a
+ * SIGKILL loses at most the last few milliseconds (at worst the last line is torn). Reading streams the
  * file: the header must be there and say it is a capture; after it, a line that is not a valid record
  * (torn by a crash, edited by hand) is reported with its line number and skipped, never fatal.
  */
