@@ -138,8 +138,11 @@ export function decodeString(bytes: Buffer, wanted: Encoding): DecodedString {
   const order: Encoding[] = wanted === 'utf16le' ? ['utf16le', 'cp1251'] : [wanted];
   for (const encoding of order) {
     if (encoding === 'utf16le' && bytes.length % 2 !== 0) continue;
-    const value = rawDecode(bytes, encoding);
-    if (encodeString(value, encoding).equals(bytes)) {
+    // Shortcuts of the round-trip check, which cost more than the decoding: UTF-16LE of an even length
+    // always round-trips (code units are copied, lone surrogates included), and ASCII reads the same in CP1251.
+    const ascii = encoding === 'cp1251' && isAscii(bytes);
+    const value = ascii ? bytes.toString('latin1') : rawDecode(bytes, encoding);
+    if (ascii || encoding === 'utf16le' || encodeString(value, encoding).equals(bytes)) {
       const problem = invalidCharacters(value, encoding);
       const out: DecodedString = { value, encoding };
       if (encoding !== wanted) out.note = `odd byte length ${bytes.length}: not UTF-16LE, read as CP1251`;
