@@ -40,6 +40,8 @@ interface Tracked {
 
 interface Pending extends Tracked {
   dir: Direction;
+  /** When it became outstanding, counted over both sides (for oldest-first across the two lists). */
+  order: number;
   index: number;
   time?: number;
   /** The replies this entry waits for: the request's answer ('') or one extra reply (its name). */
@@ -53,7 +55,7 @@ const REPLIES_OF = new Map<string, PacketDef[]>();
 for (const def of PACKETS as readonly PacketDef[]) {
   for (const request of def.reply?.requests ?? []) REPLIES_OF.set(request, [...(REPLIES_OF.get(request) ?? []), def]);
 }
-/** Outstanding requests kept: a peer that never answers must not grow the list without end. */
+/** Outstanding requests kept per side: a peer that never answers must not grow the list without end. */
 const MAX_PENDING = 4096;
 /**
  * The oldest are dropped in batches once this many more are waiting: trimming one per frame moved the
@@ -74,9 +76,13 @@ function answers(rule: ReplyRule, request: Pending, reply: Tracked): boolean {
   return requestField !== undefined && sameValue(request.fields[requestField], reply.fields[rule.field]);
 }
 
-/** Outstanding requests of both sides, and which one each reply answers. */
+/**
+ * Outstanding requests of both sides, and which one each reply answers. Each side's requests are a list
+ * of their own: a reply only ever answers the other side's, so it never walks past its own side's.
+ */
 class ReplyTracker {
-  private pending: Pending[] = [];
+  private readonly pending: Record<Direction, Pending[]> = { c2s: [], s2c: [] };
+  private nextOrder = 0;
 
   /**
    * Notes a frame sent in `dir`: returns (and retires) the newest outstanding request of the other side
@@ -86,10 +92,11 @@ class ReplyTracker {
     const def = packetByName(frame.type);
     const rule = def?.reply;
     let info: ReplyInfo | undefined;
-    for (let i = this.pending.length - 1; rule && def && i >= 0; i--) {
-      const p = this.pending[i];
-      if (p.dir === dir || p.group !== groupOf(rule, def.name) || !rule.requests.includes(p.type) || !answers(rule, p, frame)) continue;
-      this.pending.splice(i, 1);
+    const answerable = this.pending[dir === 'c2s' ? 's2c' : 'c2s'];
+    for (let i = answerable.length - 1; rule && def && i >= 0; i--) {
+      const p = answerable[i];
+      if (p.group !== groupOf(rule, def.name) || !rule.requests.includes(p.type) || !answers(rule, p, frame)) continue;
+      answerable.splice(i, 1);
       info = { type: p.type, seq: p.seq, index: p.index };
       if (time !== undefined && p.time !== undefined) info.latencyMs = time - p.time;
       break;
@@ -97,19 +104,23 @@ class ReplyTracker {
     // Only replies the other side sends can answer it (S→C MODIFY_CONTACT gets no MODIFY_CONTACT_ACK).
     const replies = (REPLIES_OF.get(frame.type) ?? []).filter((r) => r.dir !== dir && (r.reply?.answers?.(frame.fields, frame.type) ?? true));
     const main = replies.filter((r) => !r.reply?.extra);
+    const own = this.pending[dir];
     const base = { type: frame.type, seq: frame.seq, fields: frame.fields, dir, index, time };
     if (main.length) {
       const awaited = main.some((r) => r.reply?.awaited?.(frame.fields) ?? true);
-      this.pending.push({ ...base, group: '', expected: main.map((r) => r.name), awaited });
+      own.push({ ...base, order: this.nextOrder++, group: '', expected: main.map((r) => r.name), awaited });
     }
-    for (const r of replies.filter((r) => r.reply?.extra)) this.pending.push({ ...base, group: r.name, expected: [r.name], awaited: false });
-    if (this.pending.length > MAX_PENDING + TRIM_SLACK) this.pending.splice(0, this.pending.length - MAX_PENDING);
+    for (const r of replies.filter((r) => r.reply?.extra)) own.push({ ...base, order: this.nextOrder++, group: r.name, expected: [r.name], awaited: false });
+    if (own.length > MAX_PENDING + TRIM_SLACK) own.splice(0, own.length - MAX_PENDING);
     return info;
   }
 
   /** The requests still waiting for a reply they await, oldest first. */
   unanswered(): Unanswered[] {
-    return this.pending.filter((p) => p.awaited).map(({ type, seq, dir, index, time, expected }) => ({ type, seq, dir, index, expected, ...(time !== undefined ? { time } : {}) }));
+    return [...this.pending.c2s, ...this.pending.s2c]
+      .filter((p) => p.awaited)
+      .sort((a, b) => a.order - b.order)
+      .map(({ type, seq, dir, index, time, expected }) => ({ type, seq, dir, index, expected, ...(time !== undefined ? { time } : {}) }));
   }
 }
 
