@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Table from 'cli-table3';
 import { readCapture } from '../src/capture/jsonl.js';
 import { benchFraming } from './framing.js';
-import { PEERS, chattyFrame, connectVia, fileSize, pingPong, rssOf, startSink, stopPeer, transfer, type Peer } from './proxy.js';
+import { PEERS, bulkMrimFrame, chattyFrame, connectVia, fileSize, pingPong, rssOf, startSink, stopPeer, transfer, type Peer } from './proxy.js';
 
 const MB = 1024 * 1024;
 const args = new Set(process.argv.slice(2));
@@ -28,17 +28,21 @@ const RTT_ROUNDS = quick ? 500 : 2000;
 const bulkPayload = randomBytes(64 * 1024); // raw non-MRIM bytes
 const chatty = Buffer.concat(Array.from({ length: 64 }, (_, i) => chattyFrame(i + 1)));
 const chattyFrameBytes = chatty.length / 64;
+const bulkMrim = bulkMrimFrame(1);
 
 interface ProxyRow {
   peer: string;
   skipped?: string;
   bulkMBps?: number;
+  /** Bulk of 64 KiB MESSAGE frames: decoded and recorded whole. */
+  bulkMrimMBps?: number;
   chattyMBps?: number;
   chattyFramesPerS?: number;
   rttP50us?: number;
   rttP99us?: number;
   /** Capture bytes per relayed byte (bulk, chatty), for peers that record. */
   captureBulk?: number;
+  captureBulkMrim?: number;
   captureChatty?: number;
   ratios?: Record<string, number>;
 }
@@ -56,7 +60,7 @@ async function measurePeer(spec: (typeof PEERS)[number]): Promise<ProxyRow> {
   };
   const once = async (payload: Buffer, total: number) => {
     const sink = await startSink(total);
-    const result = await run(payload === bulkPayload ? 'bulk' : 'chatty', async (peer) => {
+    const result = await run(payload === bulkPayload ? 'bulk' : payload === bulkMrim ? 'bulk-mrim' : 'chatty', async (peer) => {
       const ms: number[] = [];
       for (let i = 0; i < ROUNDS; i++) {
         const sock = await connectVia(peer, sink.port);
@@ -70,6 +74,7 @@ async function measurePeer(spec: (typeof PEERS)[number]): Promise<ProxyRow> {
     return { ms: result.value, capturePerByte: fileSize(result.peer.capture) / (total * ROUNDS), result };
   };
   const bulk = await once(bulkPayload, BULK_BYTES);
+  const bulkMrimRun = await once(bulkMrim, Math.floor(BULK_BYTES / bulkMrim.length) * bulkMrim.length);
   const chattyRun = await once(chatty, CHATTY_BYTES);
   const echo = await startSink(0);
   const rtts = (await run('rtt', async (peer) => {
@@ -88,11 +93,12 @@ async function measurePeer(spec: (typeof PEERS)[number]): Promise<ProxyRow> {
   return {
     peer: spec.name,
     bulkMBps: BULK_BYTES / MB / (bulk.ms / 1000),
+    bulkMrimMBps: BULK_BYTES / MB / (bulkMrimRun.ms / 1000),
     chattyMBps: CHATTY_BYTES / MB / (chattyRun.ms / 1000),
     chattyFramesPerS: CHATTY_BYTES / chattyFrameBytes / (chattyRun.ms / 1000),
     rttP50us: percentile(rtts, 0.5),
     rttP99us: percentile(rtts, 0.99),
-    ...(recording ? { captureBulk: bulk.capturePerByte, captureChatty: chattyRun.capturePerByte } : {}),
+    ...(recording ? { captureBulk: bulk.capturePerByte, captureBulkMrim: bulkMrimRun.capturePerByte, captureChatty: chattyRun.capturePerByte } : {}),
   };
 }
 
@@ -156,6 +162,7 @@ for (const row of proxy) {
   if (row.skipped || row === ours) continue;
   row.ratios = {
     bulk: ours.bulkMBps! / row.bulkMBps!,
+    bulkMrim: ours.bulkMrimMBps! / row.bulkMrimMBps!,
     chatty: ours.chattyMBps! / row.chattyMBps!,
     rttP50: ours.rttP50us! / row.rttP50us!,
   };
@@ -169,10 +176,10 @@ const f = (n: number | undefined, d = 1) => (n === undefined ? '–' : n.toFixed
 const k = (n: number) => `${(n / 1000).toFixed(0)}k`;
 const t1 = new Table({ head: ['chunk', 'framing MB/s', 'frames/s', '× copy', 'decode MB/s', 'frames/s', '× copy', 'copy MB/s'] });
 for (const r of framing.rows) t1.push([`${r.chunk} B`, f(r.framingMBps), k(r.framingFramesPerS), f(r.framingVsCopy), f(r.decodeMBps), k(r.decodeFramesPerS), f(r.decodeVsCopy), f(r.copyMBps, 0)]);
-const t2 = new Table({ head: ['proxy', 'bulk MB/s', 'chatty MB/s', 'frames/s', 'RTT p50 µs', 'p99 µs', 'capture/byte bulk', 'chatty', 'mrimtap ÷ this (bulk/chatty/p50)'] });
+const t2 = new Table({ head: ['proxy', 'bulk MB/s', 'bulk MRIM MB/s', 'chatty MB/s', 'frames/s', 'RTT p50 µs', 'p99 µs', 'capture/byte bulk', 'bulk MRIM', 'chatty', 'mrimtap ÷ this (bulk/MRIM/chatty/p50)'] });
 for (const r of proxy) {
-  if (r.skipped) t2.push([r.peer, { colSpan: 8, content: `skipped: ${r.skipped}` }]);
-  else t2.push([r.peer, f(r.bulkMBps), f(r.chattyMBps), k(r.chattyFramesPerS!), f(r.rttP50us, 0), f(r.rttP99us, 0), f(r.captureBulk, 2), f(r.captureChatty, 2), r.ratios ? `${f(r.ratios.bulk, 2)} / ${f(r.ratios.chatty, 2)} / ${f(r.ratios.rttP50, 2)}` : '']);
+  if (r.skipped) t2.push([r.peer, { colSpan: 10, content: `skipped: ${r.skipped}` }]);
+  else t2.push([r.peer, f(r.bulkMBps), f(r.bulkMrimMBps), f(r.chattyMBps), k(r.chattyFramesPerS!), f(r.rttP50us, 0), f(r.rttP99us, 0), f(r.captureBulk, 2), f(r.captureBulkMrim, 2), f(r.captureChatty, 2), r.ratios ? `${f(r.ratios.bulk, 2)} / ${f(r.ratios.bulkMrim, 2)} / ${f(r.ratios.chatty, 2)} / ${f(r.ratios.rttP50, 2)}` : '']);
 }
 const seconds = (performance.now() - started) / 1000;
 const report = { node: process.version, quick, seconds, framing, proxy, capacity: cap, storedCapture: stored, chattyFrameBytes };
@@ -181,8 +188,8 @@ if (asJson) {
 } else {
   log('\n1. Framing and decoding (realistic S→C mix)\n' + t1.toString());
   log(`small-frame decodeFrame: ${k(framing.smallDecodeFramesPerS)} frames/s (${framing.smallFrameBytes} B average); 1 B chunks cost ${f(framing.oneByteVs64KiB)}× per byte of 64 KiB`);
-  log(`\n2. Proxy throughput and latency (bulk: ${BULK_BYTES / MB} MB in 64 KiB of raw bytes; chatty: ${CHATTY_BYTES / MB} MB of ${chattyFrameBytes} B MESSAGE frames; median of ${ROUNDS})\n` + t2.toString());
+  log(`\n2. Proxy throughput and latency (bulk: ${BULK_BYTES / MB} MB in 64 KiB writes of raw non-MRIM bytes; bulk MRIM: the same in 64 KiB MESSAGE frames; chatty: ${CHATTY_BYTES / MB} MB of ${chattyFrameBytes} B MESSAGE frames; median of ${ROUNDS})\n` + t2.toString());
   log(`\n3. Capacity (mrimtap --record): ${cap.idle} idle sessions ${f(cap.rssPerIdleConnKiB)} KiB RSS each; ${cap.active} active × ${cap.framesPerSession} frames: ${k(cap.activeFramesPerS)} frames/s; frames lost from the capture: ${cap.framesLost} (${cap.framesRecorded}/${cap.framesExpected})`);
-  log(`4. Capture cost: ${f(ours.captureBulk, 2)}× (bulk) and ${f(ours.captureChatty, 2)}× (chatty) the relayed bytes; decode of a stored ${f(stored.captureMB)} MB capture: ${k(stored.framesPerS)} frames/s, ${f(stored.MBps)} MB/s`);
+  log(`4. Capture cost: ${f(ours.captureBulk, 2)}× (bulk; the tap stops decoding, and so recording, a direction after 128 KiB without an MRIM frame), ${f(ours.captureBulkMrim, 2)}× (bulk MRIM) and ${f(ours.captureChatty, 2)}× (chatty) the relayed bytes; decode of a stored ${f(stored.captureMB)} MB capture: ${k(stored.framesPerS)} frames/s, ${f(stored.MBps)} MB/s`);
   log(`\n${f(seconds, 0)} s`);
 }

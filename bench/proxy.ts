@@ -5,6 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodePacket } from '../src/protocol/codec.js';
 
@@ -95,12 +96,17 @@ export const PEERS: PeerSpec[] = [
       return { name: 'mitmdump -w', port, child, capture };
     },
   },
-  {
-    name: 'mrimtap --record',
-    start: (capture) =>
-      startPrinting('mrimtap --record', process.execPath, ['bin/mrimtap.js', 'proxy', '--port', '0', '--quiet', '--record', capture], /SOCKS5 on 127\.0\.0\.1:(\d+)/, capture),
-  },
+  mrimtapPeer('mrimtap --record', join(ROOT, 'bin/mrimtap.js')),
+  // An older checkout (BENCH_BASELINE=DIR, its dependencies installed) measured in the same run: before/after.
+  ...(process.env.BENCH_BASELINE ? [mrimtapPeer('baseline mrimtap --record', join(process.env.BENCH_BASELINE, 'bin/mrimtap.js'))] : []),
 ];
+
+function mrimtapPeer(name: string, bin: string): PeerSpec {
+  return {
+    name,
+    start: (capture) => startPrinting(name, process.execPath, [bin, 'proxy', '--port', '0', '--quiet', '--record', capture], /SOCKS5 on 127\.0\.0\.1:(\d+)/, capture),
+  };
+}
 
 /** Stops a peer and waits for it (SIGINT: mrimtap and mitmdump finish their captures on it). */
 export async function stopPeer(peer: Peer): Promise<void> {
@@ -191,6 +197,11 @@ export async function startSink(expected: number): Promise<{ port: number; close
 /** A realistic ~300 B MESSAGE frame (CP1251-able Cyrillic text, rtf " "). */
 export function chattyFrame(seq: number): Buffer {
   return encodePacket('MESSAGE', { flags: 0, to: 'friend.of.alice@mail.ru', text: `Сообщение ${seq}: как дела, что нового? `.repeat(3), rtf: ' ' }, { proto: '1.21', seq });
+}
+
+/** A 64 KiB MESSAGE frame (UTF-16LE text), for bulk traffic the proxy decodes and records in full. */
+export function bulkMrimFrame(seq: number): Buffer {
+  return encodePacket('MESSAGE', { flags: 0, to: 'friend.of.alice@mail.ru', text: 'Ы'.repeat(32_700), rtf: ' ' }, { proto: '1.21', seq });
 }
 
 /** One-way transfer of `payload` repeated to `total` bytes; resolves with the ms from first byte to the ack. */
