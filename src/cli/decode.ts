@@ -4,10 +4,12 @@
  */
 import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
-import { CaptureFileError } from '../capture/format.js';
-import { openCapture } from '../capture/open.js';
+import { CaptureFileError, type OpenedCapture } from '../capture/format.js';
+import { checkDistinctFiles } from '../capture/convert.js';
+import { createWriter, openCapture, openCaptureStream } from '../capture/open.js';
+import { SubsetWriter } from '../capture/subset.js';
 import { SessionDecoder, type SessionEvent } from '../protocol/session.js';
-import { FILTER_SYNTAX } from '../render/filter.js';
+import { FILTER_SYNTAX, type EventFilter } from '../render/filter.js';
 import { eventToJson } from '../tap/line.js';
 import { formatTapEvent } from '../render/live.js';
 import { renderEvent } from '../render/text.js';
@@ -22,6 +24,7 @@ interface DecodeFlags {
   json?: boolean;
   hex?: boolean;
   filter?: string;
+  write?: string;
   showSecrets?: boolean;
   maxFrameSize: string;
 }
@@ -30,13 +33,14 @@ export function register(program: Command): void {
   program
     .command('decode')
     .description('decode a capture (proxy recording, pcap, pcapng) or a raw MRIM byte stream into an annotated listing or JSON Lines')
-    .argument('[capture]', 'a capture recorded by `mrimtap proxy --record` (.jsonl), or a .pcap/.pcapng file')
+    .argument('[capture]', 'a capture recorded by `mrimtap proxy --record` (.jsonl), or a .pcap/.pcapng file; - reads one from stdin')
     .option('--raw <file>', 'instead of a capture: a file holding the bytes one side sent, as they crossed the wire')
     .option('--from <side>', 'with --raw: who sent them, client or server')
     .option('--proto <version>', 'with --raw: protocol version to assume until the stream announces one, e.g. 1.8')
     .option('--json', 'print JSON Lines, one object per event')
     .option('--hex', 'add a hexdump of every frame')
     .option('--filter <expr>', `show only some events: ${FILTER_SYNTAX}`)
+    .option('-w, --write <file>', 'instead of printing: write the selected events (with --filter) as a mrimtap capture, raw bytes and header kept')
     .option('--show-secrets', 'show passwords and session keys instead of masking them')
     .option(...MAX_FRAME_SIZE_OPTION)
     .action(async (capture: string | undefined, flags: DecodeFlags) => {
@@ -45,28 +49,55 @@ export function register(program: Command): void {
         // A capture knows both directions and the version of every frame; these would be silently ignored.
         throw new CliError('--from and --proto go with --raw FILE; a capture says who sent each frame and in which version');
       }
+      if (flags.write !== undefined && capture === undefined) throw new CliError('-w writes a subset of a CAPTURE: give one (or - for stdin)');
       if (capture !== undefined) return decodeCapture(capture, flags);
       if (flags.raw !== undefined) return decodeRaw(flags.raw, flags);
       throw new CliError('nothing to decode: give a CAPTURE file (.jsonl, .pcap, .pcapng), or --raw FILE --from client|server');
     });
 }
 
+const STDIN = '-';
+
 async function decodeCapture(path: string, flags: DecodeFlags): Promise<void> {
   const filter = parseFilterOption(flags.filter);
   const maxFrameSize = parseMaxFrameSize(flags.maxFrameSize);
-  await checkInputFile(path);
-  const fmt = { json: flags.json, hex: flags.hex, showSecrets: flags.showSecrets, color };
+  const name = path === STDIN ? 'stdin' : path;
+  if (path !== STDIN) await checkInputFile(path);
   try {
-    const capture = await openCapture(path, { maxFrameSize });
+    if (flags.write !== undefined && path !== STDIN) await checkDistinctFiles(path, flags.write);
+    const capture = path === STDIN ? await openCaptureStream(process.stdin, name, { maxFrameSize }) : await openCapture(path, { maxFrameSize });
+    if (flags.write !== undefined) return await writeSubset(capture, flags.write, filter, name);
+    const fmt = { json: flags.json, hex: flags.hex, showSecrets: flags.showSecrets, color };
     if (!flags.json) await writeOut(color.dim(capture.description));
     for await (const entry of capture.entries) {
-      if (entry.kind === 'problem') process.stderr.write(`mrimtap: ${path}: ${entry.message}\n`);
+      if (entry.kind === 'problem') process.stderr.write(`mrimtap: ${name}: ${entry.message}\n`);
       else if (!filter || filter(entry.event)) await writeOut(formatTapEvent(entry.event, fmt));
     }
   } catch (e) {
     if (e instanceof CaptureFileError) throw new CliError(e.message);
-    throw new CliError(fileErrorText(path, e));
+    // A file system error names its file: the input, or the one -w writes.
+    throw new CliError(fileErrorText((e as { path?: string }).path === flags.write ? String(flags.write) : name, e));
   }
+}
+
+/** `-w`: the selected events into a new capture, the input's header kept; a summary on stderr. */
+async function writeSubset(capture: OpenedCapture, out: string, filter: EventFilter | undefined, name: string): Promise<void> {
+  const writer = createWriter(out, capture.info);
+  const subset = new SubsetWriter(writer);
+  let total = 0;
+  try {
+    for await (const entry of capture.entries) {
+      if (entry.kind === 'problem') {
+        process.stderr.write(`mrimtap: ${name}: ${entry.message}\n`);
+        continue;
+      }
+      total++;
+      subset.offer(entry.event, !filter || filter(entry.event));
+    }
+  } finally {
+    writer.close();
+  }
+  process.stderr.write(`${out}: ${subset.selected} of ${total} events selected, ${writer.events} written with their connections' open and close\n`);
 }
 
 /** One direction's bytes: no connection, no peers (a filter's `conn` is 1). */
