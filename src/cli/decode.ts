@@ -16,6 +16,7 @@ import { renderEvent } from '../render/text.js';
 import { CliError, fileErrorText } from './errors.js';
 import { MAX_FRAME_SIZE_OPTION, checkInputFile, parseFilterOption, parseMaxFrameSize, parseProtoOption } from './options.js';
 import { color, writeOut } from './output.js';
+import { waitForSignal } from './signals.js';
 
 interface DecodeFlags {
   raw?: string;
@@ -25,6 +26,7 @@ interface DecodeFlags {
   hex?: boolean;
   filter?: string;
   write?: string;
+  follow?: boolean;
   showSecrets?: boolean;
   maxFrameSize: string;
 }
@@ -41,6 +43,7 @@ export function register(program: Command): void {
     .option('--hex', 'add a hexdump of every frame')
     .option('--filter <expr>', `show only some events: ${FILTER_SYNTAX}`)
     .option('-w, --write <file>', 'instead of printing: write the selected events (with --filter) as a mrimtap capture, raw bytes and header kept')
+    .option('-f, --follow', 'keep printing what is appended to a recording still being written (like tail -f) until Ctrl-C')
     .option('--show-secrets', 'show passwords and session keys instead of masking them')
     .option(...MAX_FRAME_SIZE_OPTION)
     .action(async (capture: string | undefined, flags: DecodeFlags) => {
@@ -63,9 +66,12 @@ async function decodeCapture(path: string, flags: DecodeFlags): Promise<void> {
   const maxFrameSize = parseMaxFrameSize(flags.maxFrameSize);
   const name = path === STDIN ? 'stdin' : path;
   if (path !== STDIN) await checkInputFile(path);
+  if (flags.follow && path === STDIN) throw new CliError('--follow reads a recording file as it grows; stdin is read to its end anyway');
+  const stop = flags.follow ? followUntilSignal() : undefined;
   try {
     if (flags.write !== undefined && path !== STDIN) await checkDistinctFiles(path, flags.write);
-    const capture = path === STDIN ? await openCaptureStream(process.stdin, name, { maxFrameSize }) : await openCapture(path, { maxFrameSize });
+    const capture = path === STDIN ? await openCaptureStream(process.stdin, name, { maxFrameSize }) : await openCapture(path, { maxFrameSize, follow: stop?.signal });
+    if (flags.follow && capture.format !== 'mrimtap') throw new CliError(`--follow reads a mrimtap recording (.jsonl) as it is written; ${name} is a ${capture.format} capture`);
     if (flags.write !== undefined) return await writeSubset(capture, flags.write, filter, name);
     const fmt = { json: flags.json, hex: flags.hex, showSecrets: flags.showSecrets, color };
     if (!flags.json) await writeOut(color.dim(capture.description));
@@ -74,10 +80,21 @@ async function decodeCapture(path: string, flags: DecodeFlags): Promise<void> {
       else if (!filter || filter(entry.event)) await writeOut(formatTapEvent(entry.event, fmt));
     }
   } catch (e) {
+    if (e instanceof CliError) throw e;
     if (e instanceof CaptureFileError) throw new CliError(e.message);
     // A file system error names its file: the input, or the one -w writes.
     throw new CliError(fileErrorText((e as { path?: string }).path === flags.write ? String(flags.write) : name, e));
+  } finally {
+    stop?.cancel();
   }
+}
+
+/** `--follow` ends at Ctrl-C or SIGTERM: what was read by then is printed, and the exit is clean. */
+function followUntilSignal(): { signal: AbortSignal; cancel(): void } {
+  const controller = new AbortController();
+  const stop = waitForSignal();
+  void stop.received.then(() => controller.abort());
+  return { signal: controller.signal, cancel: stop.cancel };
 }
 
 /** `-w`: the selected events into a new capture, the input's header kept; a summary on stderr. */
