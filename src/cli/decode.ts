@@ -9,7 +9,9 @@ import { checkDistinctFiles } from '../capture/convert.js';
 import { createWriter, openCapture, openCaptureStream } from '../capture/open.js';
 import { SubsetWriter } from '../capture/subset.js';
 import { SessionDecoder, type SessionEvent } from '../protocol/session.js';
-import { FILTER_SYNTAX, type EventFilter } from '../render/filter.js';
+import { FILTER_SYNTAX, FilterError, fieldColumns } from '../render/filter.js';
+import { TIME_FORMATS, listingClock, type TimeFormat } from '../render/clock.js';
+import type { TapEvent } from '../tap/events.js';
 import { eventToJson } from '../tap/line.js';
 import { formatTapEvent } from '../render/live.js';
 import { renderEvent } from '../render/text.js';
@@ -27,6 +29,9 @@ interface DecodeFlags {
   filter?: string;
   write?: string;
   follow?: boolean;
+  count?: string;
+  time?: string;
+  fields?: string;
   showSecrets?: boolean;
   maxFrameSize: string;
 }
@@ -44,6 +49,9 @@ export function register(program: Command): void {
     .option('--filter <expr>', `show only some events: ${FILTER_SYNTAX}`)
     .option('-w, --write <file>', 'instead of printing: write the selected events (with --filter) as a mrimtap capture, raw bytes and header kept')
     .option('-f, --follow', 'keep printing what is appended to a recording still being written (like tail -f) until Ctrl-C')
+    .option('-c, --count <n>', 'stop after N frames shown (those --filter selects)')
+    .option('--time <format>', `how the listing shows times: ${TIME_FORMATS.join(', ')} (seconds since the first event, since the previous one)`)
+    .option('--fields <names>', 'print tab-separated columns of these filter fields instead (type,seq,text, like tshark -T fields -e)')
     .option('--show-secrets', 'show passwords and session keys instead of masking them')
     .option(...MAX_FRAME_SIZE_OPTION)
     .action(async (capture: string | undefined, flags: DecodeFlags) => {
@@ -64,6 +72,7 @@ const STDIN = '-';
 async function decodeCapture(path: string, flags: DecodeFlags): Promise<void> {
   const filter = parseFilterOption(flags.filter);
   const maxFrameSize = parseMaxFrameSize(flags.maxFrameSize);
+  const limit = parseCount(flags.count);
   const name = path === STDIN ? 'stdin' : path;
   if (path !== STDIN) await checkInputFile(path);
   if (flags.follow && path === STDIN) throw new CliError('--follow reads a recording file as it grows; stdin is read to its end anyway');
@@ -72,12 +81,21 @@ async function decodeCapture(path: string, flags: DecodeFlags): Promise<void> {
     if (flags.write !== undefined && path !== STDIN) await checkDistinctFiles(path, flags.write);
     const capture = path === STDIN ? await openCaptureStream(process.stdin, name, { maxFrameSize }) : await openCapture(path, { maxFrameSize, follow: stop?.signal });
     if (flags.follow && capture.format !== 'mrimtap') throw new CliError(`--follow reads a mrimtap recording (.jsonl) as it is written; ${name} is a ${capture.format} capture`);
-    if (flags.write !== undefined) return await writeSubset(capture, flags.write, filter, name);
-    const fmt = { json: flags.json, hex: flags.hex, showSecrets: flags.showSecrets, color };
-    if (!flags.json) await writeOut(color.dim(capture.description));
-    for await (const entry of capture.entries) {
-      if (entry.kind === 'problem') process.stderr.write(`mrimtap: ${name}: ${entry.message}\n`);
-      else if (!filter || filter(entry.event)) await writeOut(formatTapEvent(entry.event, fmt));
+    const show = flags.write !== undefined ? subsetSink(capture, flags.write) : await listingSink(capture, flags);
+    let frames = 0;
+    try {
+      for await (const entry of capture.entries) {
+        if (entry.kind === 'problem') {
+          process.stderr.write(`mrimtap: ${name}: ${entry.message}\n`);
+          continue;
+        }
+        const selected = !filter || filter(entry.event);
+        await show.offer(entry.event, selected);
+        // Leaving the loop ends the reading (and a --follow) at once.
+        if (selected && entry.event.event.kind === 'frame' && ++frames === limit) break;
+      }
+    } finally {
+      show.end();
     }
   } catch (e) {
     if (e instanceof CliError) throw e;
@@ -97,24 +115,62 @@ function followUntilSignal(): { signal: AbortSignal; cancel(): void } {
   return { signal: controller.signal, cancel: stop.cancel };
 }
 
-/** `-w`: the selected events into a new capture, the input's header kept; a summary on stderr. */
-async function writeSubset(capture: OpenedCapture, out: string, filter: EventFilter | undefined, name: string): Promise<void> {
+/** Where the events of a capture go: each with whether the filter selected it. */
+interface Sink {
+  offer(ev: TapEvent, selected: boolean): void | Promise<void>;
+  end(): void;
+}
+
+/** `-w`: the selected events into a new capture, the input's header kept; a summary on stderr at the end. */
+function subsetSink(capture: OpenedCapture, out: string): Sink {
   const writer = createWriter(out, capture.info);
   const subset = new SubsetWriter(writer);
   let total = 0;
-  try {
-    for await (const entry of capture.entries) {
-      if (entry.kind === 'problem') {
-        process.stderr.write(`mrimtap: ${name}: ${entry.message}\n`);
-        continue;
-      }
+  return {
+    offer(ev, selected) {
       total++;
-      subset.offer(entry.event, !filter || filter(entry.event));
-    }
-  } finally {
-    writer.close();
+      subset.offer(ev, selected);
+    },
+    end() {
+      writer.close();
+      process.stderr.write(`${out}: ${subset.selected} of ${total} events selected, ${writer.events} written with their connections' open and close\n`);
+    },
+  };
+}
+
+/** The listing on stdout: annotated text, JSON Lines, or --fields columns. */
+async function listingSink(capture: OpenedCapture, flags: DecodeFlags): Promise<Sink> {
+  const clock = listingClock(parseTimeFormat(flags.time));
+  if (flags.fields !== undefined) {
+    const row = parseFieldsOption(flags.fields, clock, flags.showSecrets);
+    return { offer: async (ev, selected) => (selected ? writeOut(row(ev).join('\t')) : undefined), end() {} };
   }
-  process.stderr.write(`${out}: ${subset.selected} of ${total} events selected, ${writer.events} written with their connections' open and close\n`);
+  const fmt = { json: flags.json, hex: flags.hex, showSecrets: flags.showSecrets, color, clock };
+  if (!flags.json) await writeOut(color.dim(capture.description));
+  return { offer: async (ev, selected) => (selected ? writeOut(formatTapEvent(ev, fmt)) : undefined), end() {} };
+}
+
+function parseTimeFormat(text: string | undefined): TimeFormat {
+  if (text === undefined) return 'absolute';
+  if (!(TIME_FORMATS as readonly string[]).includes(text)) throw new CliError(`--time must be ${TIME_FORMATS.join(', ')}, not "${text}"`);
+  return text as TimeFormat;
+}
+
+function parseFieldsOption(text: string, clock: (ms: number) => string, showSecrets?: boolean): (ev: TapEvent) => string[] {
+  const names = text.split(',').map((n) => n.trim());
+  if (names.some((n) => n === '')) throw new CliError(`--fields takes names separated by commas (type,seq,text), not "${text}"`);
+  try {
+    return fieldColumns(names, { clock, showSecrets });
+  } catch (e) {
+    if (e instanceof FilterError) throw new CliError(`--fields: ${e.message}`);
+    throw e;
+  }
+}
+
+function parseCount(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[1-9]\d*$/.test(text)) throw new CliError(`-c takes a number of frames (1 or more), not "${text}"`);
+  return Number(text);
 }
 
 /** One direction's bytes: no connection, no peers (a filter's `conn` is 1). */
