@@ -24,6 +24,11 @@ export interface OpenedCapture {
 export interface OpenOptions {
   /** Formats that decode raw TCP streams report frames announcing a larger payload and skip them. */
   maxFrameSize?: number;
+  /**
+   * Formats written as they are recorded (a mrimtap recording) keep reading what is appended to the
+   * file, like `tail -f`, until this is aborted; the others read the file as it is.
+   */
+  follow?: AbortSignal;
 }
 
 /** What a recording says about itself, besides the format. */

@@ -8,7 +8,10 @@
  * (torn by a crash, edited by hand) is reported with its line number and skipped, never fatal.
  */
 import { createReadStream, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { TapEvent } from '../tap/events.js';
 import { recordToTapEvent, tapEventToJson } from '../tap/line.js';
 import { OwnerOnlyFile } from './file-writer.js';
@@ -174,11 +177,41 @@ export function isJsonLinesHead(head: Buffer, wholeFile: boolean): boolean {
   }
 }
 
+/** How often a followed capture is looked at for new lines: a recording is written as events happen. */
+const FOLLOW_POLL_MS = 100;
+const FOLLOW_READ_SIZE = 64 * 1024;
+
+/**
+ * The file's text as it grows, like `tail -f`: at its end, waits for more until `stop` is aborted,
+ * then reads what came last and ends.
+ */
+async function* growingText(path: string, stop: AbortSignal): AsyncGenerator<string> {
+  const fh = await open(path, 'r');
+  const decoder = new StringDecoder('utf8');
+  const buf = Buffer.alloc(FOLLOW_READ_SIZE);
+  try {
+    for (let pos = 0; ; ) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead > 0) {
+        pos += bytesRead;
+        yield decoder.write(buf.subarray(0, bytesRead));
+        continue;
+      }
+      if (stop.aborted) break;
+      await sleep(FOLLOW_POLL_MS, undefined, { signal: stop }).catch(() => undefined);
+    }
+    yield decoder.end();
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * Streams a capture: the header first (a CaptureFileError if there is none), then each event or each
- * problem with its line number. File system errors are thrown as they are.
+ * problem with its line number. With `follow`, keeps reading what is appended until it is aborted.
+ * File system errors are thrown as they are.
  */
-export async function* readCapture(path: string): AsyncGenerator<CaptureItem> {
+export async function* readCapture(path: string, follow?: AbortSignal): AsyncGenerator<CaptureItem> {
   let lineNo = 0;
   let headerSeen = false;
   function* handle(line: string, torn: boolean): Generator<CaptureItem> {
@@ -211,7 +244,8 @@ export async function* readCapture(path: string): AsyncGenerator<CaptureItem> {
   let pieces: string[] = [];
   let held = 0;
   let skipping = false;
-  for await (const chunk of createReadStream(path, { encoding: 'utf8' }) as AsyncIterable<string>) {
+  const text = follow ? growingText(path, follow) : (createReadStream(path, { encoding: 'utf8' }) as AsyncIterable<string>);
+  for await (const chunk of text) {
     for (let start = 0; ; ) {
       const nl = chunk.indexOf('\n', start);
       const piece = chunk.slice(start, nl === -1 ? undefined : nl);
@@ -251,8 +285,8 @@ export const mrimtapCapture: FileFormat = {
   // Every line is a JSON object, the header first.
   sniff: isJsonLinesHead,
   writes: 'mrimtap',
-  async open(path) {
-    const items = readCapture(path);
+  async open(path, opts) {
+    const items = readCapture(path, opts.follow);
     // The first item is the header: readCapture throws before anything else when there is none.
     const h = ((await items.next()).value as Extract<CaptureItem, { kind: 'header' }>).header;
     return { format: 'mrimtap', description: describeHeader(h), info: headerInfo(h), entries: entries(items) };

@@ -3,7 +3,12 @@
  * reads it with its format; `createWriter` records one. A new format is one file providing a FileFormat
  * (format.ts) and one line in FORMATS.
  */
-import { open } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { CaptureFileError, type CaptureWriter, type FileFormat, type OpenedCapture, type OpenOptions, type RecordingInfo, type WriterOptions } from './format.js';
 import { captureDocument } from './json-document.js';
 import { mrimtapCapture } from './jsonl.js';
@@ -31,13 +36,47 @@ async function readHead(path: string): Promise<{ head: Buffer; wholeFile: boolea
  * CaptureFileError whose message names the file; file system errors are thrown as they are.
  */
 export async function openCapture(path: string, opts: OpenOptions = {}): Promise<OpenedCapture> {
+  return openNamed(path, path, opts);
+}
+
+/** Opens the file at `path`, naming it `name` in errors. */
+async function openNamed(path: string, name: string, opts: OpenOptions): Promise<OpenedCapture> {
   const { head, wholeFile } = await readHead(path);
   const format = FORMATS.find((f) => f.sniff(head, wholeFile));
-  if (!format) throw new CaptureFileError(`${path} is not a capture: expected ${FORMATS.map((f) => f.label).join(' or ')}`);
+  if (!format) throw new CaptureFileError(`${name} is not a capture: expected ${FORMATS.map((f) => f.label).join(' or ')}`);
   try {
     return await format.open(path, opts);
   } catch (e) {
-    if (e instanceof CaptureFileError) throw new CaptureFileError(`${path}: ${e.message}`, { cause: e });
+    if (e instanceof CaptureFileError) throw new CaptureFileError(`${name}: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
+/**
+ * Opens a capture arriving on a stream (`tcpdump -w - | mrimtap decode -`), named `name` in errors.
+ * The formats read files (pcap needs its whole header, a document its end), so the stream is spooled
+ * to a private temporary file first, removed once the entries are read or the capture is refused.
+ */
+export async function openCaptureStream(input: Readable, name: string, opts: OpenOptions = {}): Promise<OpenedCapture> {
+  const dir = await mkdtemp(join(tmpdir(), 'mrimtap-stdin-'));
+  const removeSpool = () => rm(dir, { recursive: true, force: true });
+  try {
+    const spool = join(dir, 'capture');
+    await pipeline(input, createWriteStream(spool, { mode: 0o600, flags: 'wx' }));
+    const capture = await openNamed(spool, name, opts);
+    const entries = capture.entries;
+    return {
+      ...capture,
+      entries: (async function* () {
+        try {
+          yield* entries;
+        } finally {
+          await removeSpool();
+        }
+      })(),
+    };
+  } catch (e) {
+    await removeSpool();
     throw e;
   }
 }

@@ -11,6 +11,7 @@ import type { FieldSpec, Layout } from '../protocol/fields.js';
 import { parseProto } from '../protocol/header.js';
 import { CONTACT_COLUMNS, GROUP_COLUMNS, GROUP_MASK, PACKETS, contactMaskFor, maskSpecs, packetByName, type PacketDef } from '../protocol/packets/index.js';
 import { EVENT_KINDS as ALL_KINDS, type TapEvent } from '../tap/events.js';
+import { maskFields } from '../tap/mask.js';
 import { FilterError, parseFilterSyntax, type FilterNode, type Operator } from './filter-syntax.js';
 
 export { FilterError } from './filter-syntax.js';
@@ -462,5 +463,33 @@ export function parseFilter(expr: string | undefined): EventFilter {
   return (ev) => {
     scope.start ??= timeOf(ev);
     return test(ev, scope);
+  };
+}
+
+/**
+ * `--fields type,seq,text`: the values of filter fields for one event, as columns (like `tshark -T
+ * fields -e`): empty where the event has none, several values joined by `,`, tabs and line breaks
+ * escaped so that a row stays one line; secrets masked unless `showSecrets`. An unknown name is a FilterError naming the nearest.
+ */
+export function fieldColumns(names: readonly string[], opts: { clock: (ms: number) => string; showSecrets?: boolean }): (ev: TapEvent) => string[] {
+  const { clock } = opts;
+  const scope: Scope = {};
+  const columns = names.map((name): ((ev: TapEvent) => unknown[]) => {
+    const key = name.toLowerCase();
+    if (key === 'time') return (ev) => (ev.event.time === undefined ? [] : [clock(ev.event.time).trim()]);
+    if ((FILTER_KEYS as readonly string[]).includes(key)) return (ev) => [keyValue(key as Key, ev, scope)];
+    const path = name.split('.');
+    for (const seg of path) {
+      if (!SPECS_BY_NAME.has(seg)) throw new FilterError(`unknown field "${seg}"${didYouMean(seg, [...FILTER_KEYS, ...SPECS_BY_NAME.keys()])}`);
+    }
+    return (ev) => {
+      const f = frameOf(ev);
+      return f ? valuesAt(opts.showSecrets ? f.frame : { ...f.frame, fields: maskFields(f.frame) }, path) : [];
+    };
+  });
+  const cell = (v: unknown) => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v)).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\r/g, '\\r').replace(/\n/g, '\\n');
+  return (ev) => {
+    scope.start ??= timeOf(ev);
+    return columns.map((column) => column(ev).filter((v) => v !== undefined).map(cell).join(','));
   };
 }

@@ -13,6 +13,8 @@ export interface LogFormat {
   hex?: boolean;
   showSecrets?: boolean;
   color?: ChalkInstance;
+  /** How the listing shows times (clock.ts); JSON keeps ISO times. */
+  clock?: (ms: number) => string;
 }
 
 /** One event as the log shows it (no trailing newline). */

@@ -20,6 +20,8 @@ export interface RenderOptions {
   showSecrets?: boolean;
   /** Omit the clock (e.g. for raw files with no timing). */
   noTime?: boolean;
+  /** How to show an event's time (clock.ts); the time of day by default. */
+  clock?: (ms: number) => string;
   color?: ChalkInstance;
 }
 
@@ -108,7 +110,7 @@ function socksText(m: SocksMessage): string {
 export function renderEvent(ev: SessionEvent, opts: RenderOptions = {}): string {
   const c = opts.color ?? plainChalk;
   const head: string[] = [];
-  if (!opts.noTime && ev.time !== undefined) head.push(c.dim(formatClock(ev.time)));
+  if (!opts.noTime && ev.time !== undefined) head.push(c.dim((opts.clock ?? formatClock)(ev.time)));
   if (opts.conn !== undefined) head.push(c.yellow(`#${opts.conn}`));
   head.push(arrow(ev.dir, c));
   const lines: string[] = [];
@@ -166,7 +168,7 @@ export function formatDuration(ms: number): string {
 function renderConnEvent(ev: ConnEvent, opts: RenderOptions = {}): string {
   const c = opts.color ?? plainChalk;
   const head: string[] = [];
-  if (!opts.noTime) head.push(c.dim(formatClock(ev.time)));
+  if (!opts.noTime) head.push(c.dim((opts.clock ?? formatClock)(ev.time)));
   if (opts.conn !== undefined) head.push(c.yellow(`#${opts.conn}`));
   switch (ev.kind) {
     case 'connect': {
