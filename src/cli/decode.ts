@@ -65,6 +65,12 @@ export function register(program: Command): void {
         throw new CliError('--from and --proto go with --raw FILE; a capture says who sent each frame and in which version');
       }
       if (flags.write !== undefined && flags.rawOut !== undefined) throw new CliError('give either -w FILE or --raw-out DIR, not both');
+      const printing = (['json', 'hex', 'fields', 'time'] as const).filter((k) => flags[k] !== undefined);
+      if ((flags.write !== undefined || flags.rawOut !== undefined) && printing.length) {
+        throw new CliError(`--${printing[0]} shapes what is printed; -w and --raw-out write files instead of printing`);
+      }
+      const captureOnly = (['follow', 'count', 'fields', 'time'] as const).filter((k) => flags[k] !== undefined);
+      if (flags.raw !== undefined && captureOnly.length) throw new CliError(`--${captureOnly[0]} goes with a CAPTURE, not --raw`);
       if ((flags.write !== undefined || flags.rawOut !== undefined) && capture === undefined && flags.raw !== undefined) throw new CliError('-w and --raw-out take a CAPTURE, not --raw');
       if (flags.write !== undefined && capture === undefined) throw new CliError('-w writes a subset of a CAPTURE: give one (or - for stdin)');
       if (capture !== undefined) return decodeCapture(capture, flags);
