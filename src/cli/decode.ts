@@ -3,10 +3,12 @@
  * of one direction as the annotated listing or JSON Lines.
  */
 import { createReadStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CaptureFileError, type OpenedCapture } from '../capture/format.js';
 import { checkDistinctFiles } from '../capture/convert.js';
 import { createWriter, openCapture, openCaptureStream } from '../capture/open.js';
+import { RawStreamWriter } from '../capture/raw-streams.js';
 import { SubsetWriter } from '../capture/subset.js';
 import { SessionDecoder, type SessionEvent } from '../protocol/session.js';
 import { FILTER_SYNTAX, FilterError, fieldColumns } from '../render/filter.js';
@@ -32,6 +34,7 @@ interface DecodeFlags {
   count?: string;
   time?: string;
   fields?: string;
+  rawOut?: string;
   showSecrets?: boolean;
   maxFrameSize: string;
 }
@@ -52,6 +55,7 @@ export function register(program: Command): void {
     .option('-c, --count <n>', 'stop after N frames shown (those --filter selects)')
     .option('--time <format>', `how the listing shows times: ${TIME_FORMATS.join(', ')} (seconds since the first event, since the previous one)`)
     .option('--fields <names>', 'print tab-separated columns of these filter fields instead (type,seq,text, like tshark -T fields -e)')
+    .option('--raw-out <dir>', 'instead of printing: write each connection\'s bytes per direction to DIR/connN.c2s.bin and .s2c.bin (what --raw reads)')
     .option('--show-secrets', 'show passwords and session keys instead of masking them')
     .option(...MAX_FRAME_SIZE_OPTION)
     .action(async (capture: string | undefined, flags: DecodeFlags) => {
@@ -60,6 +64,14 @@ export function register(program: Command): void {
         // A capture knows both directions and the version of every frame; these would be silently ignored.
         throw new CliError('--from and --proto go with --raw FILE; a capture says who sent each frame and in which version');
       }
+      if (flags.write !== undefined && flags.rawOut !== undefined) throw new CliError('give either -w FILE or --raw-out DIR, not both');
+      const printing = (['json', 'hex', 'fields', 'time'] as const).filter((k) => flags[k] !== undefined);
+      if ((flags.write !== undefined || flags.rawOut !== undefined) && printing.length) {
+        throw new CliError(`--${printing[0]} shapes what is printed; -w and --raw-out write files instead of printing`);
+      }
+      const captureOnly = (['follow', 'count', 'fields', 'time'] as const).filter((k) => flags[k] !== undefined);
+      if (flags.raw !== undefined && captureOnly.length) throw new CliError(`--${captureOnly[0]} goes with a CAPTURE, not --raw`);
+      if ((flags.write !== undefined || flags.rawOut !== undefined) && capture === undefined && flags.raw !== undefined) throw new CliError('-w and --raw-out take a CAPTURE, not --raw');
       if (flags.write !== undefined && capture === undefined) throw new CliError('-w writes a subset of a CAPTURE: give one (or - for stdin)');
       if (capture !== undefined) return decodeCapture(capture, flags);
       if (flags.raw !== undefined) return decodeRaw(flags.raw, flags);
@@ -81,7 +93,8 @@ async function decodeCapture(path: string, flags: DecodeFlags): Promise<void> {
     if (flags.write !== undefined && path !== STDIN) await checkDistinctFiles(path, flags.write);
     const capture = path === STDIN ? await openCaptureStream(process.stdin, name, { maxFrameSize }) : await openCapture(path, { maxFrameSize, follow: stop?.signal });
     if (flags.follow && capture.format !== 'mrimtap') throw new CliError(`--follow reads a mrimtap recording (.jsonl) as it is written; ${name} is a ${capture.format} capture`);
-    const show = flags.write !== undefined ? subsetSink(capture, flags.write) : await listingSink(capture, flags);
+    const show =
+      flags.write !== undefined ? subsetSink(capture, flags.write) : flags.rawOut !== undefined ? await rawStreamsSink(flags.rawOut) : await listingSink(capture, flags);
     let frames = 0;
     try {
       for await (const entry of capture.entries) {
@@ -134,6 +147,25 @@ function subsetSink(capture: OpenedCapture, out: string): Sink {
     end() {
       writer.close();
       process.stderr.write(`${out}: ${subset.selected} of ${total} events selected, ${writer.events} written with their connections' open and close\n`);
+    },
+  };
+}
+
+/** `--raw-out DIR`: the selected events' bytes, per connection and direction; the files listed on stderr. */
+async function rawStreamsSink(dir: string): Promise<Sink> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new CliError(fileErrorText(dir, e));
+  }
+  const streams = new RawStreamWriter(dir);
+  return {
+    offer: (ev, selected) => (selected ? streams.write(ev) : undefined),
+    end() {
+      for (const f of streams.close()) {
+        const gap = f.missing ? `; ${f.missing} bytes of oversized frames are missing (not in the capture)` : '';
+        process.stderr.write(`${f.path}: ${f.bytes} bytes, connection #${f.conn} ${f.dir === 'c2s' ? 'client → server' : 'server → client'}${gap}\n`);
+      }
     },
   };
 }

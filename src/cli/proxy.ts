@@ -1,10 +1,11 @@
 /** `mrimtap proxy`: the sniffing SOCKS5 proxy with a live decoded log and optional recording. */
 import { statSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import type { Command } from 'commander';
 import { defaultCapturePath } from '../capture/jsonl.js';
 import { parseSize } from '../capture/rotate.js';
-import { formatEndpoint, parseEndpoint } from '../net/endpoint.js';
-import { isLoopback } from '../net/local.js';
+import { formatEndpoint, parseEndpoint, type Endpoint } from '../net/endpoint.js';
+import { isLoopback, isWildcard } from '../net/local.js';
 import { AllowRuleError, parseAllowRule, type AllowRule } from '../proxy/allow.js';
 import type { MapRule } from '../proxy/proxy.js';
 import type { Sniffer, SnifferOptions } from '../proxy/sniffer.js';
@@ -190,5 +191,19 @@ function printBanner(s: Sniffer): void {
   if (o.tlsIntercept) err('  TLS interception on: clients must accept the --tls-cert certificate');
   const rotation = o.rotation?.maxBytes !== undefined ? ` (a new file every ${o.rotation.maxBytes} bytes${o.rotation.maxFiles ? `, the newest ${o.rotation.maxFiles} kept` : ''})` : '';
   if (s.capture) err(`  recording to ${s.capture.path}${rotation}`);
-  err(`  set the client's SOCKS5 proxy to ${formatEndpoint(s.address)}; Ctrl-C to stop`);
+  err(`  set the client's SOCKS5 proxy to ${clientAddresses(s.address).join(' or ')}; Ctrl-C to stop`);
+}
+
+/**
+ * Where a client can reach the proxy: its address, or for a wildcard bind (0.0.0.0, ::), which is no
+ * address to connect to, loopback and this machine's interface addresses.
+ */
+function clientAddresses(address: Endpoint): string[] {
+  if (!isWildcard(address.host)) return [formatEndpoint(address)];
+  const v6 = address.host.includes(':');
+  const own = Object.values(networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .filter((a) => !a.internal && (v6 || a.family === 'IPv4') && !a.address.startsWith('fe80:'))
+    .map((a) => a.address);
+  return [v6 ? '::1' : '127.0.0.1', ...own].map((host) => formatEndpoint({ host, port: address.port }));
 }

@@ -42,7 +42,7 @@ export interface FramerOptions {
   detectPreamble?: boolean;
 }
 
-type Mode = 'start' | 'socks' | 'mrim' | 'tls' | 'compressed';
+type Mode = 'start' | 'socks' | 'mrim' | 'tls' | 'compressed' | 'foreign';
 
 export class Framer {
   readonly dir: Direction;
@@ -59,6 +59,8 @@ export class Framer {
   /** Bytes from `start` already searched for a magic (garbage waiting for the next frame start). */
   private scanned = 0;
   private opaqueAnnounced = false;
+  /** What a stream that is not MRIM turned out to be, from its first bytes (`HTTP response "HTTP/1.1 200 OK"`). */
+  private foreign = '';
   /** A STARTTLS/OK went by on this direction: a TLS record at a frame boundary means the switch happened. */
   private sawTlsNegotiation = false;
 
@@ -165,6 +167,13 @@ export class Framer {
         this.opaqueAnnounced = true;
         return;
       }
+      if (this.mode === 'foreign') {
+        // Another protocol to its end: its bytes are reported as they come, never resynced as MRIM.
+        if (avail === 0) return;
+        const { offset, bytes } = this.take(avail);
+        yield { kind: 'garbage', offset, bytes, reason: `not MRIM: more of the ${this.foreign.split(' "')[0]}` };
+        return;
+      }
       if (this.skipLeft > 0) {
         const n = Math.min(this.skipLeft, avail);
         this.advance(n);
@@ -182,6 +191,14 @@ export class Framer {
   }
 
   private readStart(eof: boolean): FramerEvent | undefined {
+    const foreign = this.foreignProtocol(eof);
+    if (foreign === 'wait') return undefined;
+    if (foreign) {
+      this.mode = 'foreign';
+      this.foreign = foreign;
+      const { offset, bytes } = this.take(this.end - this.start);
+      return { kind: 'garbage', offset, bytes, reason: `not MRIM: ${foreign}` };
+    }
     const first = this.buf[this.start];
     if (first === 0x05) {
       this.mode = 'socks';
@@ -192,6 +209,32 @@ export class Framer {
     }
     this.mode = 'mrim';
     return this.readMrim(eof);
+  }
+
+  /**
+   * Another protocol recognised from a stream's first bytes: a TLS hello, or an HTTP response from the
+   * server. An HTTP request from the client is not one by itself: mrim-prpl asks the redirector with
+   * a GET (answered by `ip:port`), so it stays a redirect request; the answer tells which it was.
+   * `wait` while too few bytes have come to tell.
+   */
+  private foreignProtocol(eof: boolean): string | undefined | 'wait' {
+    const view = this.buf.subarray(this.start, this.end);
+    const enough = (n: number, prefix: Buffer) => view.length >= n || eof || !prefix.subarray(0, view.length).equals(view.subarray(0, prefix.length));
+    // A TLS handshake record (0x16, version 3.x) whose first message is a hello: ClientHello 1, ServerHello 2.
+    const TLS = Buffer.from([0x16, 0x03]);
+    if (!enough(6, TLS)) return 'wait';
+    if (view.length >= 6 && view[0] === 0x16 && view[1] === 0x03 && view[2]! <= 0x04 && (view[5] === 0x01 || view[5] === 0x02)) {
+      return view[5] === 0x01 ? 'TLS ClientHello' : 'TLS ServerHello';
+    }
+    if (this.dir !== 's2c') return undefined;
+    const HTTP = Buffer.from('HTTP/1.');
+    if (!enough(HTTP.length, HTTP)) return 'wait';
+    if (view.subarray(0, HTTP.length).equals(HTTP)) {
+      if (!eof && view.indexOf(0x0a) === -1 && view.length < REQUEST_MAX) return 'wait';
+      const line = view.subarray(0, REQUEST_MAX).toString('latin1').split(/\r?\n/)[0]!;
+      return `HTTP response "${line}"`;
+    }
+    return undefined;
   }
 
   private readSocks(eof: boolean): FramerEvent | undefined {

@@ -47,4 +47,13 @@ describe('decode: -c, --time, --fields', () => {
     assert.match(listing.stdout.split('\n')[1]!, /^\s+0\.000 #1 /);
     assert.equal((await runCli(['decode', DEMO, '--time', 'epoch'])).code, 2);
   });
+
+  it('options that shape the listing are refused where nothing is listed (-w, --raw-out) or with --raw', async () => {
+    const w = await runCli(['decode', DEMO, '-w', join(ROOT, 'never-written.jsonl'), '--fields', 'type']);
+    assert.equal(w.code, 2);
+    assert.match(w.stderr, /--fields shapes what is printed/);
+    const raw = await runCli(['decode', '--raw', DEMO, '--from', 'client', '-c', '3']);
+    assert.equal(raw.code, 2);
+    assert.match(raw.stderr, /--count goes with a CAPTURE/);
+  });
 });

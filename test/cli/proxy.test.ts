@@ -170,6 +170,11 @@ describe('mrimtap proxy: security defaults', () => {
     const open = await startProxy(['--host', '0.0.0.0', '--allow-open']);
     // The banner's later lines may come in a later chunk than the one with the port.
     await until(() => /⚠ open: no authentication on a non-loopback address/.test(open.stderr()), 'the open-relay warning');
+    // 0.0.0.0 is no address to connect to: the banner names loopback (and the machine's addresses) instead.
+    await until(() => /set the client's SOCKS5 proxy to /.test(open.stderr()), 'the banner');
+    const suggested = /set the client's SOCKS5 proxy to (.*); Ctrl-C/.exec(open.stderr())![1]!;
+    assert.match(suggested, new RegExp(`^127\\.0\\.0\\.1:${open.port}`));
+    assert.doesNotMatch(suggested, /0\.0\.0\.0|\[::\]/);
     assert.equal(await open.stop(), 0);
   });
 
