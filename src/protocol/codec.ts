@@ -3,7 +3,7 @@
  * cannot read becomes a warning, and what it could read is returned.
  */
 import { PayloadReader, PayloadWriter } from './buffer.js';
-import { decodeFields, encodeFields, type Direction, type FieldContext, type Fields, type Layout } from './fields.js';
+import { decodeFields, encodeFields, fieldContext, usualDir, type Direction, type Fields, type Layout } from './fields.js';
 import { HEADER_SIZE, MRIM_MAGIC, decodeHeader, headerField, encodeHeader, formatProto, parseProto, protoMinor } from './header.js';
 import { layoutOf, packetByCode, packetByName, packetName, type FieldsOf, type PacketDef, type PacketFields, type PacketName } from './packets/index.js';
 import type { Encoding } from './text.js';
@@ -49,10 +49,6 @@ export interface DecodeOptions {
   spans?: boolean;
 }
 
-function context(minor: number, dir: Direction, fields: Fields, enc: Record<string, Encoding>, warnings: string[], notes: string[]): FieldContext {
-  return { minor, dir, fields, root: fields, enc, warnings, notes };
-}
-
 export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
   const warnings: string[] = [];
   const notes: string[] = [];
@@ -85,7 +81,7 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
 
   const fields: Fields = {};
   const enc: Record<string, Encoding> = {};
-  const c = context(minor, opts.dir, fields, enc, warnings, notes);
+  const c = fieldContext(minor, opts.dir, fields, enc, warnings, notes);
   if (opts.spans) c.spans = { frame, ranges: {} };
   const def = packetByCode(h.msg);
   const out: DecodedFrame = {
@@ -204,7 +200,7 @@ export function encodePayload(type: string | number, fields: Fields, opts: Paylo
     return w.finish();
   }
   checkKeys(def, fields);
-  const c = context(opts.minor, opts.dir ?? (def.dir === 's2c' ? 's2c' : 'c2s'), fields, { ...(opts.enc ?? {}) }, [], opts.notes ?? []);
+  const c = fieldContext(opts.minor, opts.dir ?? usualDir(def.dir), fields, { ...(opts.enc ?? {}) }, [], opts.notes ?? []);
   encodeFields(layoutOf(def, c).layout, w, c);
   return w.finish();
 }

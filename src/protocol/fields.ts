@@ -164,6 +164,14 @@ function spreadValue(type: FieldType, fields: Fields): Fields | undefined {
   return !type.keys || type.keys.some((k) => fields[k] !== undefined) ? fields : undefined;
 }
 
+/** A packet's context: a top-level record is its own root; encodings, warnings and notes start empty unless given. */
+export function fieldContext(minor: number, dir: Direction, fields: Fields, enc: Record<string, Encoding> = {}, warnings: string[] = [], notes: string[] = []): FieldContext {
+  return { minor, dir, fields, root: fields, enc, warnings, notes };
+}
+
+/** The direction a packet is read in when none is given: a server packet's, otherwise the client's. */
+export const usualDir = (dir: 'c2s' | 's2c' | 'both'): Direction => (dir === 's2c' ? 's2c' : 'c2s');
+
 /** Context for a nested record, sharing encodings and warnings with its packet. */
 export function childContext(c: FieldContext, fields: Fields): FieldContext {
   return { ...c, fields };

@@ -5,7 +5,7 @@
  * are resolved here for each protocol version; what the Lua cannot know from the table alone (a field
  * present only for some values of an earlier one, a hand-written record type) is shown as bytes.
  */
-import type { FieldContext, FieldSpec, Fields, Layout, WireShape } from '../protocol/fields.js';
+import { fieldContext, usualDir, type FieldContext, type FieldSpec, type Fields, type Layout, type WireShape } from '../protocol/fields.js';
 import { HEADER_OFFSETS, HEADER_SIZE, MRIM_MAGIC } from '../protocol/header.js';
 import { PACKETS, type PacketDef } from '../protocol/packets/index.js';
 import type { Encoding } from '../protocol/text.js';
@@ -41,7 +41,7 @@ function probe(minor: number, def: PacketDef): { ctx: FieldContext; looked: () =
     get: () => ((looked = true), undefined),
     has: () => ((looked = true), false),
   });
-  const ctx: FieldContext = { minor, dir: def.dir === 's2c' ? 's2c' : 'c2s', fields, root: fields, enc: {}, warnings: [], notes: [] };
+  const ctx = fieldContext(minor, usualDir(def.dir), fields);
   return { ctx, looked: () => looked };
 }
 

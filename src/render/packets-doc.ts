@@ -1,5 +1,5 @@
 /** Documentation of the packet table, generated from it (README list, `mrimtap packets`). */
-import type { FieldContext, Layout } from '../protocol/fields.js';
+import { fieldContext, usualDir, type FieldContext, type Layout } from '../protocol/fields.js';
 import { PACKETS, layoutOf, type PacketDef } from '../protocol/packets/index.js';
 
 const DIR_TEXT = { c2s: 'C→S', s2c: 'S→C', both: 'C↔S' } as const;
@@ -23,7 +23,7 @@ function layoutLines(layout: Layout, indent: string, probe: FieldContext): strin
 
 /** The layout of one packet as the given version sees it. */
 export function describePacket(def: PacketDef, minor: number): string {
-  const probe: FieldContext = { minor, dir: def.dir === 's2c' ? 's2c' : 'c2s', fields: {}, root: {}, enc: {}, warnings: [], notes: [] };
+  const probe = fieldContext(minor, usualDir(def.dir), {});
   const lines = [`${hexCode(def.code)} ${def.name} ${DIR_TEXT[def.dir]} (reference §${def.section}) — ${def.summary}`];
   if (def.variants) {
     for (const v of def.variants) lines.push(`  variant ${v.name}${v.dir ? ` (${DIR_TEXT[v.dir]})` : ''}:`, ...layoutLines(v.layout, '    ', probe));

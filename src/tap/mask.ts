@@ -5,7 +5,7 @@
  * (re-decoding and replay need them); only what is displayed is masked.
  */
 import { decodeFrame, frameLayout, type DecodedFrame } from '../protocol/codec.js';
-import type { FieldContext, FieldSpec, Fields } from '../protocol/fields.js';
+import { fieldContext, type FieldSpec, type Fields } from '../protocol/fields.js';
 import type { SocksMessage } from '../protocol/socks.js';
 
 export const MASK = '********';
@@ -28,7 +28,7 @@ export function secretSpecs(frame: DecodedFrame, scope: MaskScope = {}): FieldSp
  * without `enc`: as its version sends it).
  */
 export function secretEncoding(spec: FieldSpec, frame: DecodedFrame): 'md5' | 'plaintext' {
-  const ctx: FieldContext = { minor: frame.minor, dir: frame.dir, fields: frame.fields, root: frame.fields, enc: frame.enc, warnings: [], notes: [] };
+  const ctx = fieldContext(frame.minor, frame.dir, frame.fields, frame.enc);
   return (frame.enc[spec.name] ?? spec.type.rule?.(ctx)) === 'hex' ? 'md5' : 'plaintext';
 }
 

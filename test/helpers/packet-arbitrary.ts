@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { PayloadWriter } from '../../src/protocol/buffer.js';
 import {
   byteType,
+  fieldContext,
   lpsBytesType,
   restType,
   u64Type,
@@ -201,8 +202,7 @@ export interface PacketCase {
 }
 
 export function baseContext(minor: number, dir: Direction): FieldContext {
-  const fields: Fields = {};
-  return { minor, dir, fields, root: fields, enc: {}, warnings: [], notes: [] };
+  return fieldContext(minor, dir, {});
 }
 
 /** Fields for one packet type as seen by one version and direction (and one wire form). */

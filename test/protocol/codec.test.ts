@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { decodeFrame, encodePacket, reencode } from '../../src/protocol/codec.js';
 import { formatRecipients } from '../../src/protocol/formats.js';
+import { usualDir } from '../../src/protocol/fields.js';
 import { CONTACT_COLUMNS, PACKETS, type PacketName } from '../../src/protocol/packets/index.js';
 import { encodeString } from '../../src/protocol/text.js';
 import { baseContext, fieldsArbitrary, packetCases, pickLike, type PacketCase } from '../helpers/packet-arbitrary.js';
@@ -92,7 +93,7 @@ const md5 = '9a0364b9e99bb480dd25e1f0284c8555';
 /** Encodes, decodes (as the given side) and checks the re-encode; returns the decoded frame. */
 function viaWire(type: PacketName, fields: Record<string, unknown>, proto: string, opts: { enc?: Record<string, 'cp1251' | 'utf16le' | 'hex'>; dir?: 'c2s' | 's2c' } = {}) {
   const frame = encodePacket(type, fields, { proto, seq: 7, enc: opts.enc, dir: opts.dir });
-  const d = decodeFrame(frame, { dir: opts.dir ?? (PACKETS.find((p) => p.name === type)!.dir === 's2c' ? 's2c' : 'c2s') });
+  const d = decodeFrame(frame, { dir: opts.dir ?? usualDir(PACKETS.find((p) => p.name === type)!.dir) });
   assert.equal(reencode(d).toString('hex'), frame.toString('hex'), `${type} ${proto} re-encodes byte for byte`);
   return { frame, d, payload: frame.subarray(44) };
 }
