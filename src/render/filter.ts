@@ -222,14 +222,17 @@ function typeTest(op: Operator, value: string, quoted: boolean): Test {
     if (!TYPE_NAMES.some((n) => re.test(n)) && !re.test('UNKNOWN(0x0000)')) throw new FilterError(`no packet type matches "${v}"${didYouMean(v.replace(/[*?]/g, ''), TYPE_NAMES)}`);
     return (ev) => re.test(frameOf(ev)?.frame.type ?? ev.event.kind.toUpperCase());
   });
-  // `!=` of any-of is already "none of them"; ev without a type does not exist.
-  return (ev) => test(ev);
+  // `!=` of any-of is already "none of them"; every event has a type.
+  return test;
 }
 
 function keyTest(key: Key, op: Operator | undefined, value: string | undefined, quoted: boolean): Test {
   if (op === undefined || value === undefined) {
     // A bare key: the event has it.
-    return (ev, scope) => keyValue(key, ev, scope) !== undefined && keyValue(key, ev, scope) !== 0;
+    return (ev, scope) => {
+      const v = keyValue(key, ev, scope);
+      return v !== undefined && v !== 0;
+    };
   }
   switch (key) {
     case 'type':
