@@ -88,8 +88,7 @@ class ReplyTracker {
    * Notes a frame sent in `dir`: returns (and retires) the newest outstanding request of the other side
    * that it answers; a request becomes outstanding itself, once for its answer and once per extra reply.
    */
-  track(dir: Direction, frame: Tracked, index: number, time?: number): ReplyInfo | undefined {
-    const def = packetByName(frame.type);
+  track(dir: Direction, frame: Tracked, def: PacketDef | undefined, index: number, time?: number): ReplyInfo | undefined {
     const rule = def?.reply;
     let info: ReplyInfo | undefined;
     const answerable = this.pending[dir === 'c2s' ? 's2c' : 'c2s'];
@@ -164,10 +163,11 @@ export class SessionState {
    */
   learn(dir: Direction, frame: Tracked, time?: number): { index: number; replyTo?: ReplyInfo; switchTo?: Switch } {
     const index = this.frames++;
+    // Looked up once per frame, for the login, the reply rules and the switch alike.
     const def = packetByName(frame.type);
     const loginField = def?.session?.login;
     if (loginField && typeof frame.fields[loginField] === 'string') this.login = frame.fields[loginField] as string;
-    const replyTo = this.replies.track(dir, frame, index, time);
+    const replyTo = this.replies.track(dir, frame, def, index, time);
     if (!replyTo || !def?.session?.accepts) return { index, ...(replyTo ? { replyTo } : {}) };
     const request = packetByName(replyTo.type)?.session;
     if (request?.login) this.loggedIn = true;

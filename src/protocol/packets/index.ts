@@ -63,6 +63,9 @@ export function packetByCode(code: number): PacketDef | undefined {
 
 /** Accepts a name, an alias, `MRIM_CS_` prefixed names, or a code (`0x1008`, `4104`). */
 export function packetByName(name: string): PacketDef | undefined {
+  // A frame's own type is the canonical name: found at once (this runs for every frame decoded).
+  const exact = byName.get(name);
+  if (exact) return exact;
   const key = name.trim().toUpperCase().replace(/^MRIM_CS_/, '');
   if (/^(0X[0-9A-F]+|\d+)$/.test(key)) return byCode.get(Number(key));
   return byName.get(key);
