@@ -10,6 +10,10 @@
  *
  * The two endpoints can be exchanged mid-stream (`swap`) — the TLS interception replaces the raw
  * sockets by TLS sockets layered on them; a reset is still sent on the raw TCP sockets.
+ *
+ * One direction can be handed to a transform (the reverse proxy's redirector rewrite): it gets that
+ * direction's chunks and end instead of the receiver, and writes what it likes, when it likes. A
+ * direction without one takes the plain path, unchanged.
  */
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -28,9 +32,24 @@ export interface RelayResult {
   reason: string;
 }
 
+/** Where a transform writes: to the receiving side, with the relay's backpressure and half-close. */
+export interface RelayOutput {
+  write(chunk: Buffer): void;
+  /** Nothing more in this direction (FIN). */
+  end(): void;
+}
+
+/** Takes over one direction: what the sender sent (after the observer saw it) and its FIN. */
+export interface DirectionTransform {
+  data(chunk: Buffer): void;
+  end(): void;
+}
+
 export interface RelayOptions {
   /** A side that takes nothing for this long while data waits for it ends the relay (default: never). */
   stallTimeoutMs?: number;
+  /** Per direction, a transform made for this relay with its output. */
+  transforms?: Partial<Record<Direction, (out: RelayOutput) => DirectionTransform>>;
 }
 
 type Side = 'client' | 'server';
@@ -51,6 +70,7 @@ export class Relay {
   private observerBroken = false;
   /** Per receiving side: running while data waits for it to drain. */
   private readonly stalls: Partial<Record<Side, NodeJS.Timeout>> = {};
+  private readonly transforms: Partial<Record<Direction, DirectionTransform>> = {};
 
   constructor(
     client: net.Socket,
@@ -60,6 +80,10 @@ export class Relay {
   ) {
     this.done = new Promise((resolve) => (this.finish = resolve));
     this.tcp = { client, server };
+    for (const [from, to] of [['client', 'server'], ['server', 'client']] as const) {
+      const make = opts.transforms?.[DIR_FROM[from]];
+      if (make) this.transforms[DIR_FROM[from]] = make(this.output(from, to));
+    }
     this.attach(client, server);
   }
 
@@ -90,17 +114,43 @@ export class Relay {
     this.detachers.push(() => stream.off(event, listener));
   }
 
+  /** A transform's way to the receiver: the sockets of the moment, nothing once the relay is closed. */
+  private output(from: Side, to: Side): RelayOutput {
+    return {
+      write: (chunk) => {
+        if (this.closed || !chunk.length) return;
+        if (!this.sockets[to].write(chunk)) {
+          this.sockets[from].pause();
+          this.watchStall(to);
+        }
+      },
+      end: () => {
+        if (!this.closed) this.sockets[to].end();
+      },
+    };
+  }
+
   private wire(from: Side, to: Side): void {
     const src = this.sockets[from];
     const dst = this.sockets[to];
     const dir = DIR_FROM[from];
-    this.on(src, 'data', (chunk: Buffer) => {
-      if (!dst.write(chunk)) {
-        src.pause();
-        this.watchStall(to);
-      }
-      this.observe(() => this.observer.data(dir, chunk));
-    });
+    const transform = this.transforms[dir];
+    this.on(
+      src,
+      'data',
+      transform
+        ? (chunk: Buffer) => {
+            this.observe(() => this.observer.data(dir, chunk));
+            transform.data(chunk);
+          }
+        : (chunk: Buffer) => {
+            if (!dst.write(chunk)) {
+              src.pause();
+              this.watchStall(to);
+            }
+            this.observe(() => this.observer.data(dir, chunk));
+          },
+    );
     // 'drain' only follows a write that returned false, i.e. a pause of ours.
     this.on(dst, 'drain', () => {
       clearTimeout(this.stalls[to]);
@@ -111,7 +161,8 @@ export class Relay {
       this.ended[from] = true;
       this.firstEnd ??= from;
       this.observe(() => this.observer.end(dir));
-      dst.end();
+      if (transform) transform.end();
+      else dst.end();
     });
     // The side that failed is gone already; the other one is told the way TCP tells it.
     this.on(src, 'error', (err: NodeJS.ErrnoException) => this.close(`${from} ${err.code === 'ECONNRESET' ? 'reset the connection' : `error: ${err.code ?? err.message}`}`, [to]));
