@@ -12,6 +12,7 @@ export { eventToJson, recordToTapEvent, tapEventToJson, type JsonConnEvent, type
 export { MASK, maskFields, maskRaw, maskSocks, maskSocksBytes } from './tap/mask.js';
 export { MrimProxy, type MapRule, type ProxyOptions } from './proxy/proxy.js';
 export { AllowRuleError, parseAllowRule, type AllowRule } from './proxy/allow.js';
+export { REDIRECTOR_PORT, ReverseRuleError, parseReverseRule, type ReverseListener, type ReverseRule } from './proxy/reverse.js';
 export { SnifferStartError, startSniffer, type Sniffer, type SnifferOptions } from './proxy/sniffer.js';
 export { FORMATS, WRITABLE, createWriter, openCapture, type RecordingOptions } from './capture/open.js';
 export { parseSize, partPath, type RecordingWriter, type RotationOptions } from './capture/rotate.js';

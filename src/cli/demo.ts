@@ -161,9 +161,10 @@ async function script(socks: string, server: ServerAddress, abort: AbortSignal):
   }
 }
 
+// The demo runs its SOCKS5 listener always, so `sniffer.address` is set here.
 /** What to try next; `stayingUp`: the demo's server and proxy stay up for it (no --exit). */
 function nextSteps(sniffer: Sniffer, server: ServerAddress, stayingUp: boolean): void {
-  const proxy = formatEndpoint(sniffer.address);
+  const proxy = formatEndpoint(sniffer.address!);
   const file = sniffer.capture?.path;
   const commands: Array<[string, string]> = [
     ...(file
@@ -189,7 +190,7 @@ function nextSteps(sniffer: Sniffer, server: ServerAddress, stayingUp: boolean):
     '',
     color.bold('Point a real client at it') + ` (accounts ${DEMO_ACCOUNTS.map((a) => `${a.login} / ${a.password}`).join(', ')}):`,
     `  Pidgin (pidgin-mra): a "Mail.Ru Agent" account with server ${HOST} and port ${server.port}, and on its`,
-    `    Proxy tab SOCKS 5, host ${sniffer.address.host}, port ${sniffer.address.port} (its redirector lookup bypasses the proxy, so give it the server)`,
+    `    Proxy tab SOCKS 5, host ${sniffer.address!.host}, port ${sniffer.address!.port} (its redirector lookup bypasses the proxy, so give it the server)`,
     `  Mail.Ru Agent or another client: its SOCKS5 proxy set to ${proxy}; requests for ${MRIM_HOST}:${PREFERRED.redirector}`,
     `    and :${PREFERRED.server} go to the local server (--map), so the server setting can stay as it is`,
   ];
@@ -218,7 +219,7 @@ async function runDemo(flags: DemoFlags): Promise<boolean> {
     out(color.bold('mrimtap demo') + ': the reference MRIM server and the sniffing proxy, on this machine only');
     out(`  MRIM server   ${HOST}:${address.port}${serverPreferred ? '' : fellBack(PREFERRED.server)}`);
     out(`  redirector    ${HOST}:${address.redirectorPort}${serverPreferred ? '' : fellBack(PREFERRED.redirector)}  (answers ${HOST}:${address.port})`);
-    out(`  SOCKS5 proxy  ${formatEndpoint(sniffer.address)}${started.preferred ? '' : fellBack(PREFERRED.proxy)}  (maps ${MRIM_HOST}:${PREFERRED.redirector} and :${PREFERRED.server} to the server)`);
+    out(`  SOCKS5 proxy  ${formatEndpoint(sniffer.address!)}${started.preferred ? '' : fellBack(PREFERRED.proxy)}  (maps ${MRIM_HOST}:${PREFERRED.redirector} and :${PREFERRED.server} to the server)`);
     out(`  recording to  ${sniffer.capture?.path}`);
     out(`  ${webViewLine(view, 'web view     ')}  (open it in a browser: the session live, decoded)`);
 
@@ -229,7 +230,7 @@ async function runDemo(flags: DemoFlags): Promise<boolean> {
     }
     // Ctrl-C during the scripted session stops it there; closing the server and the proxy below ends its clients.
     const abort = new AbortController();
-    const played = script(`socks5://${formatEndpoint(sniffer.address)}`, address, abort.signal);
+    const played = script(`socks5://${formatEndpoint(sniffer.address!)}`, address, abort.signal);
     const failure = await Promise.race([
       played.then(() => undefined, (e: Error) => e.message),
       stop.received.then((signal) => {

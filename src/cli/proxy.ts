@@ -1,4 +1,4 @@
-/** `mrimtap proxy`: the sniffing SOCKS5 proxy with a live decoded log and optional recording. */
+/** `mrimtap proxy`: the sniffing SOCKS5 proxy (and reverse listeners) with a live decoded log and optional recording. */
 import { statSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { Command } from 'commander';
@@ -8,6 +8,7 @@ import { formatEndpoint, parseEndpoint, type Endpoint } from '../net/endpoint.js
 import { isLoopback, isWildcard } from '../net/local.js';
 import { AllowRuleError, parseAllowRule, type AllowRule } from '../proxy/allow.js';
 import type { MapRule } from '../proxy/proxy.js';
+import { ReverseRuleError, parseReverseRule, type ReverseRule } from '../proxy/reverse.js';
 import type { Sniffer, SnifferOptions } from '../proxy/sniffer.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../socks/server.js';
 import { FILTER_SYNTAX } from '../render/filter.js';
@@ -39,6 +40,7 @@ interface ProxyFlags {
   tlsCert?: string;
   tlsKey?: string;
   web?: string | boolean;
+  reverse: string[];
 }
 
 export function register(program: Command): void {
@@ -65,9 +67,21 @@ export function register(program: Command): void {
     .option('--tls-cert <file>', 'PEM certificate shown to clients with --tls-intercept')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--web [port]', 'also show the events live in a web page on 127.0.0.1 (default: a free port); its address, with a token, is printed at start')
-    .addHelpText('after', '\nPoint the client\'s SOCKS5 proxy setting at the listen address; both the redirector and the session connection are decoded.')
-    .action(async (flags: ProxyFlags) => {
-      const [options, log] = parseFlags(flags);
+    .option(
+      '--reverse <listen=upstream>',
+      'reverse mode (repeatable): a plain TCP listener relaying to a fixed upstream, for clients without a SOCKS setting, e.g. 2041=mrim.example:2041 or 127.0.0.1:2042=10.0.0.5:2042 ' +
+        '(LISTEN without a host is on --host); an upstream on port 2042 is a redirector: its answer is rewritten so the client comes back through a listener opened for it. ' +
+        'With --reverse only, no SOCKS5 listener runs unless --port is given',
+      collect,
+      [],
+    )
+    .addHelpText(
+      'after',
+      "\nPoint the client's SOCKS5 proxy setting at the listen address; both the redirector and the session connection are decoded.\n" +
+        'A client without a SOCKS setting: point it at a --reverse listener instead (its server address, e.g. the redirector 127.0.0.1:2042 with --reverse 2042=mrim.example:2042).',
+    )
+    .action(async (flags: ProxyFlags, command: Command) => {
+      const [options, log] = parseFlags(flags, command.getOptionValueSource('port') !== 'default');
       const web = flags.web !== undefined ? new LiveWebView(flags.web, '--web', flags.showSecrets) : undefined;
       const sniffer = await startLoggedSniffer(options, { ...log, onEvent: web?.onEvent });
       const view = await web?.serve(sniffer);
@@ -153,9 +167,23 @@ function parseRotation(flags: ProxyFlags): SnifferOptions['rotation'] {
   return { maxBytes, maxFiles };
 }
 
-function parseFlags(flags: ProxyFlags): [Omit<SnifferOptions, 'onEvent' | 'onRecordingFailed'>, LogFlags] {
+function parseReverse(specs: string[]): ReverseRule[] {
+  try {
+    return specs.map(parseReverseRule);
+  } catch (e) {
+    if (e instanceof ReverseRuleError) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+/** `portGiven`: --port was on the command line, so the SOCKS5 listener runs beside --reverse ones. */
+function parseFlags(flags: ProxyFlags, portGiven: boolean): [Omit<SnifferOptions, 'onEvent' | 'onRecordingFailed'>, LogFlags] {
   const auth = parseAuth(flags);
-  if (!auth && !flags.allowOpen && !isLoopback(flags.host)) {
+  const reverse = parseReverse(flags.reverse);
+  const socks = portGiven || !reverse.length;
+  if (!socks && auth) throw new CliError('--auth is for the SOCKS5 listener, which does not run with --reverse only (give --port to run it too)');
+  // A reverse listener relays to its fixed upstream only: not an open relay.
+  if (socks && !auth && !flags.allowOpen && !isLoopback(flags.host)) {
     throw new CliError(
       `refusing to listen on ${flags.host} without --auth: anyone who can reach that address could relay connections anywhere through this proxy. ` +
         `Require a password with --auth USER (the password from ${PASSWORD_ENV} or --auth-password-file), or, on a network you trust, add --allow-open ` +
@@ -169,6 +197,8 @@ function parseFlags(flags: ProxyFlags): [Omit<SnifferOptions, 'onEvent' | 'onRec
   const sniffer = {
     host: flags.host,
     port: parsePort(flags.port, '--port'),
+    socks,
+    reverse,
     auth,
     allow: parseAllow(flags.allow),
     handshakeTimeoutMs: Math.round(handshakeSeconds * 1000),
@@ -184,14 +214,20 @@ function parseFlags(flags: ProxyFlags): [Omit<SnifferOptions, 'onEvent' | 'onRec
 function printBanner(s: Sniffer): void {
   const o = s.options;
   const err = (line: string) => process.stderr.write(line + '\n');
-  err(`${color.bold('mrimtap proxy')}: SOCKS5 on ${color.bold(formatEndpoint(s.address))} (${o.auth ? `username/password, user ${o.auth.user}` : 'no authentication'})`);
-  if (!o.auth && !isLoopback(o.host)) err(color.yellow('  ⚠ open: no authentication on a non-loopback address (--allow-open)'));
+  if (s.address) {
+    err(`${color.bold('mrimtap proxy')}: SOCKS5 on ${color.bold(formatEndpoint(s.address))} (${o.auth ? `username/password, user ${o.auth.user}` : 'no authentication'})`);
+    if (!o.auth && !isLoopback(o.host)) err(color.yellow('  ⚠ open: no authentication on a non-loopback address (--allow-open)'));
+  } else err(`${color.bold('mrimtap proxy')}: reverse mode (no SOCKS5 listener)`);
+  for (const r of s.reverse) {
+    const redirector = r.redirector ? ', a redirector: its answer is rewritten to come back here' : '';
+    err(`  point your client at ${color.bold(clientAddresses(r.address).join(' or '))} (→ ${formatEndpoint(r.upstream)}${redirector})`);
+  }
   if (o.allow) err(`  connects only to ${o.allow.map((r) => r.text).join(', ')}`);
   for (const r of o.map ?? []) err(`  map ${formatEndpoint(r.from)} → ${formatEndpoint(r.to)}`);
   if (o.tlsIntercept) err('  TLS interception on: clients must accept the --tls-cert certificate');
   const rotation = o.rotation?.maxBytes !== undefined ? ` (a new file every ${o.rotation.maxBytes} bytes${o.rotation.maxFiles ? `, the newest ${o.rotation.maxFiles} kept` : ''})` : '';
   if (s.capture) err(`  recording to ${s.capture.path}${rotation}`);
-  err(`  set the client's SOCKS5 proxy to ${clientAddresses(s.address).join(' or ')}; Ctrl-C to stop`);
+  err(s.address ? `  set the client's SOCKS5 proxy to ${clientAddresses(s.address).join(' or ')}; Ctrl-C to stop` : '  Ctrl-C to stop');
 }
 
 /**

@@ -1,5 +1,4 @@
 /** The web view as `web`, `proxy --web` and `demo` start it: an event store, its page on 127.0.0.1, and the line with its address. */
-import { formatEndpoint } from '../net/endpoint.js';
 import type { Sniffer } from '../proxy/sniffer.js';
 import type { TapEvent } from '../tap/events.js';
 import { startWebView, WebViewStartError, type WebView } from '../web/server.js';
@@ -45,7 +44,7 @@ export class LiveWebView {
   /** Starts the page; when its port cannot be had, stops the sniffer and throws the one-line error. */
   async serve(sniffer: Sniffer): Promise<WebView> {
     try {
-      this.view = await serveStore(this.store, `proxy on ${formatEndpoint(sniffer.address)}`, this.port, this.option);
+      this.view = await serveStore(this.store, `proxy on ${sniffer.listening}`, this.port, this.option);
       return this.view;
     } catch (e) {
       await sniffer.stop();

@@ -42,7 +42,16 @@ export type SessionEvent =
     })
   | (EventBase & { kind: 'garbage'; bytes: Buffer; reason: string; skipped?: number })
   | (EventBase & { kind: 'socks'; bytes: Buffer; message: SocksMessage })
-  | (EventBase & { kind: 'redirect'; bytes: Buffer; text: string; address?: string; host?: string; port?: number })
+  | (EventBase & {
+      kind: 'redirect';
+      bytes: Buffer;
+      text: string;
+      address?: string;
+      host?: string;
+      port?: number;
+      /** What the client got instead of this answer: a proxy rewrote it (reverse mode) so the next connection comes back to it. */
+      rewritten?: { text: string; bytes: Buffer };
+    })
   | (EventBase & { kind: 'tls' | 'compressed'; bytes: Buffer; start: boolean });
 
 export interface SessionOptions {

@@ -3,18 +3,22 @@
  * matching reply code, relays the bytes unchanged and decodes them beside the relay. Optionally it
  * rewrites destinations (--map) and terminates the client's TLS after STARTTLS to keep decoding. It
  * connects only to destinations its allow rules match (all, without rules), never to itself.
+ * Reverse listeners (plain TCP to a fixed upstream) go the same way from the upstream connection on,
+ * numbered by the same counter; on a redirector's, the answer is rewritten to come back here.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { SocksServer, SOCKS_REPLY, normalizeHost, replyForError, type SocksDecision, type SocksRequest } from '../socks/server.js';
+import { SocksServer, SOCKS_REPLY, counter, normalizeHost, peerOf, replyForError, type SocksDecision, type SocksRequest } from '../socks/server.js';
 import type { BackoffOptions } from '../net/backoff.js';
-import type { Endpoint } from '../net/endpoint.js';
-import { reachesListener } from '../net/local.js';
+import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
+import { isWildcard, reachesListener } from '../net/local.js';
 import type { TapEvent } from '../tap/events.js';
 import { TapHub, type ConnectionTap } from '../tap/tap.js';
 import type { AllowRule } from './allow.js';
-import { Relay } from './relay.js';
+import { RedirectRewriter } from './redirect-rewrite.js';
+import { Relay, type DirectionTransform, type RelayOutput } from './relay.js';
+import { ReverseListeners, type ReverseListener, type ReverseRule } from './reverse.js';
 
 export interface MapRule {
   from: Endpoint;
@@ -25,6 +29,10 @@ export interface ProxyOptions {
   /** Listen address (default 127.0.0.1) and port (default 1080; 0 picks a free one). */
   host?: string;
   port?: number;
+  /** Run the SOCKS5 listener (default true); false leaves only the `reverse` listeners. */
+  socks?: boolean;
+  /** Plain TCP listeners, each relaying to its fixed upstream (reverse mode). */
+  reverse?: ReverseRule[];
   /** Require RFC 1929 username/password from clients. */
   auth?: { user: string; password: string };
   /** Lockout of client addresses after failed passwords (FailureBackoff's defaults otherwise). */
@@ -50,6 +58,11 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Far beyond any pause of a live client (MRIM pings every 30–60 s), short enough that a dead relay goes. */
 const DEFAULT_STALL_TIMEOUT_MS = 120_000;
 
+/** A connection to take upstream: a SOCKS request, or a client of a reverse listener. */
+interface Request extends SocksRequest {
+  listener?: ReverseListener;
+}
+
 interface Live {
   relay?: Relay;
   /** Gives up a connection attempt still under way (proxy shutdown). */
@@ -59,13 +72,18 @@ interface Live {
 
 export class MrimProxy {
   private readonly socks: SocksServer;
+  private readonly reverse: ReverseListeners;
   private readonly hub: TapHub;
   private readonly live = new Set<Live>();
+  /** One counter for SOCKS and reverse connections: ids are unique in the run (captures, `follows`). */
+  private readonly nextId = counter();
   private address?: Endpoint;
 
   constructor(private readonly opts: ProxyOptions) {
     this.hub = new TapHub(opts.onEvent, { maxFrameSize: opts.maxFrameSize, tlsTerminated: !!opts.tlsIntercept });
+    this.reverse = new ReverseListeners(opts.host ?? '127.0.0.1', (socket, listener) => this.onReverse(socket, listener));
     this.socks = new SocksServer({
+      nextId: this.nextId,
       auth: opts.auth,
       authBackoff: opts.authBackoff,
       handshakeTimeoutMs: opts.handshakeTimeoutMs,
@@ -76,14 +94,26 @@ export class MrimProxy {
     });
   }
 
-  async listen(): Promise<Endpoint> {
-    this.address = await this.socks.listen(this.opts.port ?? 1080, this.opts.host ?? '127.0.0.1');
+  /** Starts the listeners; resolves with the SOCKS5 address (undefined with `socks: false`). */
+  async listen(): Promise<Endpoint | undefined> {
+    try {
+      if (this.opts.socks !== false) this.address = await this.socks.listen(this.opts.port ?? 1080, this.opts.host ?? '127.0.0.1');
+      for (const rule of this.opts.reverse ?? []) await this.reverse.open(rule);
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
     return this.address;
+  }
+
+  /** The reverse listeners so far, those opened for redirector answers included. */
+  get reverseListeners(): ReverseListener[] {
+    return this.reverse.list;
   }
 
   /** Stops listening and ends every connection (each gets its close event before this resolves). */
   async close(): Promise<void> {
-    const closing = this.socks.close();
+    const closing = Promise.all([this.address ? this.socks.close() : undefined, this.reverse.close()]);
     for (const l of this.live) {
       l.cancel?.();
       l.relay?.destroy('proxy stopped');
@@ -95,11 +125,37 @@ export class MrimProxy {
     return this.opts.map?.find((r) => r.from.port === target.port && r.from.host === target.host.toLowerCase())?.to;
   }
 
-  private onRequest(req: SocksRequest, decision: SocksDecision): void {
+  /** Our own listeners: a connection to one of them would loop. */
+  private ownAddresses(): Endpoint[] {
+    return [...(this.address ? [this.address] : []), ...this.reverse.list.map((l) => l.address)];
+  }
+
+  private isOwn(e: Endpoint): boolean {
+    return this.ownAddresses().some((own) => reachesListener(e.host, e.port, own));
+  }
+
+  /** A reverse listener's client: taken upstream like a SOCKS request; a failure resets it. */
+  private onReverse(socket: net.Socket, listener: ReverseListener): void {
+    socket.on('error', () => {});
+    let decided = false;
+    const decide = () => {
+      decided = true;
+      return socket;
+    };
+    const req: Request = { id: this.nextId(), client: peerOf(socket), host: listener.upstream.host, port: listener.upstream.port, listener };
+    this.onRequest(req, {
+      accept: decide,
+      deny: () => decide().resetAndDestroy(),
+      onAbort: (abort) => socket.once('close', () => !decided && abort()),
+    });
+  }
+
+  private onRequest(req: Request, decision: SocksDecision): void {
     const target: Endpoint = { host: req.host, port: req.port };
     const mapped = this.destination(target);
     const dest = mapped ?? target;
-    const base = { kind: 'connect' as const, client: req.client, target, ...(mapped ? { mapped } : {}), ...(req.user !== undefined ? { user: req.user } : {}) };
+    const listener = req.listener?.address;
+    const base = { kind: 'connect' as const, client: req.client, ...(listener ? { listener } : {}), target, ...(mapped ? { mapped } : {}), ...(req.user !== undefined ? { user: req.user } : {}) };
     if (this.opts.allow && !this.opts.allow.some((rule) => rule.matches(target))) {
       decision.deny(SOCKS_REPLY.NOT_ALLOWED);
       this.hub.report(req.id, req.client, undefined, { ...base, time: Date.now(), reply: SOCKS_REPLY.NOT_ALLOWED, error: 'not an allowed destination' });
@@ -135,14 +191,18 @@ export class MrimProxy {
     upstream.once('connect', () => {
       const server: Endpoint = { host: normalizeHost(upstream.remoteAddress ?? dest.host), port: upstream.remotePort ?? dest.port };
       // Checked once connected, so names and --map targets are caught too: a loop would eat every slot.
-      if (this.address && reachesListener(server.host, server.port, this.address)) return fail(SOCKS_REPLY.NOT_ALLOWED, "the proxy's own address");
+      if (this.isOwn(server)) return fail(SOCKS_REPLY.NOT_ALLOWED, "the proxy's own address");
       settle();
       const client = decision.accept();
       upstream.on('error', () => {});
       this.hub.report(req.id, req.client, server, { ...base, time: Date.now(), upstream: server, reply: SOCKS_REPLY.SUCCEEDED });
-      const tap = this.hub.open(req.id, req.client, server, Date.now(), [target, ...(mapped ? [mapped] : []), server]);
-      live.relay = this.relay(tap, client, upstream, target);
+      // A redirected client comes to the listener the answer named; the answer named the upstream.
+      const tap = this.hub.open(req.id, req.client, server, Date.now(), [...(listener ? [listener] : []), target, ...(mapped ? [mapped] : []), server]);
+      let rewriting: RedirectRewriter | undefined;
+      const s2c = req.listener?.redirector ? (out: RelayOutput) => (rewriting = new RedirectRewriter(tap, out, (answered) => this.redirectTarget(tap, client, answered))) : undefined;
+      live.relay = this.relay(tap, client, upstream, target, s2c);
       void live.relay.done.then(({ reason }) => {
+        rewriting?.flush();
         tap.close(reason, Date.now());
         this.live.delete(live);
         finish();
@@ -150,10 +210,26 @@ export class MrimProxy {
     });
   }
 
-  private relay(tap: ConnectionTap, client: net.Socket, upstream: net.Socket, target: Endpoint): Relay {
+  /**
+   * Where a client told by a redirector (on a reverse connection) to go to `answered` is sent instead:
+   * a reverse listener to it, on the redirector listener's address as the client reached it.
+   */
+  private async redirectTarget(tap: ConnectionTap, client: net.Socket, answered: Endpoint): Promise<Endpoint | { refused: string }> {
+    if (this.opts.allow && !this.opts.allow.some((rule) => rule.matches(answered))) return { refused: 'not an allowed destination' };
+    if (this.isOwn(answered)) return { refused: "it is the proxy's own address" };
+    const reached = normalizeHost(client.localAddress ?? '127.0.0.1');
+    const known = new Set(this.reverse.list);
+    const listener = await this.reverse.toUpstream(answered, reached);
+    if (!known.has(listener)) tap.note(`reverse listener ${formatEndpoint(listener.address)} → ${formatEndpoint(answered)} opened for the redirector's answer`, 'info', Date.now());
+    return { host: isWildcard(listener.address.host) ? reached : listener.address.host, port: listener.address.port };
+  }
+
+  /** `s2c`, when given, takes over the server's bytes to the client (and their decoding). */
+  private relay(tap: ConnectionTap, client: net.Socket, upstream: net.Socket, target: Endpoint, s2c?: (out: RelayOutput) => DirectionTransform): Relay {
     let intercepted = false;
     const relay: Relay = new Relay(client, upstream, {
       data: (dir, chunk) => {
+        if (s2c && dir === 's2c') return;
         tap.push(dir, chunk, Date.now());
         // The server's OK to STARTTLS was just handed on: both sides start TLS with their next byte.
         if (this.opts.tlsIntercept && !intercepted && dir === 's2c' && tap.tlsAccepted) {
@@ -161,9 +237,9 @@ export class MrimProxy {
           relay.swap(...this.interceptTls(tap, client, upstream, target));
         }
       },
-      end: (dir) => tap.end(dir, Date.now()),
+      end: (dir) => !(s2c && dir === 's2c') && tap.end(dir, Date.now()),
       failed: (err) => tap.note(`decoding stopped: ${(err as Error).message}; bytes are still relayed`, 'warn', Date.now()),
-    }, { stallTimeoutMs: this.opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS });
+    }, { stallTimeoutMs: this.opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, ...(s2c ? { transforms: { s2c } } : {}) });
     return relay;
   }
 

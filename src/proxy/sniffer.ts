@@ -8,10 +8,11 @@ import type { RecordingWriter, RotationOptions } from '../capture/rotate.js';
 import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
 import type { TapEvent } from '../tap/events.js';
 import { MrimProxy, type ProxyOptions } from './proxy.js';
+import type { ReverseListener } from './reverse.js';
 
 export interface SnifferOptions extends Omit<ProxyOptions, 'host' | 'port' | 'onEvent'> {
   host: string;
-  /** 0 picks a free one. */
+  /** The SOCKS5 port (unless `socks: false`); 0 picks a free one. */
   port: number;
   /** Capture file to write, if any. */
   record?: string;
@@ -26,7 +27,12 @@ export interface SnifferOptions extends Omit<ProxyOptions, 'host' | 'port' | 'on
 }
 
 export interface Sniffer {
-  address: Endpoint;
+  /** The SOCKS5 listener's address; absent when only reverse listeners run (`socks: false`). */
+  address?: Endpoint;
+  /** The reverse listeners so far (those opened for redirector answers included). */
+  readonly reverse: ReverseListener[];
+  /** Every listen address, SOCKS5 first (`127.0.0.1:1080, 127.0.0.1:2041`). */
+  readonly listening: string;
   options: SnifferOptions;
   /** The recording, if there is one (also after it stopped early). */
   capture?: RecordingWriter;
@@ -75,15 +81,18 @@ export async function startSniffer(opts: SnifferOptions): Promise<Sniffer> {
       onEvent?.(ev);
     },
   });
-  let address: Endpoint;
+  let address: Endpoint | undefined;
   try {
     address = await proxy.listen();
   } catch (e) {
-    throw new SnifferStartError('listen', formatEndpoint({ host: opts.host, port: opts.port }), e as NodeJS.ErrnoException);
+    const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
+    // The system error names the listener that failed (SOCKS or a reverse one).
+    const where = err.address !== undefined && err.port !== undefined ? { host: err.address, port: err.port } : { host: opts.host, port: opts.port };
+    throw new SnifferStartError('listen', formatEndpoint(where), err);
   }
   if (record) {
     try {
-      capture = createWriter(record, { listen: formatEndpoint(address) }, { showSecrets, ...rotation });
+      capture = createWriter(record, { listen: listening(address, proxy.reverseListeners) }, { showSecrets, ...rotation });
     } catch (e) {
       await proxy.close();
       throw new SnifferStartError('record', record, e as NodeJS.ErrnoException);
@@ -92,6 +101,12 @@ export async function startSniffer(opts: SnifferOptions): Promise<Sniffer> {
   return {
     address,
     options: opts,
+    get reverse() {
+      return proxy.reverseListeners;
+    },
+    get listening() {
+      return listening(address, proxy.reverseListeners);
+    },
     get capture() {
       return capture;
     },
@@ -106,6 +121,10 @@ export async function startSniffer(opts: SnifferOptions): Promise<Sniffer> {
       if (capture && !stopped) closeQuietly(capture);
     },
   };
+}
+
+function listening(socks: Endpoint | undefined, reverse: ReverseListener[]): string {
+  return [...(socks ? [socks] : []), ...reverse.map((l) => l.address)].map(formatEndpoint).join(', ');
 }
 
 /** A recording that failed may fail to close too; what it wrote is on disk either way. */

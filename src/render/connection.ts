@@ -27,7 +27,7 @@ export interface ConnectionInfo {
   warnings: number;
   bytes?: { c2s: number; s2c: number };
   state: 'connecting' | 'open' | 'closed' | 'refused';
-  /** Why it closed, or why the SOCKS request was refused. */
+  /** Why it closed, or why the SOCKS request (or a reverse connection's upstream) was refused. */
   reason?: string;
   /** The connection whose redirector answer this one followed. */
   follows?: number;
@@ -68,7 +68,8 @@ export function summarize(info: ConnectionInfo | undefined, ev: TapEvent): Conne
     case 'connect': {
       const target = formatEndpoint(e.target);
       if (target !== s.server) s.target = target;
-      if (e.reply !== 0) Object.assign(s, { state: 'refused', reason: `SOCKS reply ${e.reply}${e.error ? ` (${e.error})` : ''}` });
+      const why = e.listener ? 'upstream connection failed' : `SOCKS reply ${e.reply}`;
+      if (e.reply !== 0) Object.assign(s, { state: 'refused', reason: `${why}${e.error ? ` (${e.error})` : ''}` });
       break;
     }
     case 'auth-refused':

@@ -143,8 +143,10 @@ export function renderEvent(ev: SessionEvent, opts: RenderOptions = {}): string 
       lines.push(head.join(' '));
       break;
     case 'redirect':
-      if (ev.host !== undefined) head.push(c.bold('REDIRECT'), `→ ${ev.host}:${ev.port}`, c.dim(`(${JSON.stringify(ev.bytes.toString('latin1'))})`));
-      else head.push(c.bold('REDIRECT'), 'request', c.dim(JSON.stringify(ev.text)), c.dim(`${ev.bytes.length} B`));
+      if (ev.host !== undefined) {
+        head.push(c.bold('REDIRECT'), `→ ${ev.host}:${ev.port}`, c.dim(`(${JSON.stringify(ev.bytes.toString('latin1'))})`));
+        if (ev.rewritten) head.push(c.magenta(`rewritten for the client: → ${ev.rewritten.text}`), c.dim(`(${JSON.stringify(ev.rewritten.bytes.toString('latin1'))})`));
+      } else head.push(c.bold('REDIRECT'), 'request', c.dim(JSON.stringify(ev.text)), c.dim(`${ev.bytes.length} B`));
       lines.push(head.join(' '));
       break;
     case 'tls':
@@ -172,6 +174,12 @@ function renderConnEvent(ev: ConnEvent, opts: RenderOptions = {}): string {
   if (opts.conn !== undefined) head.push(c.yellow(`#${opts.conn}`));
   switch (ev.kind) {
     case 'connect': {
+      if (ev.listener) {
+        head.push(c.bold('REVERSE'), `${formatEndpoint(ev.listener)} → ${formatEndpoint(ev.target)}`);
+        if (ev.mapped) head.push(c.dim(`mapped to ${formatEndpoint(ev.mapped)}`));
+        head.push(ev.reply === 0 ? c.green('→ connected') : c.red(`→ failed${ev.error ? ` (${ev.error})` : ''}, client reset`));
+        break;
+      }
       head.push(c.bold('SOCKS5'), `CONNECT ${formatEndpoint(ev.target)}`);
       if (ev.mapped) head.push(c.dim(`mapped to ${formatEndpoint(ev.mapped)}`));
       if (ev.user !== undefined) head.push(`user ${showString(ev.user)}`);

@@ -36,7 +36,7 @@ export const SOCKS_REPLY = {
 } as const;
 
 export interface SocksRequest {
-  /** Connection number, counted from 1 over every client that got as far as authentication or a request. */
+  /** Connection number, from `nextId` (by default counted from 1), given to every client that got as far as authentication or a request. */
   id: number;
   client: Endpoint;
   /** Destination as the client asked for it: a name, an IPv4 or an IPv6 address (short form, no brackets). */
@@ -63,6 +63,8 @@ export interface SocksServerOptions {
   /** Lockout of addresses after failed username/password attempts (FailureBackoff's defaults otherwise). */
   authBackoff?: BackoffOptions;
   onRequest(req: SocksRequest, decision: SocksDecision): void;
+  /** Numbers connections; a caller with other listeners passes its counter, so ids stay unique in one run. */
+  nextId?: () => number;
   /**
    * A client was turned away before its request: wrong username/password (also any while its address
    * is locked out), or (with `methods`, the methods it offered) no authentication method the proxy
@@ -155,9 +157,10 @@ export class SocksServer {
   private readonly deadlines = new WeakMap<net.Socket, NodeJS.Timeout>();
   private readonly users = new WeakMap<net.Socket, string>();
   private readonly backoff: FailureBackoff;
-  private nextId = 1;
+  private readonly nextId: () => number;
 
   constructor(private readonly opts: SocksServerOptions) {
+    this.nextId = opts.nextId ?? counter();
     this.backoff = new FailureBackoff(opts.authBackoff);
     const auths = [opts.auth ? this.passwordAuth(opts.auth) : this.noAuth()];
     this.server = socksv5.createServer({ auths }, (info, accept) => this.onRequest(info, accept));
@@ -192,7 +195,7 @@ export class SocksServer {
   private idOf(socket: net.Socket): number {
     let id = this.ids.get(socket);
     if (id === undefined) {
-      id = this.nextId++;
+      id = this.nextId();
       this.ids.set(socket, id);
     }
     return id;
@@ -339,6 +342,13 @@ export class SocksServer {
   }
 }
 
-function peerOf(socket: net.Socket): Endpoint {
+/** 1, 2, 3, …: connection ids. */
+export function counter(): () => number {
+  let next = 1;
+  return () => next++;
+}
+
+/** The client's address, as events name it. */
+export function peerOf(socket: net.Socket): Endpoint {
   return { host: normalizeHost(socket.remoteAddress ?? '?'), port: socket.remotePort ?? 0 };
 }

@@ -10,11 +10,16 @@ import type { SessionEvent } from '../protocol/session.js';
 import type { Endpoint } from '../net/endpoint.js';
 
 export type ConnEvent =
-  /** The outcome of a SOCKS5 CONNECT request: `reply` 0 when the upstream connection was made. */
+  /**
+   * The outcome of a SOCKS5 CONNECT request: `reply` 0 when the upstream connection was made. With
+   * `listener`, a reverse-mode connection instead (no SOCKS): the client came to that listener, `target`
+   * is its fixed upstream, and `reply` the SOCKS code the outcome would have had.
+   */
   | {
       kind: 'connect';
       time: number;
       client: Endpoint;
+      listener?: Endpoint;
       /** Destination as the client asked for it. */
       target: Endpoint;
       /** Where --map sent it instead. */

@@ -44,7 +44,7 @@ export type JsonEvent =
     })
   | (JsonBase & { kind: 'garbage'; bytes: string; reason: string; skipped?: number })
   | (JsonBase & { kind: 'socks'; bytes: string; message: SocksMessage })
-  | (JsonBase & { kind: 'redirect'; bytes: string; text: string; address?: string; host?: string; port?: number })
+  | (JsonBase & { kind: 'redirect'; bytes: string; text: string; address?: string; host?: string; port?: number; rewritten?: { text: string; bytes: string } })
   | (JsonBase & { kind: 'tls' | 'compressed'; bytes: string; start: boolean });
 
 export interface JsonOptions {
@@ -94,6 +94,7 @@ export function eventToJson(ev: SessionEvent, opts: JsonOptions = {}): JsonEvent
         bytes: ev.bytes.toString('hex'),
         text: ev.text,
         ...(ev.host !== undefined ? { address: ev.address, host: ev.host, port: ev.port } : {}),
+        ...(ev.rewritten ? { rewritten: { text: ev.rewritten.text, bytes: ev.rewritten.bytes.toString('hex') } } : {}),
       };
     case 'tls':
     case 'compressed':
@@ -103,7 +104,7 @@ export function eventToJson(ev: SessionEvent, opts: JsonOptions = {}): JsonEvent
 
 /** A connection-level event as JSON: times ISO, addresses `host:port`. */
 export type JsonConnEvent =
-  | { kind: 'connect'; time: string; client: string; target: string; mapped?: string; upstream?: string; user?: string; reply: number; error?: string }
+  | { kind: 'connect'; time: string; client: string; listener?: string; target: string; mapped?: string; upstream?: string; user?: string; reply: number; error?: string }
   | { kind: 'auth-refused'; time: string; client: string; user: string; methods?: string[] }
   | { kind: 'open'; time: string; client: string; server: string; follows?: number; legOf?: number }
   | { kind: 'close'; time: string; bytes: { c2s: number; s2c: number }; durationMs: number; reason: string }
@@ -125,6 +126,7 @@ function connEventToJson(ev: ConnEvent): JsonConnEvent {
         kind: 'connect',
         time,
         client: formatEndpoint(ev.client),
+        ...(ev.listener ? { listener: formatEndpoint(ev.listener) } : {}),
         target: formatEndpoint(ev.target),
         ...(ev.mapped ? { mapped: formatEndpoint(ev.mapped) } : {}),
         ...(ev.upstream ? { upstream: formatEndpoint(ev.upstream) } : {}),
@@ -236,14 +238,17 @@ function sessionEvent(o: Json): SessionEvent {
       return { kind: 'garbage', ...base, bytes: hexBytes(o, 'bytes'), reason: str(o, 'reason') ?? '', ...(num(o, 'skipped') ? { skipped: num(o, 'skipped') } : {}) };
     case 'socks':
       return { kind: 'socks', ...base, bytes: hexBytes(o, 'bytes'), message: need(obj(o, 'message'), 'message') as unknown as SocksMessage };
-    case 'redirect':
+    case 'redirect': {
+      const rewritten = obj(o, 'rewritten');
       return {
         kind: 'redirect',
         ...base,
         bytes: hexBytes(o, 'bytes'),
         text: str(o, 'text') ?? '',
         ...(num(o, 'port') !== undefined ? { address: str(o, 'address'), host: str(o, 'host'), port: num(o, 'port') } : {}),
+        ...(rewritten ? { rewritten: { text: str(rewritten, 'text') ?? '', bytes: hexBytes(rewritten, 'bytes') } } : {}),
       };
+    }
     case 'tls':
     case 'compressed':
       return { kind: o.kind, ...base, bytes: hexBytes(o, 'bytes'), start: o.start === true };
@@ -261,6 +266,7 @@ function anyEvent(o: Json): AnyEvent {
         kind: 'connect',
         time,
         client: endpoint(o, 'client'),
+        ...(o.listener !== undefined ? { listener: endpoint(o, 'listener') } : {}),
         target: endpoint(o, 'target'),
         ...(o.mapped !== undefined ? { mapped: endpoint(o, 'mapped') } : {}),
         ...(o.upstream !== undefined ? { upstream: endpoint(o, 'upstream') } : {}),

@@ -89,6 +89,8 @@ export class ConnectionTap {
    * whole chunk), so frames that precede the login packet in the same chunk are not tagged with it.
    */
   private login?: string;
+  /** What the client gets instead of the redirector answer about to be decoded (reverse mode). */
+  private rewrite?: { text: string; bytes: Buffer };
 
   constructor(
     private readonly hub: TapHub,
@@ -113,6 +115,11 @@ export class ConnectionTap {
 
   note(message: string, level: 'info' | 'warn', time: number, dir?: Direction): void {
     this.report({ kind: 'note', time, level, message, ...(dir ? { dir } : {}) });
+  }
+
+  /** The next redirector answer decoded is marked with what the client got instead. */
+  rewriteRedirect(rewritten: { text: string; bytes: Buffer }): void {
+    this.rewrite = rewritten;
   }
 
   /** Bytes one side sent, as relayed. */
@@ -151,6 +158,10 @@ export class ConnectionTap {
     }
     for (const ev of events) {
       if (ev.kind === 'frame' && ev.login) this.login = ev.login;
+      if (ev.kind === 'redirect' && ev.host !== undefined && this.rewrite) {
+        ev.rewritten = this.rewrite;
+        this.rewrite = undefined;
+      }
       this.report(ev);
       if (ev.kind === 'frame') this.sinceFrame[dir] = 0;
       else if (ev.kind === 'garbage') this.sinceFrame[dir] += ev.bytes.length + (ev.skipped ?? 0);

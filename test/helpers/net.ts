@@ -83,7 +83,7 @@ export interface RecordingProxy {
 export async function startProxy(opts: Partial<ProxyOptions> = {}): Promise<RecordingProxy> {
   const events: TapEvent[] = [];
   const proxy = new MrimProxy({ host: '127.0.0.1', port: 0, ...opts, onEvent: (ev) => (events.push(ev), opts.onEvent?.(ev)) });
-  const { port } = await proxy.listen();
+  const { port } = (await proxy.listen())!;
   return { port, events, close: () => proxy.close() };
 }
 

@@ -35,7 +35,7 @@ export async function recordSession(path: string): Promise<void> {
   const server = new MrimServer({ port: 0, redirectorPort: 0, users: demoUsers() });
   const address = await server.listen();
   const sniffer = await startSniffer({ host: '127.0.0.1', port: 0, record: path });
-  const socks = `socks5://127.0.0.1:${sniffer.address.port}`;
+  const socks = `socks5://127.0.0.1:${sniffer.address!.port}`;
   const clients: MrimClient[] = [];
   const client = (opts: ConstructorParameters<typeof MrimClient>[0]) => {
     const c = new MrimClient({ socks, responseTimeoutMs: 10_000, ...opts });

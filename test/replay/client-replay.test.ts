@@ -118,7 +118,7 @@ describe('replay CAPTURE --server: a recorded session against a live server', { 
     const sniffer = await startSniffer({ host: '127.0.0.1', port: 0 });
     try {
       const report = await withServer(demoUsers(), ({ port, redirectorPort }) =>
-        replay(sessions, { server: { host: '127.0.0.1', port }, redirector: { host: '127.0.0.1', port: redirectorPort! }, socks: { host: '127.0.0.1', port: sniffer.address.port } }),
+        replay(sessions, { server: { host: '127.0.0.1', port }, redirector: { host: '127.0.0.1', port: redirectorPort! }, socks: { host: '127.0.0.1', port: sniffer.address!.port } }),
       );
       assert.equal(report.verdict, 'match', JSON.stringify(report.sessions.map((s) => notMatching(s.rows))));
       assert.match(report.sessions[0].peer!, /from the redirector/);
@@ -181,7 +181,7 @@ describe('replay keeps a session alive on the live server\'s ping period', { tim
     const { port } = await recorder.listen();
     const sniffer = await startSniffer({ host: '127.0.0.1', port: 0, record: path });
     try {
-      const alice = new MrimClient({ server: `127.0.0.1:${port}`, socks: `socks5://127.0.0.1:${sniffer.address.port}`, ...ALICE, proto: '1.21' });
+      const alice = new MrimClient({ server: `127.0.0.1:${port}`, socks: `socks5://127.0.0.1:${sniffer.address!.port}`, ...ALICE, proto: '1.21' });
       await alice.connect();
       await new Promise((r) => setTimeout(r, 1700));
       await alice.logout();

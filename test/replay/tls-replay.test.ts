@@ -27,7 +27,7 @@ async function record(path: string, intercept: boolean): Promise<void> {
   const { port } = await server.listen();
   const sniffer = await startSniffer({ host: '127.0.0.1', port: 0, record: path, ...(intercept ? { tlsIntercept: cert } : {}) });
   try {
-    const carol = new MrimClient({ server: `127.0.0.1:${port}`, socks: `socks5://127.0.0.1:${sniffer.address.port}`, ...CAROL, proto: '1.23', tls: { rejectUnauthorized: false } });
+    const carol = new MrimClient({ server: `127.0.0.1:${port}`, socks: `socks5://127.0.0.1:${sniffer.address!.port}`, ...CAROL, proto: '1.23', tls: { rejectUnauthorized: false } });
     await carol.connect();
     assert.equal(carol.tls, true);
     await carol.logout();

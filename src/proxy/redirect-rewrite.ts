@@ -1,0 +1,92 @@
+/**
+ * The redirector's answer on a reverse connection, rewritten so the client's next connection comes
+ * back through mrimtap. The server's bytes are held until the framer has read the answer (a line, or
+ * the whole stream when it ends without one); then the address to give instead is asked for (a
+ * reverse listener to the answered address, which may have to be opened) and the client gets the
+ * answer with that address, the bytes around it as they came. The tap decodes the server's bytes as
+ * they were, the redirect event marked with what the client got. A stream that does not start with an
+ * answer, or an answer that may not be rewritten, goes on unchanged.
+ */
+import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
+import { Framer, type FramerEvent } from '../protocol/framer.js';
+import type { ConnectionTap } from '../tap/tap.js';
+import type { DirectionTransform, RelayOutput } from './relay.js';
+
+/** The address the client is to get instead of `answered`, or why it keeps the answer (a refusal). */
+export type RedirectTarget = (answered: Endpoint) => Promise<Endpoint | { refused: string }>;
+
+type Answer = Extract<FramerEvent, { kind: 'redirect' }>;
+
+export class RedirectRewriter implements DirectionTransform {
+  private readonly framer = new Framer({ dir: 's2c' });
+  /** The server's chunks not yet handed on, with their arrival times (for the tap). */
+  private held: Array<{ chunk: Buffer; time: number }> = [];
+  private state: 'reading' | 'asking' | 'passing' = 'reading';
+  private ended = false;
+
+  constructor(
+    private readonly tap: ConnectionTap,
+    private readonly out: RelayOutput,
+    private readonly target: RedirectTarget,
+  ) {}
+
+  data(chunk: Buffer): void {
+    const time = Date.now();
+    if (this.state === 'passing') {
+      this.tap.push('s2c', chunk, time);
+      this.out.write(chunk);
+      return;
+    }
+    this.held.push({ chunk, time });
+    if (this.state === 'reading') this.read([...this.framer.push(chunk)], false);
+  }
+
+  end(): void {
+    this.ended = true;
+    if (this.state === 'reading') this.read([...this.framer.finish()], true);
+    else if (this.state === 'passing') this.finish();
+  }
+
+  /** The relay ended with the answer still held: the tap gets the server's bytes (the client got none). */
+  flush(): void {
+    if (this.state !== 'passing') this.release();
+  }
+
+  private read(events: FramerEvent[], eof: boolean): void {
+    const first = events[0];
+    if (!first) {
+      if (eof) this.release();
+      return;
+    }
+    if (first.kind !== 'redirect' || first.host === undefined || first.port === undefined) return this.release();
+    this.state = 'asking';
+    this.target({ host: first.host, port: first.port }).then(
+      (given) => this.release(first, given),
+      (e: Error) => this.release(first, { refused: e.message }),
+    );
+  }
+
+  private release(answer?: Answer, given?: Endpoint | { refused: string }): void {
+    if (this.state === 'passing') return;
+    this.state = 'passing';
+    const held = Buffer.concat(this.held.map((h) => h.chunk));
+    let toClient = held;
+    if (answer && given && !('refused' in given)) {
+      const text = formatEndpoint(given);
+      // Only the address changes: the terminator and anything around it stay as the server sent them.
+      const bytes = Buffer.from(answer.bytes.toString('latin1').replace(answer.text, text), 'latin1');
+      toClient = Buffer.concat([held.subarray(0, answer.offset), bytes, held.subarray(answer.offset + answer.bytes.length)]);
+      this.tap.rewriteRedirect({ text, bytes });
+    }
+    for (const h of this.held) this.tap.push('s2c', h.chunk, h.time);
+    this.held = [];
+    if (answer && given && 'refused' in given) this.tap.note(`redirector answer ${answer.text} passed on unchanged: ${given.refused}`, 'warn', Date.now(), 's2c');
+    this.out.write(toClient);
+    if (this.ended) this.finish();
+  }
+
+  private finish(): void {
+    this.tap.end('s2c', Date.now());
+    this.out.end();
+  }
+}
