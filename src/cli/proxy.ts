@@ -41,6 +41,7 @@ interface ProxyFlags {
   tlsKey?: string;
   web?: string | boolean;
   reverse: string[];
+  reverseRedirector: string[];
 }
 
 export function register(program: Command): void {
@@ -75,6 +76,7 @@ export function register(program: Command): void {
       collect,
       [],
     )
+    .option('--reverse-redirector <listen=upstream>', 'like --reverse, for a redirector on another port than 2042 (its answer is rewritten)', collect, [])
     .addHelpText(
       'after',
       "\nPoint the client's SOCKS5 proxy setting at the listen address; both the redirector and the session connection are decoded.\n" +
@@ -167,9 +169,9 @@ function parseRotation(flags: ProxyFlags): SnifferOptions['rotation'] {
   return { maxBytes, maxFiles };
 }
 
-function parseReverse(specs: string[]): ReverseRule[] {
+function parseReverse(flags: ProxyFlags): ReverseRule[] {
   try {
-    return specs.map(parseReverseRule);
+    return [...flags.reverse.map((spec) => parseReverseRule(spec)), ...flags.reverseRedirector.map((spec) => ({ ...parseReverseRule(spec, '--reverse-redirector'), redirector: true }))];
   } catch (e) {
     if (e instanceof ReverseRuleError) throw new CliError(e.message);
     throw e;
@@ -179,7 +181,7 @@ function parseReverse(specs: string[]): ReverseRule[] {
 /** `portGiven`: --port was on the command line, so the SOCKS5 listener runs beside --reverse ones. */
 function parseFlags(flags: ProxyFlags, portGiven: boolean): [Omit<SnifferOptions, 'onEvent' | 'onRecordingFailed'>, LogFlags] {
   const auth = parseAuth(flags);
-  const reverse = parseReverse(flags.reverse);
+  const reverse = parseReverse(flags);
   const socks = portGiven || !reverse.length;
   if (!socks && auth) throw new CliError('--auth is for the SOCKS5 listener, which does not run with --reverse only (give --port to run it too)');
   // A reverse listener relays to its fixed upstream only: not an open relay.

@@ -16,7 +16,7 @@ import { isWildcard, reachesListener } from '../net/local.js';
 import type { TapEvent } from '../tap/events.js';
 import { TapHub, type ConnectionTap } from '../tap/tap.js';
 import type { AllowRule } from './allow.js';
-import { RedirectRewriter } from './redirect-rewrite.js';
+import { RedirectRewriter, type RedirectTarget } from './redirect-rewrite.js';
 import { Relay, type DirectionTransform, type RelayOutput } from './relay.js';
 import { ReverseListeners, type ReverseListener, type ReverseRule } from './reverse.js';
 
@@ -196,10 +196,9 @@ export class MrimProxy {
       const client = decision.accept();
       upstream.on('error', () => {});
       this.hub.report(req.id, req.client, server, { ...base, time: Date.now(), upstream: server, reply: SOCKS_REPLY.SUCCEEDED });
-      // A redirected client comes to the listener the answer named; the answer named the upstream.
-      const tap = this.hub.open(req.id, req.client, server, Date.now(), [...(listener ? [listener] : []), target, ...(mapped ? [mapped] : []), server]);
+      const tap = this.hub.open(req.id, req.client, server, Date.now(), [target, ...(mapped ? [mapped] : []), server]);
       let rewriting: RedirectRewriter | undefined;
-      const s2c = req.listener?.redirector ? (out: RelayOutput) => (rewriting = new RedirectRewriter(tap, out, (answered) => this.redirectTarget(tap, client, answered))) : undefined;
+      const s2c = req.listener?.redirector ? (out: RelayOutput) => (rewriting = new RedirectRewriter(tap, out, (answered) => this.redirectTarget(client, answered))) : undefined;
       live.relay = this.relay(tap, client, upstream, target, s2c);
       void live.relay.done.then(({ reason }) => {
         rewriting?.flush();
@@ -214,14 +213,14 @@ export class MrimProxy {
    * Where a client told by a redirector (on a reverse connection) to go to `answered` is sent instead:
    * a reverse listener to it, on the redirector listener's address as the client reached it.
    */
-  private async redirectTarget(tap: ConnectionTap, client: net.Socket, answered: Endpoint): Promise<Endpoint | { refused: string }> {
+  private async redirectTarget(client: net.Socket, answered: Endpoint): ReturnType<RedirectTarget> {
     if (this.opts.allow && !this.opts.allow.some((rule) => rule.matches(answered))) return { refused: 'not an allowed destination' };
     if (this.isOwn(answered)) return { refused: "it is the proxy's own address" };
     const reached = normalizeHost(client.localAddress ?? '127.0.0.1');
     const known = new Set(this.reverse.list);
     const listener = await this.reverse.toUpstream(answered, reached);
-    if (!known.has(listener)) tap.note(`reverse listener ${formatEndpoint(listener.address)} → ${formatEndpoint(answered)} opened for the redirector's answer`, 'info', Date.now());
-    return { host: isWildcard(listener.address.host) ? reached : listener.address.host, port: listener.address.port };
+    const address = { host: isWildcard(listener.address.host) ? reached : listener.address.host, port: listener.address.port };
+    return { address, ...(known.has(listener) ? {} : { note: `reverse listener ${formatEndpoint(listener.address)} → ${formatEndpoint(answered)} opened for the redirector's answer` }) };
   }
 
   /** `s2c`, when given, takes over the server's bytes to the client (and their decoding). */

@@ -12,8 +12,11 @@ import { Framer, type FramerEvent } from '../protocol/framer.js';
 import type { ConnectionTap } from '../tap/tap.js';
 import type { DirectionTransform, RelayOutput } from './relay.js';
 
-/** The address the client is to get instead of `answered`, or why it keeps the answer (a refusal). */
-export type RedirectTarget = (answered: Endpoint) => Promise<Endpoint | { refused: string }>;
+/**
+ * The address the client is to get instead of `answered` (with a note for the log after the answer:
+ * a listener opened for it), or why it keeps the answer.
+ */
+export type RedirectTarget = (answered: Endpoint) => Promise<{ address: Endpoint; note?: string } | { refused: string }>;
 
 type Answer = Extract<FramerEvent, { kind: 'redirect' }>;
 
@@ -66,13 +69,13 @@ export class RedirectRewriter implements DirectionTransform {
     );
   }
 
-  private release(answer?: Answer, given?: Endpoint | { refused: string }): void {
+  private release(answer?: Answer, given?: Awaited<ReturnType<RedirectTarget>>): void {
     if (this.state === 'passing') return;
     this.state = 'passing';
     const held = Buffer.concat(this.held.map((h) => h.chunk));
     let toClient = held;
     if (answer && given && !('refused' in given)) {
-      const text = formatEndpoint(given);
+      const text = formatEndpoint(given.address);
       // Only the address changes: the terminator and anything around it stay as the server sent them.
       const bytes = Buffer.from(answer.bytes.toString('latin1').replace(answer.text, text), 'latin1');
       toClient = Buffer.concat([held.subarray(0, answer.offset), bytes, held.subarray(answer.offset + answer.bytes.length)]);
@@ -80,7 +83,8 @@ export class RedirectRewriter implements DirectionTransform {
     }
     for (const h of this.held) this.tap.push('s2c', h.chunk, h.time);
     this.held = [];
-    if (answer && given && 'refused' in given) this.tap.note(`redirector answer ${answer.text} passed on unchanged: ${given.refused}`, 'warn', Date.now(), 's2c');
+    if (given && 'refused' in given) this.tap.note(`redirector answer ${answer!.text} passed on unchanged: ${given.refused}`, 'warn', Date.now(), 's2c');
+    else if (given?.note) this.tap.note(given.note, 'info', Date.now());
     this.out.write(toClient);
     if (this.ended) this.finish();
   }

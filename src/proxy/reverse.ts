@@ -28,12 +28,12 @@ export interface ReverseListener {
 /** A `--reverse` spec that cannot be read; the message says what is expected. */
 export class ReverseRuleError extends Error {}
 
-const USAGE = '--reverse takes LISTEN=UPSTREAM, LISTEN a port or HOST:PORT, UPSTREAM HOST:PORT (e.g. 2041=mrim.example:2041, 127.0.0.1:2042=10.0.0.5:2042)';
-
-/** `2041=mrim.example:2041`, `127.0.0.1:2041=10.0.0.5:2041`, `[::1]:2041=…`. */
-export function parseReverseRule(spec: string): ReverseRule {
+/** `2041=mrim.example:2041`, `127.0.0.1:2041=10.0.0.5:2041`, `[::1]:2041=…`; `option` names it in errors. */
+export function parseReverseRule(spec: string, option = '--reverse'): ReverseRule {
   const eq = spec.indexOf('=');
-  if (eq === -1) throw new ReverseRuleError(`${USAGE}, not "${spec}"`);
+  if (eq === -1) {
+    throw new ReverseRuleError(`${option} takes LISTEN=UPSTREAM, LISTEN a port or HOST:PORT, UPSTREAM HOST:PORT (e.g. 2041=mrim.example:2041, 127.0.0.1:2042=10.0.0.5:2042), not "${spec}"`);
+  }
   const listenText = spec.slice(0, eq).trim();
   const upstreamText = spec.slice(eq + 1).trim();
   let listen: ReverseRule['listen'] | undefined;
@@ -43,9 +43,9 @@ export function parseReverseRule(spec: string): ReverseRule {
     const e = parseEndpoint(listenText, { anyPort: true });
     listen = e && { host: e.host, port: e.port };
   }
-  if (!listen) throw new ReverseRuleError(`--reverse ${spec}: the listen side "${listenText}" must be a port 0–65535 or HOST:PORT`);
+  if (!listen) throw new ReverseRuleError(`${option} ${spec}: the listen side "${listenText}" must be a port 0–65535 or HOST:PORT`);
   const upstream = parseEndpoint(upstreamText);
-  if (!upstream) throw new ReverseRuleError(`--reverse ${spec}: the upstream "${upstreamText}" must be HOST:PORT with a port 1–65535`);
+  if (!upstream) throw new ReverseRuleError(`${option} ${spec}: the upstream "${upstreamText}" must be HOST:PORT with a port 1–65535`);
   return { listen, upstream };
 }
 
