@@ -38,7 +38,7 @@ export async function startLoggedSniffer(
   } catch (e) {
     if (!(e instanceof SnifferStartError)) throw e;
     if (e.stage === 'record') throw new CliError(`cannot record to ${e.target}: ${fileErrorReason(e.cause)}`);
-    const why = listenErrorReason(e.cause, 'pick another with --port');
+    const why = listenErrorReason(e.cause, opts.reverse?.length ? 'pick another in --port or --reverse' : 'pick another with --port');
     // The code lets the demo, which prefers a port, fall back to another.
     throw Object.assign(new CliError(`cannot listen on ${e.target}: ${why}`, EXIT.FAILURE), { code: e.code });
   }

@@ -1,6 +1,7 @@
 /**
  * The real client pidgin-mra through the sniffing proxy to the reference server, recorded. (Its
- * redirector lookup is an HTTP fetch that ignores the account's proxy, so it is given the server.)
+ * redirector lookup is an HTTP fetch that ignores the account's proxy, so it is given the server;
+ * in reverse mode it goes through the redirector, whose answer brings it back.)
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { readCapture } from '../../src/capture/jsonl.js';
 import { createWriter } from '../../src/capture/open.js';
 import type { TapEvent } from '../../src/tap/events.js';
 import { MrimServer, type ServerAddress } from '../../src/server/index.js';
+import { MrimProxy } from '../../src/proxy/proxy.js';
 import { startProxy, type RecordingProxy } from '../helpers/net.js';
 import { isPidginAvailable, pidginUnavailableReason, startPidgin } from '../interop/pidgin.js';
 import { captureFileErrors } from '../helpers/json-schema.js';
@@ -76,5 +78,37 @@ describe('pidgin-mra through the proxy', { skip, timeout: 60_000 }, () => {
     const types = events.flatMap((e) => (e.event.kind === 'frame' ? [e.event.frame.type] : []));
     for (const t of ['HELLO', 'HELLO_ACK', 'LOGIN_ACK', 'CONTACT_LIST2', 'MESSAGE_STATUS']) assert.ok(types.includes(t), t);
     assert.ok(!events.some((e) => e.event.kind === 'garbage'));
+  });
+});
+
+describe('pidgin-mra through a reverse redirector listener', { skip, timeout: 60_000 }, () => {
+  it('its HTTP redirector lookup gets the rewritten answer; its session comes back through mrimtap', async () => {
+    // On 127.0.0.2, so the answered port is free on 127.0.0.1 for the listener mrimtap opens.
+    const server = new MrimServer({ host: '127.0.0.2', port: 0, redirectorPort: 0 });
+    const address = await server.listen();
+    const capture = createWriter(join(dir, 'reverse.jsonl'), { source: 'test' });
+    const proxy = new MrimProxy({ socks: false, reverse: [{ listen: { port: 0 }, upstream: { host: '127.0.0.2', port: address.redirectorPort! }, redirector: true }], onEvent: (ev) => capture.write(ev) });
+    await proxy.listen();
+    const redirector = proxy.reverseListeners[0]!.address;
+    const alice = await startPidgin({ host: 'mrim.mail.ru', port: redirector.port, resolve: { 'mrim.mail.ru': '127.0.0.1' }, login: 'alice@mail.ru', password: 'alice' });
+    try {
+      await alice.waitFor('signed-on', 10_000);
+      await alice.logout();
+    } finally {
+      await alice.close();
+      await proxy.close();
+      capture.close();
+      await server.close();
+    }
+    const events = await recorded(capture);
+    const redirect = events.find((e) => e.event.kind === 'redirect' && e.event.dir === 's2c')!;
+    assert.ok(redirect.event.kind === 'redirect');
+    assert.equal(redirect.event.rewritten?.text, `127.0.0.1:${address.port}`);
+    const request = events.find((e) => e.event.kind === 'redirect' && e.event.dir === 'c2s')!;
+    assert.ok(request.event.kind === 'redirect' && /^GET /.test(request.event.text));
+    const open = events.find((e) => e.event.kind === 'open' && e.conn !== redirect.conn)!;
+    assert.ok(open.event.kind === 'open' && open.event.follows === redirect.conn);
+    const login = events.find((e) => e.event.kind === 'frame' && e.event.frame.type === 'LOGIN2')!;
+    assert.equal(login.conn, open.conn);
   });
 });
