@@ -17,7 +17,8 @@ const TLS_REQUESTS = PACKETS.filter((p) => p.session?.switchesTo === 'tls').map(
 const TLS_NEGOTIATION = new Set(
   PACKETS.filter((p) => p.session?.switchesTo === 'tls' || (p.session?.accepts && p.reply?.requests.some((r) => TLS_REQUESTS.includes(r)))).map((p) => p.code),
 );
-const REDIRECT_MAX = 256;
+/** The longest redirector answer read as one (reference §2.1: a short `ip:port`). */
+export const REDIRECT_MAX = 256;
 const REQUEST_MAX = 4096;
 /** Garbage is held until the next frame start so it is reported once; past this size it is reported in parts. */
 const GARBAGE_REPORT_MAX = 64 * 1024;

@@ -8,7 +8,7 @@
  * answer, or an answer that may not be rewritten, goes on unchanged.
  */
 import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
-import { Framer, type FramerEvent } from '../protocol/framer.js';
+import { Framer, REDIRECT_MAX, type FramerEvent } from '../protocol/framer.js';
 import type { ConnectionTap } from '../tap/tap.js';
 import type { DirectionTransform, RelayOutput } from './relay.js';
 
@@ -41,7 +41,11 @@ export class RedirectRewriter implements DirectionTransform {
       return;
     }
     this.held.push({ chunk, time });
-    if (this.state === 'reading') this.read([...this.framer.push(chunk)], false);
+    if (this.state !== 'reading') return;
+    const events = [...this.framer.push(chunk)];
+    // Past an answer's length, a stream the framer still reads (a large frame) is no answer: no holding it.
+    if (!events.length && this.held.reduce((n, h) => n + h.chunk.length, 0) > REDIRECT_MAX) return this.release();
+    this.read(events, false);
   }
 
   end(): void {

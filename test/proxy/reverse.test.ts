@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { MrimClient } from '../../src/client/index.js';
+import { encodePacket } from '../../src/protocol/codec.js';
 import { formatEndpoint, type Endpoint } from '../../src/net/endpoint.js';
 import { parseAllowRule } from '../../src/proxy/allow.js';
 import { MrimProxy, type ProxyOptions } from '../../src/proxy/proxy.js';
@@ -14,7 +15,7 @@ import { parseReverseRule, ReverseRuleError } from '../../src/proxy/reverse.js';
 import { renderTapEvent } from '../../src/render/text.js';
 import { MrimServer, type ServerUser } from '../../src/server/index.js';
 import type { TapEvent } from '../../src/tap/events.js';
-import { closedPort, echoServer, readAll, sha256, socksConnect, withTimeout } from '../helpers/net.js';
+import { closedPort, echoServer, listenTcp, readAll, sha256, socksConnect, withTimeout } from '../helpers/net.js';
 import { nextEvent, until } from '../helpers/wait.js';
 
 const USERS: ServerUser[] = [
@@ -152,6 +153,48 @@ describe('redirector rewrite', () => {
     await until(() => r.events.some((e) => e.event.kind === 'note' && e.event.level === 'warn'), 3000);
     const note = r.events.find((e) => e.event.kind === 'note')!;
     assert.match(note.event.kind === 'note' ? note.event.message : '', /passed on unchanged: not an allowed destination/);
+  });
+});
+
+describe('redirector rewrite, byte by byte', () => {
+  /** A redirector listener in front of an upstream that writes `parts` (one write each, a pause between) and ends. */
+  async function through(parts: Buffer[]): Promise<{ got: Buffer; events: TapEvent[] }> {
+    const upstream = await listenTcp((s) => {
+      void (async () => {
+        for (const p of parts) {
+          s.write(p);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        s.end();
+      })();
+    });
+    closers.push(() => upstream.close());
+    const r = await startReverse({ reverse: [{ listen: { port: 0 }, upstream: { host: '127.0.0.1', port: upstream.port }, redirector: true }] });
+    const socket = net.connect(r.at(0).port, '127.0.0.1');
+    const got = await readAll(socket);
+    await until(() => r.events.some((e) => e.event.kind === 'close'), 5000);
+    return { got, events: r.events };
+  }
+
+  test('an answer in single bytes, without a newline before the FIN, is rewritten; nothing else changes', async () => {
+    const target = await echoServer();
+    closers.push(() => target.close());
+    const answer = `127.0.0.3:${target.port}`;
+    const { got, events } = await through([...Buffer.from(answer)].map((b) => Buffer.from([b])));
+    assert.match(got.toString(), /^127\.0\.0\.1:\d+$/);
+    const redirect = events.find((e) => e.event.kind === 'redirect')!;
+    assert.ok(redirect.event.kind === 'redirect');
+    assert.equal(redirect.event.bytes.toString(), answer);
+    assert.equal(redirect.event.rewritten?.bytes.toString(), got.toString());
+  });
+
+  test('a stream that is no redirector answer (MRIM frames, one larger than an answer, in parts) goes on byte for byte', async () => {
+    const big = encodePacket('MESSAGE', { flags: 0, to: 'bob@mail.ru', text: 'x'.repeat(3000), rtf: ' ' }, { proto: '1.21', seq: 1 });
+    const bytes = Buffer.concat([big, encodePacket('LOGIN_ACK', {}, { proto: '1.21', seq: 2 })]);
+    const parts = Array.from({ length: Math.ceil(bytes.length / 500) }, (_, i) => bytes.subarray(i * 500, (i + 1) * 500));
+    const { got, events } = await through(parts);
+    assert.equal(sha256(got), sha256(bytes));
+    assert.deepEqual(events.filter((e) => e.event.kind === 'frame').map((e) => e.event.kind === 'frame' && e.event.frame.type), ['MESSAGE', 'LOGIN_ACK']);
   });
 });
 
