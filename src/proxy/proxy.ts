@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import { SocksServer, SOCKS_REPLY, counter, normalizeHost, peerOf, replyForError, type SocksDecision, type SocksRequest } from '../socks/server.js';
 import type { BackoffOptions } from '../net/backoff.js';
 import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
-import { isWildcard, reachesListener } from '../net/local.js';
+import { isWildcard, reachesListener, unmapIPv4 } from '../net/local.js';
 import type { TapEvent } from '../tap/events.js';
 import { TapHub, type ConnectionTap } from '../tap/tap.js';
 import type { AllowRule } from './allow.js';
@@ -198,7 +198,8 @@ export class MrimProxy {
       this.hub.report(req.id, req.client, server, { ...base, time: Date.now(), upstream: server, reply: SOCKS_REPLY.SUCCEEDED });
       const tap = this.hub.open(req.id, req.client, server, Date.now(), [target, ...(mapped ? [mapped] : []), server]);
       let rewriting: RedirectRewriter | undefined;
-      const s2c = req.listener?.redirector ? (out: RelayOutput) => (rewriting = new RedirectRewriter(tap, out, (answered) => this.redirectTarget(client, answered))) : undefined;
+      const redirector = req.listener?.redirector ? req.listener : undefined;
+      const s2c = redirector && ((out: RelayOutput) => (rewriting = new RedirectRewriter(tap, out, (answered) => this.redirectTarget(redirector, client, answered))));
       live.relay = this.relay(tap, client, upstream, target, s2c);
       void live.relay.done.then(({ reason }) => {
         rewriting?.flush();
@@ -211,14 +212,15 @@ export class MrimProxy {
 
   /**
    * Where a client told by a redirector (on a reverse connection) to go to `answered` is sent instead:
-   * a reverse listener to it, on the redirector listener's address as the client reached it.
+   * a reverse listener to it, on the host the redirector's listener is bound to; named by the address
+   * the client reached, when that host is a wildcard.
    */
-  private async redirectTarget(client: net.Socket, answered: Endpoint): ReturnType<RedirectTarget> {
+  private async redirectTarget(redirector: ReverseListener, client: net.Socket, answered: Endpoint): ReturnType<RedirectTarget> {
     if (this.opts.allow && !this.opts.allow.some((rule) => rule.matches(answered))) return { refused: 'not an allowed destination' };
     if (this.isOwn(answered)) return { refused: "it is the proxy's own address" };
-    const reached = normalizeHost(client.localAddress ?? '127.0.0.1');
     const known = new Set(this.reverse.list);
-    const listener = await this.reverse.toUpstream(answered, reached);
+    const listener = await this.reverse.toUpstream(answered, redirector.address.host);
+    const reached = unmapIPv4(normalizeHost(client.localAddress ?? '127.0.0.1'));
     const address = { host: isWildcard(listener.address.host) ? reached : listener.address.host, port: listener.address.port };
     return { address, ...(known.has(listener) ? {} : { note: `reverse listener ${formatEndpoint(listener.address)} → ${formatEndpoint(answered)} opened for the redirector's answer` }) };
   }

@@ -142,6 +142,15 @@ describe('redirector rewrite', () => {
     assert.deepEqual(opens.map((e) => e.event.kind === 'open' && e.event.follows), [undefined, 1, undefined, 3]);
   });
 
+  test('a redirector listener on 0.0.0.0: the answer names the address the client reached, never the wildcard', async () => {
+    const r = await startReverse({ reverse: [{ listen: { host: '0.0.0.0', port: 0 }, upstream: { host: '127.0.0.2', port: server.redirectorPort }, redirector: true }] });
+    const c = client('alice@mail.ru', { redirector: `127.0.0.1:${r.at(0).port}` });
+    const ready = await c.connect();
+    assert.equal(ready.server.host, '127.0.0.1');
+    assert.equal(r.proxy.reverseListeners[1]!.address.host, '0.0.0.0');
+    await c.logout();
+  });
+
   test('an answer to a destination --allow does not match goes on unchanged, with a warning', async () => {
     const r = await startReverse({
       allow: [parseAllowRule(`127.0.0.2:${server.redirectorPort}`)],
