@@ -193,6 +193,7 @@ function nextSteps(sniffer: Sniffer, server: ServerAddress, stayingUp: boolean):
     `    Proxy tab SOCKS 5, host ${sniffer.address!.host}, port ${sniffer.address!.port} (its redirector lookup bypasses the proxy, so give it the server)`,
     `  Mail.Ru Agent or another client: its SOCKS5 proxy set to ${proxy}; requests for ${MRIM_HOST}:${PREFERRED.redirector}`,
     `    and :${PREFERRED.server} go to the local server (--map), so the server setting can stay as it is`,
+    ...sniffer.reverse.slice(0, 1).map((r) => `  A client without a proxy setting: its redirector (server address) set to ${formatEndpoint(r.address)} (reverse mode)`),
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -210,6 +211,8 @@ async function runDemo(flags: DemoFlags): Promise<boolean> {
         { from: { host: MRIM_HOST, port: PREFERRED.redirector }, to: { host: HOST, port: address.redirectorPort! } },
         { from: { host: MRIM_HOST, port: PREFERRED.server }, to: { host: HOST, port: address.port } },
       ],
+      // For clients without a SOCKS setting; on a free port, the usual ones being the server's.
+      reverse: [{ listen: { port: 0 }, upstream: { host: HOST, port: address.redirectorPort! }, redirector: true }],
       record: flags.record ?? defaultCapturePath(),
     }, { hex: flags.hex, onEvent: web.onEvent }, !!flags.freePorts);
     sniffer = started.sniffer;
@@ -220,6 +223,7 @@ async function runDemo(flags: DemoFlags): Promise<boolean> {
     out(`  MRIM server   ${HOST}:${address.port}${serverPreferred ? '' : fellBack(PREFERRED.server)}`);
     out(`  redirector    ${HOST}:${address.redirectorPort}${serverPreferred ? '' : fellBack(PREFERRED.redirector)}  (answers ${HOST}:${address.port})`);
     out(`  SOCKS5 proxy  ${formatEndpoint(sniffer.address!)}${started.preferred ? '' : fellBack(PREFERRED.proxy)}  (maps ${MRIM_HOST}:${PREFERRED.redirector} and :${PREFERRED.server} to the server)`);
+    for (const r of sniffer.reverse) out(`  reverse       ${formatEndpoint(r.address)}  (plain TCP to the redirector; its answer is rewritten so the session comes back through mrimtap)`);
     out(`  recording to  ${sniffer.capture?.path}`);
     out(`  ${webViewLine(view, 'web view     ')}  (open it in a browser: the session live, decoded)`);
 
