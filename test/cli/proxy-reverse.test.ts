@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import { MrimClient } from '../../src/client/index.js';
 import { MrimServer } from '../../src/server/index.js';
 import { ROOT } from '../helpers/cli.js';
+import { captureFileErrors } from '../helpers/json-schema.js';
 import { withTimeout } from '../helpers/net.js';
 import { runCli } from '../helpers/server-cli.js';
 
@@ -68,6 +69,7 @@ describe('mrimtap proxy --reverse', () => {
     assert.match(proxy.stdout(), /REDIRECT → 127\.0\.0\.2:\d+ .*rewritten for the client: → 127\.0\.0\.1:\d+/);
     assert.match(proxy.stderr(), /2 connections/);
 
+    assert.deepEqual(captureFileErrors(capture), [], 'the capture matches captures/capture.schema.json');
     const decoded = await runCli(['decode', capture]);
     assert.equal(decoded.code, 0, decoded.stderr);
     assert.match(decoded.stdout, /#1 REVERSE 127\.0\.0\.1:\d+ → 127\.0\.0\.2:\d+ → connected/);
