@@ -28,6 +28,14 @@ describe('shipped captures decode cleanly', () => {
     assert.deepEqual(events.filter((e) => ['garbage', 'no-reply'].includes(e.event.kind)), []);
   });
 
+  it('a version 1 capture (test/fixtures/captures/demo-v1.jsonl, the demo before version 2) reads as the same events', async () => {
+    const v1 = await read(new URL('../fixtures/captures/demo-v1.jsonl', import.meta.url).pathname);
+    const v2 = await read(new URL('../../captures/demo.jsonl', import.meta.url).pathname);
+    assert.deepEqual(v1.problems, []);
+    assert.ok(v1.events.length > 40);
+    assert.deepStrictEqual(v1.events, v2.events);
+  });
+
   for (const name of ['pidgin-mra-1.8-session.pcap', 'mrim-prpl-1.22-messages.pcap']) {
     it(`${name}: no frame warning (the pidgin capture's damaged tail is the file's problem, not a frame's)`, async () => {
       const { events, problems } = await read(new URL(`../fixtures/vectors/${name}`, import.meta.url).pathname);
