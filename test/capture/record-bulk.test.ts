@@ -21,7 +21,7 @@ function streams(events: TapEvent[]): Record<'c2s' | 's2c', Buffer> {
   const parts: Record<'c2s' | 's2c', Buffer[]> = { c2s: [], s2c: [] };
   const next = { c2s: 0, s2c: 0 };
   for (const { event: e } of events) {
-    if (!('offset' in e) || e.kind === 'no-reply' || e.kind === 'note') continue;
+    if (!('offset' in e)) continue;
     const bytes = e.kind === 'frame' ? e.raw : e.bytes;
     assert.equal(e.offset, next[e.dir], `${e.dir} ${e.kind} at ${e.offset}`);
     next[e.dir] += bytes.length;
