@@ -74,8 +74,11 @@ function sessionLine(conn: number, ev: SessionEvent, showSecrets: boolean): stri
       // Raw bytes stay whole in a capture (replay needs them); the decoded message is masked.
       return `${head},"bytes64":"${ev.bytes.toString('base64')}","message":${quote(showSecrets ? ev.message : maskSocks(ev.message))}`;
     case 'redirect': {
-      const target = ev.host !== undefined ? `,"address":${quote(ev.address)},"host":${quote(ev.host)},"port":${ev.port}` : '';
-      return `${head},"bytes64":"${ev.bytes.toString('base64')}","text":${quote(ev.text)}${target}`;
+      let line = `${head},"bytes64":"${ev.bytes.toString('base64')}","text":${quote(ev.text)}`;
+      if (ev.host === undefined) return line;
+      if (ev.address !== undefined) line += `,"address":${quote(ev.address)}`;
+      line += `,"host":${quote(ev.host)}`;
+      return ev.port !== undefined ? `${line},"port":${ev.port}` : line;
     }
     case 'tls':
     case 'compressed':
