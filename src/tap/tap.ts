@@ -166,10 +166,10 @@ export class ConnectionTap {
     }
     if (this.sinceFrame[dir] >= NOT_MRIM_LIMIT && this.undecoded[dir] === undefined) {
       this.stopped[dir] = true;
-      this.undecoded[dir] = 'not MRIM: not decoded';
+      const reason = (this.undecoded[dir] = 'not MRIM: not decoded');
       this.note(`${this.sinceFrame[dir]} bytes without an MRIM frame: not MRIM, the rest of this direction is relayed and recorded without decoding`, 'warn', time, dir);
       // The bytes the decoder still holds (the start of what could be a frame) come before the ones that follow.
-      this.decode(dir, time, () => this.session.end(dir, time));
+      this.decode(dir, time, () => this.session.end(dir, time).map((e) => (e.kind === 'garbage' ? { ...e, reason } : e)));
     }
   }
 }
