@@ -18,22 +18,19 @@ export const FIELDS_MAX = 1024;
 
 const quote = JSON.stringify;
 
-/** `,"client":"…","server":"…"` of a connection: the same Endpoint objects come with each of its events. */
-const peersText = new WeakMap<Endpoint, WeakMap<Endpoint, string> | string>();
+/** `,"client":"…","server":"…"` of a connection, made once: the same Endpoint objects come with each of its events. */
+const clientText = new WeakMap<Endpoint, string>();
+const peersText = new WeakMap<Endpoint, WeakMap<Endpoint, string>>();
 
 function peers(client: Endpoint, server: Endpoint | undefined): string {
-  const known = peersText.get(client);
-  if (!server) {
-    if (typeof known === 'string') return known;
-    const text = `,"client":${quote(formatEndpoint(client))}`;
-    if (known === undefined) peersText.set(client, text);
-    return text;
-  }
-  let byServer = typeof known === 'object' ? known : undefined;
+  let text = clientText.get(client);
+  if (text === undefined) clientText.set(client, (text = `,"client":${quote(formatEndpoint(client))}`));
+  if (!server) return text;
+  let byServer = peersText.get(client);
   if (!byServer) peersText.set(client, (byServer = new WeakMap()));
-  let text = byServer.get(server);
-  if (text === undefined) byServer.set(server, (text = `,"client":${quote(formatEndpoint(client))},"server":${quote(formatEndpoint(server))}`));
-  return text;
+  let both = byServer.get(server);
+  if (both === undefined) byServer.set(server, (both = `${text},"server":${quote(formatEndpoint(server))}`));
+  return both;
 }
 
 /** Events come second after second: the ISO text up to the second is made once per second. */
