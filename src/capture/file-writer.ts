@@ -25,10 +25,12 @@ export const FLUSH_BYTES = 64 * 1024;
 /** The longest time a piece waits in memory: what SIGKILL or a power cut can lose at most. */
 export const FLUSH_MS = 5;
 /**
- * Pieces are encoded (strings) or copied into one buffer of this size while held: no buffer per piece,
- * no concatenation. Held bytes stay under FLUSH_BYTES, so any piece up to 3 × FLUSH_BYTES fits after them.
+ * Pieces are encoded (strings) or copied into one buffer while held: no buffer per piece, no
+ * concatenation. It starts small (a program may write many files at once: `decode --raw-out`) and grows
+ * up to HOLD_BYTES; held bytes stay under FLUSH_BYTES, so any piece up to 3 × FLUSH_BYTES fits after them.
  */
 const HOLD_BYTES = 4 * FLUSH_BYTES;
+const FIRST_HOLD_BYTES = 8 * 1024;
 
 /** Files with pieces still in memory: the process flushes them as it exits (also on an uncaught exception). */
 const unflushed = new Set<OwnerOnlyFile>();
@@ -88,8 +90,8 @@ export class OwnerOnlyFile {
         return;
       }
     }
-    this.hold ??= Buffer.allocUnsafe(HOLD_BYTES);
-    const n = typeof bytes === 'string' ? this.hold.write(bytes, this.heldBytes) : bytes.copy(this.hold, this.heldBytes);
+    const hold = this.hold && most <= this.hold.length - this.heldBytes ? this.hold : this.growHold(this.heldBytes + most);
+    const n = typeof bytes === 'string' ? hold.write(bytes, this.heldBytes) : bytes.copy(hold, this.heldBytes);
     this.heldBytes += n;
     this.bytes += n;
     if (this.heldBytes >= FLUSH_BYTES) this.flush();
@@ -121,6 +123,15 @@ export class OwnerOnlyFile {
       closeSync(this.fd);
       this.fd = undefined;
     }
+  }
+
+  /** A hold of at least `size` bytes (at most HOLD_BYTES), with what is held in it. */
+  private growHold(size: number): Buffer {
+    let length = this.hold?.length ?? FIRST_HOLD_BYTES;
+    while (length < size) length *= 2;
+    const hold = Buffer.allocUnsafe(Math.min(length, HOLD_BYTES));
+    this.hold?.copy(hold, 0, 0, this.heldBytes);
+    return (this.hold = hold);
   }
 
   private writeAll(buf: Buffer): void {
