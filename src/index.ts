@@ -9,6 +9,7 @@ export * from './server/index.js';
 export { isConnEvent, type AnyEvent, type ConnEvent, type TapEvent } from './tap/events.js';
 export { ConnectionTap, TapHub, type TapHubOptions, type TapSink } from './tap/tap.js';
 export { eventToJson, recordToTapEvent, tapEventToJson, type JsonConnEvent, type JsonEvent, type TapJson } from './tap/line.js';
+export { captureLine, FIELDS_MAX } from './tap/capture-line.js';
 export { MASK, maskFields, maskRaw, maskSocks, maskSocksBytes } from './tap/mask.js';
 export { MrimProxy, type MapRule, type ProxyOptions } from './proxy/proxy.js';
 export { AllowRuleError, parseAllowRule, type AllowRule } from './proxy/allow.js';

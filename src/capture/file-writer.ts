@@ -24,6 +24,13 @@ export function createOwnerOnly(path: string): number {
 export const FLUSH_BYTES = 64 * 1024;
 /** The longest time a piece waits in memory: what SIGKILL or a power cut can lose at most. */
 export const FLUSH_MS = 5;
+/**
+ * Pieces are encoded (strings) or copied into one buffer while held: no buffer per piece, no
+ * concatenation. It starts small (a program may write many files at once: `decode --raw-out`) and grows
+ * up to HOLD_BYTES; held bytes stay under FLUSH_BYTES, so any piece up to 3 × FLUSH_BYTES fits after them.
+ */
+const HOLD_BYTES = 4 * FLUSH_BYTES;
+const FIRST_HOLD_BYTES = 8 * 1024;
 
 /** Files with pieces still in memory: the process flushes them as it exits (also on an uncaught exception). */
 const unflushed = new Set<OwnerOnlyFile>();
@@ -50,7 +57,8 @@ export class OwnerOnlyFile {
   /** Bytes written so far (held ones included: the file holds them within FLUSH_MS). */
   bytes = 0;
   private fd: number | undefined;
-  private held: Buffer[] = [];
+  /** Where held pieces are gathered; let go once the file is idle (a timed flush). */
+  private hold: Buffer | undefined;
   private heldBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private failed: Error | undefined;
@@ -70,10 +78,22 @@ export class OwnerOnlyFile {
   write(bytes: Buffer | string): void {
     if (this.fd === undefined) throw new Error(`capture ${this.path} is closed`);
     this.raiseFailure();
-    const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-    this.held.push(buf);
-    this.heldBytes += buf.length;
-    this.bytes += buf.length;
+    // A UTF-8 string takes at most 3 bytes per UTF-16 unit.
+    const most = typeof bytes === 'string' ? bytes.length * 3 : bytes.length;
+    if (most > HOLD_BYTES - this.heldBytes) {
+      this.flush();
+      if (most > HOLD_BYTES) {
+        // Larger than any hold: out at once, after what was held.
+        const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+        this.bytes += buf.length;
+        this.writeAll(buf);
+        return;
+      }
+    }
+    const hold = this.hold && most <= this.hold.length - this.heldBytes ? this.hold : this.growHold(this.heldBytes + most);
+    const n = typeof bytes === 'string' ? hold.write(bytes, this.heldBytes) : bytes.copy(hold, this.heldBytes);
+    this.heldBytes += n;
+    this.bytes += n;
     if (this.heldBytes >= FLUSH_BYTES) this.flush();
     else if (!this.timer) {
       unflushed.add(this);
@@ -88,12 +108,10 @@ export class OwnerOnlyFile {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     unflushed.delete(this);
-    if (this.fd === undefined || this.heldBytes === 0) return;
-    const buf = this.held.length === 1 ? this.held[0] : Buffer.concat(this.held, this.heldBytes);
-    this.held = [];
+    if (this.fd === undefined || this.heldBytes === 0 || !this.hold) return;
+    const held = this.heldBytes;
     this.heldBytes = 0;
-    // writeSync may write less than asked (a full disk, a signal): finish the piece or fail loudly.
-    for (let at = 0; at < buf.length; ) at += writeSync(this.fd, buf, at);
+    this.writeAll(this.hold.subarray(0, held));
   }
 
   close(): void {
@@ -107,12 +125,28 @@ export class OwnerOnlyFile {
     }
   }
 
+  /** A hold of at least `size` bytes (at most HOLD_BYTES), with what is held in it. */
+  private growHold(size: number): Buffer {
+    let length = this.hold?.length ?? FIRST_HOLD_BYTES;
+    while (length < size) length *= 2;
+    const hold = Buffer.allocUnsafe(Math.min(length, HOLD_BYTES));
+    this.hold?.copy(hold, 0, 0, this.heldBytes);
+    return (this.hold = hold);
+  }
+
+  private writeAll(buf: Buffer): void {
+    // writeSync may write less than asked (a full disk, a signal): finish the piece or fail loudly.
+    for (let at = 0; at < buf.length; ) at += writeSync(this.fd!, buf, at);
+  }
+
   private timedFlush(): void {
     try {
       this.flush();
     } catch (e) {
       this.failed = e as Error;
     }
+    // Quiet now: the hold is made again when pieces come.
+    this.hold = undefined;
   }
 
   private raiseFailure(): void {

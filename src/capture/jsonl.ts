@@ -13,13 +13,18 @@ import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TapEvent } from '../tap/events.js';
-import { recordToTapEvent, tapEventToJson } from '../tap/line.js';
+import { captureLine } from '../tap/capture-line.js';
+import { recordToTapEvent } from '../tap/line.js';
 import { OwnerOnlyFile } from './file-writer.js';
 import { CaptureFileError, type CaptureEntry, type CaptureWriter, type FileFormat, type RecordingInfo } from './format.js';
 
 export const CAPTURE_FORMAT = 'mrimtap-capture';
-export const CAPTURE_VERSION = 1;
-/** Longest line read (characters): a frame of the default 1 MiB limit takes about 6 MiB as a line. */
+/**
+ * Version 2 keeps bytes in base64 (`raw64`, `bytes64`) and leaves out the fields of large frames;
+ * version 1 (hex `raw`, every frame's fields) is read alike.
+ */
+export const CAPTURE_VERSION = 2;
+/** Longest line read (characters): a frame of the default 1 MiB limit takes about 6 MiB as a version 1 line. */
 export const MAX_LINE = 32 * 1024 * 1024;
 
 export interface CaptureHeader {
@@ -114,8 +119,7 @@ export abstract class RecordWriter implements CaptureWriter {
   }
 
   write(ev: TapEvent): void {
-    // Raw bytes stay whole in a capture: re-decoding and replay need them.
-    this.put(JSON.stringify(tapEventToJson(ev, { showSecrets: this.showSecrets, keepRaw: true })));
+    this.put(captureLine(ev, this.showSecrets));
     this.events++;
   }
 

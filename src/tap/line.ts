@@ -1,9 +1,10 @@
 /**
- * The capture line format, both ways: the JSON object of one event, as stored in captures and printed
- * by `proxy --json` and `decode --json` (JSON Lines), and that object read back into the event. Bytes
- * are hex; secret fields are masked unless asked for, but a frame's raw bytes are kept whole, so a
- * reader decodes them again (with the layout version they were recorded with) exactly as the session
- * did, and replay has them.
+ * The line format, both ways: the JSON object of one event as `proxy --json` and `decode --json` print
+ * it (every decoded field, bytes in hex) and as captures of version 1 stored it, and any line read back
+ * into its event — those and the compact lines of version 2 (capture-line.ts: bytes in base64, no
+ * fields for large frames). Secret fields are masked unless asked for, but a capture keeps a frame's
+ * raw bytes whole, so a reader decodes them again (with the layout version they were recorded with)
+ * exactly as the session did, and replay has them.
  */
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../net/endpoint.js';
 import { decodeFrame } from '../protocol/codec.js';
@@ -187,10 +188,22 @@ function endpoint(o: Json, k: string): Endpoint {
   return need(parseEndpoint(need(str(o, k), k), { anyPort: true }), `${k} address`);
 }
 
-function hexBytes(o: Json, k: string): Buffer {
+/**
+ * The bytes under `k`: base64 in `${k}64` (captures of version 2), or hex in `k` (version 1, and what
+ * `--json` prints). Node's decoders skip what is not theirs; a decoded length short of the text's says so.
+ */
+function bytesOf(o: Json, k: string): Buffer {
+  const b64 = str(o, `${k}64`);
+  if (b64 !== undefined) {
+    const bytes = Buffer.from(b64, 'base64');
+    const padding = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
+    if (b64.length % 4 !== 0 || bytes.length !== (b64.length / 4) * 3 - padding) throw new Error(`${k}64 is not base64`);
+    return bytes;
+  }
   const text = need(str(o, k), k);
-  if (!/^(?:[0-9a-f]{2})*$/i.test(text)) throw new Error(`${k} is not hex`);
-  return Buffer.from(text, 'hex');
+  const bytes = Buffer.from(text, 'hex');
+  if (bytes.length * 2 !== text.length) throw new Error(`${k} is not hex`);
+  return bytes;
 }
 
 function timeOf(o: Json): number {
@@ -209,7 +222,7 @@ function sessionEvent(o: Json): SessionEvent {
   const base = { dir: dirOf(o), offset: need(num(o, 'offset'), 'offset'), time: timeOf(o) };
   switch (o.kind) {
     case 'frame': {
-      const raw = hexBytes(o, 'raw');
+      const raw = bytesOf(o, 'raw');
       const frame = decodeFrame(raw, { dir: base.dir, minor: num(o, 'minor') });
       const r = obj(o, 'replyTo');
       const latencyMs = r && num(r, 'latencyMs');
@@ -235,23 +248,23 @@ function sessionEvent(o: Json): SessionEvent {
       };
     }
     case 'garbage':
-      return { kind: 'garbage', ...base, bytes: hexBytes(o, 'bytes'), reason: str(o, 'reason') ?? '', ...(num(o, 'skipped') ? { skipped: num(o, 'skipped') } : {}) };
+      return { kind: 'garbage', ...base, bytes: bytesOf(o, 'bytes'), reason: str(o, 'reason') ?? '', ...(num(o, 'skipped') ? { skipped: num(o, 'skipped') } : {}) };
     case 'socks':
-      return { kind: 'socks', ...base, bytes: hexBytes(o, 'bytes'), message: need(obj(o, 'message'), 'message') as unknown as SocksMessage };
+      return { kind: 'socks', ...base, bytes: bytesOf(o, 'bytes'), message: need(obj(o, 'message'), 'message') as unknown as SocksMessage };
     case 'redirect': {
       const rewritten = obj(o, 'rewritten');
       return {
         kind: 'redirect',
         ...base,
-        bytes: hexBytes(o, 'bytes'),
+        bytes: bytesOf(o, 'bytes'),
         text: str(o, 'text') ?? '',
         ...(num(o, 'port') !== undefined ? { address: str(o, 'address'), host: str(o, 'host'), port: num(o, 'port') } : {}),
-        ...(rewritten ? { rewritten: { text: str(rewritten, 'text') ?? '', bytes: hexBytes(rewritten, 'bytes') } } : {}),
+        ...(rewritten ? { rewritten: { text: str(rewritten, 'text') ?? '', bytes: bytesOf(rewritten, 'bytes') } } : {}),
       };
     }
     case 'tls':
     case 'compressed':
-      return { kind: o.kind, ...base, bytes: hexBytes(o, 'bytes'), start: o.start === true };
+      return { kind: o.kind, ...base, bytes: bytesOf(o, 'bytes'), start: o.start === true };
     default:
       throw new Error(`unknown event kind ${JSON.stringify(o.kind)}`);
   }

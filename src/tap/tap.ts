@@ -9,7 +9,10 @@ import type { Direction } from '../protocol/fields.js';
 import { SessionDecoder, type SessionEvent } from '../protocol/session.js';
 import type { AnyEvent, ConnEvent, TapEvent } from './events.js';
 
-/** A direction that carried this many bytes since its last frame is not MRIM; decoding it stops. */
+/**
+ * A direction that carried this many bytes since its last frame is not MRIM; decoding it stops, and its
+ * bytes from then on are reported as they come, as garbage (a capture keeps every relayed byte).
+ */
 const NOT_MRIM_LIMIT = 64 * 1024;
 
 export interface TapHubOptions {
@@ -83,6 +86,8 @@ export class ConnectionTap {
   /** Bytes since the last frame per direction, to notice a stream that is not MRIM. */
   private readonly sinceFrame: Record<Direction, number> = { c2s: 0, s2c: 0 };
   private readonly stopped: Record<Direction, boolean> = { c2s: false, s2c: false };
+  /** Why a direction is no longer decoded (not MRIM, the decoder failed): the reason its bytes are reported with. */
+  private readonly undecoded: Partial<Record<Direction, string>> = {};
   private closed = false;
   /**
    * The account as of the events reported so far: taken from each frame (not from the session after a
@@ -124,7 +129,10 @@ export class ConnectionTap {
 
   /** Bytes one side sent, as relayed. */
   push(dir: Direction, chunk: Buffer, time: number): void {
+    const offset = this.bytes[dir];
     this.bytes[dir] += chunk.length;
+    const reason = this.undecoded[dir];
+    if (reason !== undefined) return this.report({ kind: 'garbage', dir, offset, time, bytes: chunk, reason });
     if (this.stopped[dir]) return;
     this.decode(dir, time, () => this.session.push(dir, chunk, time));
   }
@@ -153,7 +161,8 @@ export class ConnectionTap {
     } catch (e) {
       // The decoder's state is unknown after a throw: stop decoding this direction, keep relaying.
       this.stopped[dir] = true;
-      this.note(`decoder failed (${(e as Error).message}); the rest of this direction is relayed without decoding`, 'warn', time, dir);
+      this.undecoded[dir] = 'not decoded: the decoder failed';
+      this.note(`decoder failed (${(e as Error).message}); the rest of this direction is relayed and recorded without decoding`, 'warn', time, dir);
       return;
     }
     for (const ev of events) {
@@ -166,9 +175,12 @@ export class ConnectionTap {
       if (ev.kind === 'frame') this.sinceFrame[dir] = 0;
       else if (ev.kind === 'garbage') this.sinceFrame[dir] += ev.bytes.length + (ev.skipped ?? 0);
     }
-    if (this.sinceFrame[dir] >= NOT_MRIM_LIMIT) {
+    if (this.sinceFrame[dir] >= NOT_MRIM_LIMIT && this.undecoded[dir] === undefined) {
       this.stopped[dir] = true;
-      this.note(`${this.sinceFrame[dir]} bytes without an MRIM frame: not MRIM, the rest of this direction is relayed without decoding`, 'warn', time, dir);
+      const reason = (this.undecoded[dir] = 'not MRIM: not decoded');
+      this.note(`${this.sinceFrame[dir]} bytes without an MRIM frame: not MRIM, the rest of this direction is relayed and recorded without decoding`, 'warn', time, dir);
+      // The bytes the decoder still holds (the start of what could be a frame) come before the ones that follow.
+      this.decode(dir, time, () => this.session.end(dir, time).map((e) => (e.kind === 'garbage' ? { ...e, reason } : e)));
     }
   }
 }

@@ -9,6 +9,7 @@ import { CaptureFileError, type CaptureEntry } from '../../src/capture/format.js
 import { defaultCapturePath, readCapture, type CaptureItem } from '../../src/capture/jsonl.js';
 import { createWriter, openCapture } from '../../src/capture/open.js';
 import { encodePacket } from '../../src/protocol/codec.js';
+import { tapEventToJson } from '../../src/tap/line.js';
 import { spawnCli, ROOT } from '../helpers/cli.js';
 import { captureFileErrors } from '../helpers/json-schema.js';
 import { runCli } from '../helpers/server-cli.js';
@@ -69,7 +70,7 @@ describe('proxy --record and decode CAPTURE', () => {
     const header = all[0];
     assert.ok(header.kind === 'header');
     assert.equal(header.header.format, 'mrimtap-capture');
-    assert.equal(header.header.version, 1);
+    assert.equal(header.header.version, 2);
     assert.match(header.header.tool, /^mrimtap \d/);
     assert.match(header.header.listen ?? '', /^127\.0\.0\.1:\d+$/);
     assert.ok(!Number.isNaN(Date.parse(header.header.started)));
@@ -87,7 +88,7 @@ describe('proxy --record and decode CAPTURE', () => {
     const lines = readFileSync(capturePath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const login = lines.find((l) => l.type === 'LOGIN2')!;
     assert.equal((login.fields as Record<string, unknown>).password, '********');
-    assert.ok(String(login.raw).includes(Buffer.from('hunter2').toString('hex')));
+    assert.ok(Buffer.from(String(login.raw64), 'base64').includes('hunter2'));
     assert.match(stderrAtStop, /1 connection\n\s+9 events recorded in/);
   });
 
@@ -124,10 +125,11 @@ describe('proxy --record and decode CAPTURE', () => {
     assert.match(bad.stderr, /^mrimtap: --filter: unknown field "colour"/);
   });
 
-  it('decode CAPTURE --json gives the recorded lines back, the password masked in raw too unless --show-secrets', async () => {
+  it('decode CAPTURE --json gives the recorded events back, every field decoded, the password masked in raw too unless --show-secrets', async () => {
     const r = await runCli(['decode', capturePath, '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const recorded = readFileSync(capturePath, 'utf8').trim().split('\n').slice(1).map((l) => JSON.parse(l) as Record<string, unknown>);
+    // The recorded events as the one JSON form of the line format with every field (what --json prints).
+    const recorded = (await items(capturePath)).flatMap((i) => (i.kind === 'event' ? [JSON.parse(JSON.stringify(tapEventToJson(i.event, { keepRaw: true }))) as Record<string, unknown>] : []));
     const printed = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const hunter2 = Buffer.from('hunter2').toString('hex');
     // The recording keeps the raw bytes whole; what is displayed does not show them.

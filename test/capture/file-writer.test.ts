@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { pathToFileURL } from 'node:url';
 import { FLUSH_BYTES, FLUSH_MS, OwnerOnlyFile } from '../../src/capture/file-writer.js';
 import { ROOT } from '../helpers/cli.js';
@@ -48,6 +49,23 @@ describe('OwnerOnlyFile batching', () => {
     f.write(Buffer.alloc(FLUSH_BYTES, 0x61));
     assert.equal(statSync(path).size, FLUSH_BYTES);
     f.close();
+  });
+
+  it('property: any pieces — strings with characters of 1 to 4 UTF-8 bytes, buffers, up to several times the hold — land whole and in order', () => {
+    const path = join(dir, 'pieces.jsonl');
+    const text = fc.string({ unit: fc.constantFrom('a', 'ж', '€', '😀'), maxLength: 2000 }).chain((unit) => fc.nat({ max: 200 }).map((n) => unit.repeat(n)));
+    const bytes = fc.nat({ max: 5 * FLUSH_BYTES }).map((n) => Buffer.alloc(n, n % 251));
+    fc.assert(
+      fc.property(fc.array(fc.oneof(text, bytes), { maxLength: 12 }), (pieces) => {
+        const f = new OwnerOnlyFile(path);
+        for (const p of pieces) f.write(p);
+        const expected = Buffer.concat(pieces.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
+        assert.equal(f.bytes, expected.length);
+        f.close();
+        assert.ok(readFileSync(path).equals(expected));
+      }),
+      { numRuns: 60 },
+    );
   });
 
   for (const [what, ending] of [

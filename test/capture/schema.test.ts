@@ -11,8 +11,9 @@ const lines = readFileSync(DEMO, 'utf8').trim().split('\n').map((l) => JSON.pars
 const frame = lines.find((l) => l.kind === 'frame')!;
 
 describe('capture schema', () => {
-  it('accepts the demo recording, line by line and as one document', () => {
+  it('accepts the demo recording, line by line and as one document, and a capture of version 1', () => {
     assert.deepEqual(captureFileErrors(DEMO), []);
+    assert.deepEqual(captureFileErrors(join(ROOT, 'test', 'fixtures', 'captures', 'demo-v1.jsonl')), []);
     const [header, ...events] = lines;
     assert.deepEqual(captureSchema.errors({ ...header, events }), []);
     for (const l of lines) assert.deepEqual(captureSchema.errors(l, '#/$defs/line'), []);
@@ -20,14 +21,17 @@ describe('capture schema', () => {
 
   it('refuses what a reader would not take or a writer does not write', () => {
     const errors = (v: unknown) => captureSchema.errors(v, '#/$defs/event');
-    assert.notDeepEqual(errors({ ...frame, raw: 'xyz' }), []);
+    assert.notDeepEqual(errors({ ...frame, raw64: 'xyz' }), []);
+    const { raw64: _bytes, ...withoutBytes } = frame;
+    assert.notDeepEqual(errors(withoutBytes), []);
+    assert.notDeepEqual(errors({ ...withoutBytes, raw: '00' }), []);
     assert.notDeepEqual(errors({ ...frame, dir: 'up' }), []);
     assert.notDeepEqual(errors({ ...frame, conn: -1 }), []);
     assert.notDeepEqual(errors({ ...frame, surprise: 1 }), []);
     assert.notDeepEqual(errors({ ...frame, kind: 'teleport' }), []);
     const { minor: _, ...withoutMinor } = frame;
     assert.match(errors(withoutMinor).join('\n'), /missing "minor"/);
-    assert.match(captureSchema.errors({ ...lines[0], version: 2 }, '#/$defs/header').join('\n'), /2 > 1/);
+    assert.match(captureSchema.errors({ ...lines[0], version: 3 }, '#/$defs/header').join('\n'), /3 > 2/);
   });
 
   it('the validator knows every keyword the schema uses (an unknown one is an error, not skipped)', () => {

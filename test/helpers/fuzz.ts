@@ -24,6 +24,7 @@ import { MAGIC_BYTES } from '../../src/protocol/header.js';
 import { PACKETS } from '../../src/protocol/packets/index.js';
 import { SessionDecoder, type SessionEvent } from '../../src/protocol/session.js';
 import { renderTapEvent } from '../../src/render/text.js';
+import { captureLine } from '../../src/tap/capture-line.js';
 import { tapEventToJson } from '../../src/tap/line.js';
 import { split } from './chunks.js';
 import { ROOT } from './cli.js';
@@ -319,6 +320,8 @@ const captureReader: FuzzTarget = {
           else {
             renderTapEvent(entry.event);
             tapEventToJson(entry.event);
+            // Written again, it is one valid line.
+            JSON.parse(captureLine(entry.event, false));
           }
         }
         const text = bytes.toString('utf8');

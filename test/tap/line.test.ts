@@ -1,11 +1,17 @@
 /** The capture line format both ways: every kind of event → JSON line → the same event. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodePacket } from '../../src/protocol/codec.js';
+import fc from 'fast-check';
+import type { Endpoint } from '../../src/net/endpoint.js';
+import { decodeFrame, encodePacket } from '../../src/protocol/codec.js';
+import { PACKETS } from '../../src/protocol/packets/index.js';
+import type { SessionEvent } from '../../src/protocol/session.js';
+import { captureLine, FIELDS_MAX } from '../../src/tap/capture-line.js';
 import type { TapEvent } from '../../src/tap/events.js';
 import { recordToTapEvent, tapEventToJson } from '../../src/tap/line.js';
 import { MASK } from '../../src/tap/mask.js';
 import { TapHub } from '../../src/tap/tap.js';
+import { anyPacketArbitrary } from '../helpers/packet-arbitrary.js';
 
 const client = { host: '127.0.0.1', port: 50000 };
 const server = { host: '127.0.0.1', port: 2041 };
@@ -99,5 +105,104 @@ describe('capture lines', () => {
     assert.throws(() => recordToTapEvent({ ...good, kind: 'frame', dir: 'c2s', offset: 0, index: 0, raw: 'zz' }), /raw is not hex/);
     assert.throws(() => recordToTapEvent({ ...good, kind: 'socks', dir: 'c2s', offset: 0, bytes: '', message: 'auth' }), /missing or invalid message/);
     assert.throws(() => recordToTapEvent({ ...good, kind: 'teleport', dir: 's2c', offset: 0 }), /unknown event kind "teleport"/);
+  });
+});
+
+// A capture's line of version 2, read back.
+const v2 = (ev: TapEvent, showSecrets: boolean) => recordToTapEvent(JSON.parse(captureLine(ev, showSecrets)));
+
+// fc.record makes objects without a prototype; a reader's are plain ones.
+const plain = <T extends object>(o: T): T => ({ ...o });
+const endpointArb: fc.Arbitrary<Endpoint> = fc.record({ host: fc.constantFrom('127.0.0.1', '::1', 'fe80::1', 'mrim.mail.ru'), port: fc.nat({ max: 65535 }) }).map(plain);
+const bytesArb = fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a));
+const timeArb = fc.integer({ min: 0, max: Date.UTC(2100, 0, 1) });
+const dirArb = fc.constantFrom('c2s' as const, 's2c' as const);
+const MINORS = [8, 14, 21, 23];
+
+/** A frame as a reader makes it: decoded from its bytes with the layout of `minor`; a generated packet or any bytes. */
+const frameArb = fc.constantFrom(...MINORS).chain((minor) =>
+  fc.record({
+    minor: fc.constant(minor),
+    raw: fc.oneof(
+      fc.tuple(anyPacketArbitrary(PACKETS, minor), fc.nat({ max: 0xffff })).map(([p, seq]) => encodePacket(p.def.code, p.fields, { proto: `1.${minor}`, seq, dir: p.dir })),
+      bytesArb,
+    ),
+    index: fc.nat(),
+    replyTo: fc.option(fc.record({ type: fc.constantFrom('HELLO', 'LOGIN2'), seq: fc.nat(), index: fc.nat(), latencyMs: fc.double({ min: 0, max: 1e6, noNaN: true }) }, { requiredKeys: ['type', 'seq', 'index'] }).map(plain), { nil: undefined }),
+    sameRead: fc.option(fc.record({ position: fc.nat(), frames: fc.nat() }).map(plain), { nil: undefined }),
+  }),
+);
+
+/** Any session event: frames (large and small), garbage, SOCKS messages, redirects, TLS and compressed bytes. */
+const sessionEventArb = (login: string | undefined): fc.Arbitrary<SessionEvent> =>
+  fc.record({ dir: dirArb, offset: fc.nat(), time: timeArb }).chain((base) =>
+    fc.oneof(
+      frameArb.map(({ minor, raw, index, replyTo, sameRead }): SessionEvent => ({
+        kind: 'frame', ...base, index, raw, frame: decodeFrame(raw, { dir: base.dir, minor }),
+        ...(replyTo ? { replyTo } : {}), ...(login !== undefined ? { login } : {}), ...(sameRead ? { sameRead } : {}),
+      })),
+      fc.record({ bytes: bytesArb, reason: fc.string(), skipped: fc.nat() }).map(({ bytes, reason, skipped }): SessionEvent => ({ kind: 'garbage', ...base, bytes, reason, ...(skipped ? { skipped } : {}) })),
+      fc.record({ bytes: bytesArb, user: fc.string(), password: fc.string() }).map(({ bytes, user, password }): SessionEvent => ({ kind: 'socks', ...base, bytes, message: { type: 'auth', user, password } })),
+      fc.record({ bytes: bytesArb, text: fc.string(), port: fc.option(fc.nat({ max: 65535 }), { nil: undefined }) }).map(({ bytes, text, port }): SessionEvent => ({
+        kind: 'redirect', ...base, bytes, text, ...(port !== undefined ? { address: `127.0.0.1:${port}`, host: '127.0.0.1', port } : {}),
+      })),
+      fc.record({ kind: fc.constantFrom('tls' as const, 'compressed' as const), bytes: bytesArb, start: fc.boolean() }).map((e): SessionEvent => ({ ...e, ...base })),
+    ),
+  );
+
+const tapEventArb: fc.Arbitrary<TapEvent> = fc
+  .record({ conn: fc.nat(), client: endpointArb, server: fc.option(endpointArb, { nil: undefined }), login: fc.option(fc.string(), { nil: undefined }) })
+  .chain(({ conn, client, server, login }) =>
+    sessionEventArb(login).map((event) => ({ conn, client, ...(server ? { server } : {}), ...(login !== undefined ? { login } : {}), event })),
+  );
+
+describe('capture lines, version 2', () => {
+  it('read back as the same events as version 1 lines do, for every kind of event', () => {
+    for (const ev of session()) assert.deepStrictEqual(v2(ev, true), roundTrip(ev, true), captureLine(ev, true));
+    for (const ev of session()) assert.deepStrictEqual(v2(ev, false), roundTrip(ev, false), captureLine(ev, false));
+  });
+
+  it('property: any event → line → the same event (bytes whole, frames decoded again from them)', () => {
+    fc.assert(
+      fc.property(tapEventArb, (ev) => {
+        // A SOCKS password is masked unless shown; everything else comes back as it was.
+        assert.deepStrictEqual(v2(ev, true), ev);
+        assert.deepStrictEqual(v2(ev, true), roundTrip(ev, true));
+        const masked = v2(ev, false);
+        assert.deepStrictEqual(ev.event.kind === 'socks' ? { ...masked, event: ev.event } : masked, ev);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keep bytes in base64, the fields of small frames (secrets masked) and no fields for large ones', () => {
+    const login = session().find((e) => e.event.kind === 'frame' && e.event.frame.type === 'LOGIN2')!;
+    const stored = JSON.parse(captureLine(login, false)) as { fields: Record<string, unknown>; raw64: string; raw?: string };
+    assert.equal(stored.fields.password, MASK);
+    assert.ok(Buffer.from(stored.raw64, 'base64').includes('hunter2'));
+    assert.equal(stored.raw, undefined);
+    const text = 'Ы'.repeat(FIELDS_MAX);
+    const big = { ...login, event: { kind: 'frame', dir: 'c2s', offset: 0, time: T0, index: 9, raw: encodePacket('MESSAGE', { flags: 0, to: 'bob@mail.ru', text, rtf: ' ' }, { proto: '1.21', seq: 9 }) } } as TapEvent;
+    if (big.event.kind === 'frame') big.event.frame = decodeFrame(big.event.raw, { dir: 'c2s', minor: 21 });
+    const line = JSON.parse(captureLine(big, false)) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(line), ['conn', 'kind', 'dir', 'offset', 'time', 'index', 'seq', 'type', 'raw64', 'client', 'server', 'login', 'minor']);
+    assert.equal(line.type, 'MESSAGE');
+    const back = recordToTapEvent(line);
+    assert.ok(back.event.kind === 'frame' && back.event.frame.fields.text === text);
+  });
+
+  it('times: milliseconds as Date keeps them, across seconds', () => {
+    const ev = session().find((e) => e.event.kind === 'garbage')!;
+    for (const t of [0, 999, 1000, 1001.7, T0, T0 + 59_999, Date.UTC(2099, 11, 31, 23, 59, 59, 9)]) {
+      const line = JSON.parse(captureLine({ ...ev, event: { ...ev.event, time: t } } as TapEvent, false)) as { time: string };
+      assert.equal(line.time, new Date(t).toISOString());
+    }
+  });
+
+  it('refuse bytes that are not base64, with the reason', () => {
+    const good = JSON.parse(captureLine(session().find((e) => e.event.kind === 'tls')!, false)) as Record<string, unknown>;
+    assert.throws(() => recordToTapEvent({ ...good, bytes64: 'ab c' }), /bytes64 is not base64/);
+    assert.throws(() => recordToTapEvent({ ...good, bytes64: 'abc' }), /bytes64 is not base64/);
+    assert.throws(() => recordToTapEvent({ ...good, bytes64: 'ab*=' }), /bytes64 is not base64/);
   });
 });

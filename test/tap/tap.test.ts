@@ -126,3 +126,23 @@ describe('the SOCKS legs of one connection are linked', () => {
     assert.match(renderTapEvent(events.find((e) => e.conn === 3 && e.event.kind === 'open')!), /OPEN 127\.0\.0\.1:40003 ⇄ 127\.0\.0\.1:2041 · onward SOCKS leg of #2$/);
   });
 });
+
+describe('a direction that is not MRIM', () => {
+  it('is decoded for its first 64 KiB, then reported as it comes, so every byte is in the events', () => {
+    const { hub: h, events } = hub();
+    const tap = h.open(1, at(50000), at(2041), 1000);
+    // Not MRIM, and not random either: bytes that keep a resynchronising decoder busy.
+    const sent = Buffer.from(Array.from({ length: 300 * 1024 + 7 }, (_, i) => (i * 131 + (i >> 9)) & 0xff));
+    for (let i = 0, n = 1; i < sent.length; i += n, n = (n * 5 + 3) % 9000) tap.push('c2s', sent.subarray(i, i + n), 1001);
+    tap.close('client closed first', 2000);
+    const pieces = events.flatMap((e) => (e.event.kind === 'garbage' ? [e.event] : []));
+    let next = 0;
+    for (const g of pieces) {
+      assert.equal(g.offset, next);
+      next += g.bytes.length;
+    }
+    assert.ok(Buffer.concat(pieces.map((g) => g.bytes)).equals(sent));
+    assert.ok(pieces.at(-1)!.reason === 'not MRIM: not decoded');
+    assert.ok(events.some((e) => e.event.kind === 'note' && /^\d+ bytes without an MRIM frame: not MRIM/.test(e.event.message)));
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * One event as a line of a capture (format version 2), built as a string directly: this runs for every
+ * relayed frame, so it makes no intermediate objects. A line keeps what cannot be derived again — the
+ * bytes (base64: `raw64`, `bytes64`), where and when they went, the layout version (`minor`), the
+ * links to other frames — plus, for `jq`, each frame's `type` and `seq`, its `warnings` when it has
+ * any, and the decoded `fields` of frames up to FIELDS_MAX bytes. Larger frames (contact lists, long
+ * messages, file chunks) leave `fields` out: they are as large as the frame again, and every reader
+ * decodes the frame from its bytes anyway (line.ts reads this and version 1 alike).
+ */
+import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
+import type { SessionEvent } from '../protocol/session.js';
+import { isConnEvent, type TapEvent } from './events.js';
+import { tapEventToJson } from './line.js';
+import { maskFields, maskSocks } from './mask.js';
+
+/** Frames up to this many bytes keep their decoded fields in the line (a chat message, a status, a login). */
+export const FIELDS_MAX = 1024;
+
+const quote = JSON.stringify;
+
+/** `,"client":"…","server":"…"` of a connection, made once: the same Endpoint objects come with each of its events. */
+const clientText = new WeakMap<Endpoint, string>();
+const peersText = new WeakMap<Endpoint, WeakMap<Endpoint, string>>();
+
+function peers(client: Endpoint, server: Endpoint | undefined): string {
+  let text = clientText.get(client);
+  if (text === undefined) clientText.set(client, (text = `,"client":${quote(formatEndpoint(client))}`));
+  if (!server) return text;
+  let byServer = peersText.get(client);
+  if (!byServer) peersText.set(client, (byServer = new WeakMap()));
+  let both = byServer.get(server);
+  if (both === undefined) byServer.set(server, (both = `${text},"server":${quote(formatEndpoint(server))}`));
+  return both;
+}
+
+/** Events come second after second: the ISO text up to the second is made once per second. */
+let lastSecond = NaN;
+let secondText = '';
+
+function timeText(exact: number | undefined): string {
+  if (exact === undefined) return '';
+  // Whole milliseconds, as Date keeps them (pcap times have microseconds).
+  const time = Math.trunc(exact);
+  const second = Math.floor(time / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    // `,"time":"2026-12-02T13:58:27.` (toISOString always has the milliseconds and the Z)
+    secondText = `,"time":"${new Date(second * 1000).toISOString().slice(0, -4)}`;
+  }
+  const ms = time - second * 1000;
+  return `${secondText}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
+}
+
+/** The line of one session event, from `{"conn":…` up to (not including) its peers. */
+function sessionLine(conn: number, ev: SessionEvent, showSecrets: boolean): string {
+  const head = `{"conn":${conn},"kind":"${ev.kind}","dir":"${ev.dir}","offset":${ev.offset}${timeText(ev.time)}`;
+  switch (ev.kind) {
+    case 'frame': {
+      const f = ev.frame;
+      let line = `${head},"index":${ev.index},"seq":${f.seq},"type":${quote(f.type)}`;
+      if (ev.raw.length <= FIELDS_MAX) line += `,"fields":${quote(showSecrets ? f.fields : maskFields(f))}`;
+      if (f.warnings.length) line += `,"warnings":${quote(f.warnings)}`;
+      line += `,"raw64":"${ev.raw.toString('base64')}"`;
+      if (ev.replyTo) line += `,"replyTo":${quote(ev.replyTo)}`;
+      if (ev.sameRead) line += `,"sameRead":{"position":${ev.sameRead.position},"frames":${ev.sameRead.frames}}`;
+      return line;
+    }
+    case 'garbage':
+      return `${head},"bytes64":"${ev.bytes.toString('base64')}","reason":${quote(ev.reason)}${ev.skipped ? `,"skipped":${ev.skipped}` : ''}`;
+    case 'socks':
+      // Raw bytes stay whole in a capture (replay needs them); the decoded message is masked.
+      return `${head},"bytes64":"${ev.bytes.toString('base64')}","message":${quote(showSecrets ? ev.message : maskSocks(ev.message))}`;
+    case 'redirect': {
+      let line = `${head},"bytes64":"${ev.bytes.toString('base64')}","text":${quote(ev.text)}`;
+      if (ev.rewritten) line += `,"rewritten":{"text":${quote(ev.rewritten.text)},"bytes64":"${ev.rewritten.bytes.toString('base64')}"}`;
+      if (ev.host === undefined) return line;
+      if (ev.address !== undefined) line += `,"address":${quote(ev.address)}`;
+      line += `,"host":${quote(ev.host)}`;
+      return ev.port !== undefined ? `${line},"port":${ev.port}` : line;
+    }
+    case 'tls':
+    case 'compressed':
+      return `${head},"bytes64":"${ev.bytes.toString('base64')}","start":${ev.start}`;
+  }
+}
+
+/**
+ * The capture line (no newline) of one event: raw bytes whole, secret fields masked unless
+ * `showSecrets`. Connection-level events, a few per connection, are the objects of tapEventToJson.
+ */
+export function captureLine(ev: TapEvent, showSecrets: boolean): string {
+  const e = ev.event;
+  if (isConnEvent(e)) return quote(tapEventToJson(ev, { showSecrets, keepRaw: true }));
+  const login = ev.login !== undefined ? `,"login":${quote(ev.login)}` : '';
+  const minor = e.kind === 'frame' ? `,"minor":${e.frame.minor}` : '';
+  return `${sessionLine(ev.conn, e, showSecrets)}${peers(ev.client, ev.server)}${login}${minor}}`;
+}
