@@ -2,7 +2,8 @@
  * The sniffing proxy: a SOCKS5 server that connects each request upstream itself, answers with the
  * matching reply code, relays the bytes unchanged and decodes them beside the relay. Optionally it
  * rewrites destinations (--map) and terminates the client's TLS after STARTTLS to keep decoding. It
- * connects only to destinations its allow rules match (all, without rules), never to itself.
+ * connects only to destinations its allow rules match (all, without rules), never to itself. With
+ * addons, frames go through their hooks on the way (intercept.ts) instead.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -10,10 +11,13 @@ import type { Duplex } from 'node:stream';
 import { SocksServer, SOCKS_REPLY, normalizeHost, replyForError, type SocksDecision, type SocksRequest } from '../socks/server.js';
 import type { BackoffOptions } from '../net/backoff.js';
 import type { Endpoint } from '../net/endpoint.js';
+import type { Direction } from '../protocol/fields.js';
 import { reachesListener } from '../net/local.js';
 import type { TapEvent } from '../tap/events.js';
 import { TapHub, type ConnectionTap } from '../tap/tap.js';
+import type { Addon } from './addons.js';
 import type { AllowRule } from './allow.js';
+import { Interception } from './intercept.js';
 import { Relay } from './relay.js';
 
 export interface MapRule {
@@ -42,6 +46,8 @@ export interface ProxyOptions {
   /** A peer that takes none of the data waiting for it for this long has both sides reset (default 2 min). */
   stallTimeoutMs?: number;
   maxFrameSize?: number;
+  /** Hooks that see every frame and may change, drop, answer or add frames (without: bytes are relayed untouched). */
+  addons?: readonly Addon[];
   /** Receives every event of every connection, in order; must not throw (it runs inside the relay). */
   onEvent: (ev: TapEvent) => void;
 }
@@ -141,8 +147,10 @@ export class MrimProxy {
       upstream.on('error', () => {});
       this.hub.report(req.id, req.client, server, { ...base, time: Date.now(), upstream: server, reply: SOCKS_REPLY.SUCCEEDED });
       const tap = this.hub.open(req.id, req.client, server, Date.now(), [target, ...(mapped ? [mapped] : []), server]);
-      live.relay = this.relay(tap, client, upstream, target);
-      void live.relay.done.then(({ reason }) => {
+      let interception: Interception | undefined;
+      live.relay = this.relay(tap, client, upstream, target, (i) => (interception = i));
+      void live.relay.done.then(async ({ reason }) => {
+        await interception?.close();
         tap.close(reason, Date.now());
         this.live.delete(live);
         finish();
@@ -150,20 +158,32 @@ export class MrimProxy {
     });
   }
 
-  private relay(tap: ConnectionTap, client: net.Socket, upstream: net.Socket, target: Endpoint): Relay {
+  private relay(tap: ConnectionTap, client: net.Socket, upstream: net.Socket, target: Endpoint, intercepting: (i: Interception) => void): Relay {
     let intercepted = false;
+    const sent = (dir: Direction) => {
+      // The server's OK to STARTTLS was just handed on: both sides start TLS with their next byte.
+      if (this.opts.tlsIntercept && !intercepted && dir === 's2c' && tap.tlsAccepted) {
+        intercepted = true;
+        relay.swap(...this.interceptTls(tap, client, upstream, target));
+      }
+    };
+    const addons = this.opts.addons;
+    // With addons the interception writes on and tells the tap what it wrote; the plain path is untouched.
+    const pipe = addons?.length
+      ? (r: Relay) => {
+          const i = new Interception(r, tap, addons, { maxFrameSize: this.opts.maxFrameSize, tlsTerminated: !!this.opts.tlsIntercept, onSent: sent });
+          intercepting(i);
+          return i;
+        }
+      : undefined;
     const relay: Relay = new Relay(client, upstream, {
       data: (dir, chunk) => {
         tap.push(dir, chunk, Date.now());
-        // The server's OK to STARTTLS was just handed on: both sides start TLS with their next byte.
-        if (this.opts.tlsIntercept && !intercepted && dir === 's2c' && tap.tlsAccepted) {
-          intercepted = true;
-          relay.swap(...this.interceptTls(tap, client, upstream, target));
-        }
+        sent(dir);
       },
       end: (dir) => tap.end(dir, Date.now()),
       failed: (err) => tap.note(`decoding stopped: ${(err as Error).message}; bytes are still relayed`, 'warn', Date.now()),
-    }, { stallTimeoutMs: this.opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS });
+    }, { stallTimeoutMs: this.opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, pipe });
     return relay;
   }
 
