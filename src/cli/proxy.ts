@@ -12,7 +12,7 @@ import type { Sniffer, SnifferOptions } from '../proxy/sniffer.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../socks/server.js';
 import { FILTER_SYNTAX } from '../render/filter.js';
 import { CliError } from './errors.js';
-import { collect, parseFilterOption, parsePort, readOptionFile } from './options.js';
+import { SCRIPT_OPTION, collect, loadScripts, parseFilterOption, parsePort, readOptionFile } from './options.js';
 import { color } from './output.js';
 import { waitForSignal } from './signals.js';
 import { printSummary, startLoggedSniffer, type LogFlags } from './sniffing.js';
@@ -39,6 +39,7 @@ interface ProxyFlags {
   tlsCert?: string;
   tlsKey?: string;
   web?: string | boolean;
+  script: string[];
 }
 
 export function register(program: Command): void {
@@ -64,10 +65,12 @@ export function register(program: Command): void {
     .option('--tls-intercept', 'after an accepted STARTTLS, terminate the client\'s TLS with --tls-cert/--tls-key and keep decoding')
     .option('--tls-cert <file>', 'PEM certificate shown to clients with --tls-intercept')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option(...SCRIPT_OPTION, collect, [])
     .option('--web [port]', 'also show the events live in a web page on 127.0.0.1 (default: a free port); its address, with a token, is printed at start')
     .addHelpText('after', '\nPoint the client\'s SOCKS5 proxy setting at the listen address; both the redirector and the session connection are decoded.')
     .action(async (flags: ProxyFlags) => {
       const [options, log] = parseFlags(flags);
+      options.addons = await loadScripts(flags.script);
       const web = flags.web !== undefined ? new LiveWebView(flags.web, '--web', flags.showSecrets) : undefined;
       const sniffer = await startLoggedSniffer(options, { ...log, onEvent: web?.onEvent });
       const view = await web?.serve(sniffer);
@@ -189,6 +192,7 @@ function printBanner(s: Sniffer): void {
   if (o.allow) err(`  connects only to ${o.allow.map((r) => r.text).join(', ')}`);
   for (const r of o.map ?? []) err(`  map ${formatEndpoint(r.from)} → ${formatEndpoint(r.to)}`);
   if (o.tlsIntercept) err('  TLS interception on: clients must accept the --tls-cert certificate');
+  if (o.addons) err(`  addons: ${o.addons.map((a) => a.name).join(', ')} (frames are framed, and may be changed, on the way)`);
   const rotation = o.rotation?.maxBytes !== undefined ? ` (a new file every ${o.rotation.maxBytes} bytes${o.rotation.maxFiles ? `, the newest ${o.rotation.maxFiles} kept` : ''})` : '';
   if (s.capture) err(`  recording to ${s.capture.path}${rotation}`);
   err(`  set the client's SOCKS5 proxy to ${clientAddresses(s.address).join(' or ')}; Ctrl-C to stop`);

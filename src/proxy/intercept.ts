@@ -181,7 +181,8 @@ export class Interception implements RelayPipe {
    */
   private safeEnd(dir: Direction): number {
     const d = this.dirs[dir];
-    const pending = this.input.framers[dir].pending;
+    // What the framer holds may begin with bytes written on already (text before a magic).
+    const pending = Math.min(this.input.framers[dir].pending, d.held.length);
     const start = d.held.length - pending;
     const found = d.held.indexOf(MAGIC_BYTES, start);
     if (found !== -1) return d.cursor + found;
