@@ -222,7 +222,7 @@ const ADDON_SIGNS: Record<AddonMark['action'], string> = { modified: '✎ modifi
 /** An addon's mark, after the event's first line: `✎ modified by rewrite.mjs`. */
 function addonLine(mark: AddonMark, c: ChalkInstance): string {
   const original = mark.action === 'modified' && mark.original ? c.dim(` (was ${mark.original.length} B)`) : '';
-  return c.bgMagenta.white(` ${ADDON_SIGNS[mark.action]} by ${mark.by} `) + original;
+  return c.magenta.bold(`${ADDON_SIGNS[mark.action]} by ${mark.by}`) + original;
 }
 
 /** Renders any event of a connection, labelled with its number; an addon's mark ends its first line. */
