@@ -296,7 +296,7 @@ export class Interception implements RelayPipe {
   private finishFrame(dir: Direction, ev: FrameEvent, outcome: Outcome): void {
     if ('dropped' in outcome) {
       this.skip(dir, ev.raw.length);
-      this.tap.note(`${ev.frame.type} seq=${ev.frame.seq} dropped by ${outcome.dropped}`, 'info', Date.now(), dir, { action: 'dropped', by: outcome.dropped, original: ev.raw });
+      this.tap.note(`${ev.frame.type} seq=${ev.frame.seq} not passed on`, 'info', Date.now(), dir, { action: 'dropped', by: outcome.dropped, original: ev.raw });
       return;
     }
     const bytes = outcome.by ? reencode(outcome.frame) : ev.raw;

@@ -3,6 +3,8 @@
  * client (bob) beside it: what the addon changes is what pidgin-mra shows, and the session goes on.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MrimClient } from '../../src/client/index.js';
@@ -47,6 +49,28 @@ async function setUp(addons: Addon[]): Promise<{ alice: PidginSession; bob: Mrim
 const bobGets = (bob: MrimClient) => withTimeout(new Promise<{ text: string }>((r) => bob.once('message', r)), 10_000, 'a message to bob');
 
 describe('addons with pidgin-mra', { skip, timeout: 60_000 }, () => {
+  it("the README's five-line addon changes what pidgin-mra shows", async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('#### Addons'));
+    const code = /```js\n([\s\S]*?)```/.exec(section)![1];
+    assert.ok(code.trim().split('\n').length <= 6, code);
+    const dir = mkdtempSync(join(tmpdir(), 'mrimtap-readme-addon-'));
+    try {
+      writeFileSync(join(dir, 'shout.mjs'), code);
+      const s = await setUp(await loadAddons([join(dir, 'shout.mjs')]));
+      try {
+        const mark = s.alice.mark();
+        await s.bob.sendMessage('alice@mail.ru', 'Привет, Алиса!');
+        const im = await s.alice.waitFor((e) => e.event === 'im' && e.from === 'bob@mail.ru', 10_000, { since: mark });
+        assert.ok(im.event === 'im' && im.text === 'ПРИВЕТ, АЛИСА!', JSON.stringify(im));
+      } finally {
+        await s.done();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a message rewritten in flight arrives rewritten, both ways, and both clients keep working', async () => {
     const s = await setUp(await loadAddons([example('rewrite-messages.mjs')]));
     try {

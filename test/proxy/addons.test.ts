@@ -103,7 +103,7 @@ describe('addons: the reference client and server through the proxy', () => {
     assert.equal(typing, 0);
     const dropped = s.proxy.events.filter((e) => e.addon?.action === 'dropped');
     assert.equal(dropped.length, 1);
-    assert.ok(dropped[0].event.kind === 'note' && /MESSAGE seq=\d+ dropped by no-typing/.test(dropped[0].event.message));
+    assert.ok(dropped[0].event.kind === 'note' && /MESSAGE seq=\d+ not passed on/.test(dropped[0].event.message) && dropped[0].addon?.by === 'no-typing');
     assert.ok(!s.proxy.events.some((e) => e.event.kind === 'frame' && e.event.frame.type === 'MESSAGE' && Number(e.event.frame.fields.flags) & 0x400));
   });
 
