@@ -54,6 +54,9 @@ interface DirState {
   ending?: () => void;
   /** The header version this side's frames use. */
   proto?: number;
+  /** What is to be written on, gathered while the direction is worked on: one write per chunk received. */
+  out: Buffer[];
+  running: boolean;
 }
 
 const isThenable = (v: unknown): v is PromiseLike<unknown> => !!v && typeof (v as PromiseLike<unknown>).then === 'function';
@@ -79,7 +82,7 @@ export class Interception implements RelayPipe {
     private readonly opts: InterceptOptions = {},
   ) {
     this.input = new SessionDecoder({ maxFrameSize: opts.maxFrameSize, tlsTerminated: opts.tlsTerminated });
-    const dir = (): DirState => ({ held: Buffer.alloc(0), cursor: 0, received: 0, events: [], queue: [], busy: true });
+    const dir = (): DirState => ({ held: Buffer.alloc(0), cursor: 0, received: 0, events: [], queue: [], busy: true, out: [], running: false });
     this.dirs = { c2s: dir(), s2c: dir() };
     this.contexts = addons.map((a, i) => this.context(a, i));
     // Frames wait for the connect hooks (both directions start busy).
@@ -144,12 +147,14 @@ export class Interception implements RelayPipe {
   /** Works through the events and chunks of a direction until a hook makes it wait, or all is done. */
   private run(dir: Direction): void {
     const d = this.dirs[dir];
+    d.running = true;
     for (;;) {
       while (d.events.length) {
         const ev = d.events.shift()!;
         if (ev.kind !== 'frame') continue;
         const waiting = this.onFrame(dir, ev);
         if (waiting) {
+          this.flush(dir);
           d.busy = true;
           this.relay.hold(dir, true);
           void waiting.then(() => {
@@ -169,10 +174,12 @@ export class Interception implements RelayPipe {
       d.events = this.decode(() => this.input.end(dir, Date.now()));
       if (d.events.some((e) => e.kind === 'frame')) return this.run(dir);
       this.forward(dir, d.received);
+      this.flush(dir);
       const ending = d.ending;
       d.ending = undefined;
       ending();
     }
+    this.flush(dir);
   }
 
   /**
@@ -207,9 +214,22 @@ export class Interception implements RelayPipe {
     d.cursor += n;
   }
 
+  /** Queues bytes to be written on (written at once outside the direction's work), telling the tap what its receiver gets. */
   private send(dir: Direction, bytes: Buffer, mark?: AddonMark): void {
-    if (!bytes.length || !this.relay.send(dir, bytes)) return;
+    if (!bytes.length || !this.relay.writable(dir)) return;
+    const d = this.dirs[dir];
+    d.out.push(bytes);
     this.tap.push(dir, bytes, Date.now(), mark);
+    if (!d.running) this.flush(dir);
+  }
+
+  private flush(dir: Direction): void {
+    const d = this.dirs[dir];
+    d.running = false;
+    if (!d.out.length) return;
+    const bytes = d.out.length === 1 ? d.out[0] : Buffer.concat(d.out);
+    d.out = [];
+    this.relay.send(dir, bytes);
     this.opts.onSent?.(dir);
   }
 

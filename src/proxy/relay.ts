@@ -94,12 +94,17 @@ export class Relay {
   send(dir: Direction, bytes: Buffer): boolean {
     const from = SENDER[dir];
     const to = OTHER[from];
-    if (this.closed || this.finished[to]) return false;
+    if (!this.writable(dir)) return false;
     if (!this.sockets[to].write(bytes)) {
       this.pause(from, 'drain', true);
       this.watchStall(to);
     }
     return true;
+  }
+
+  /** Piped: whether bytes can still be written to the receiver of `dir`. */
+  writable(dir: Direction): boolean {
+    return !this.closed && !this.finished[OTHER[SENDER[dir]]];
   }
 
   /** Piped: pauses (or resumes) the sender of `dir` while the pipe works on what it sent. */
