@@ -13,7 +13,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { encodePacket, reencode, type DecodedFrame } from '../protocol/codec.js';
-import { SessionState, repliesOf } from '../protocol/conversation.js';
+import { repliesOf } from '../protocol/conversation.js';
 import type { Direction, Fields } from '../protocol/fields.js';
 import { MAGIC_BYTES, headerField, protoMinor } from '../protocol/header.js';
 import type { PacketName } from '../protocol/packets/index.js';
@@ -61,14 +61,15 @@ interface DirState {
 
 const isThenable = (v: unknown): v is PromiseLike<unknown> => !!v && typeof (v as PromiseLike<unknown>).then === 'function';
 
+/** A frame that may not encode back to its bytes (a hook's frame may lack `warnings`). */
+const malformed = (f: DecodedFrame) => Array.isArray(f.warnings) && f.warnings.length > 0;
+
 /** The parts of a frame that make its bytes: what a hook's change is looked for in. */
 const wireForm = (f: DecodedFrame) => [f.type, f.seq, f.proto, f.fields, f.enc, f.trailing, f.from, f.fromPort, f.reserved];
 
 export class Interception implements RelayPipe {
   private readonly input: SessionDecoder;
-  /** Both streams as written on, for reply matching of injected frames. */
-  private readonly wire = new SessionState();
-  /** Index (in `wire`) of each injected request → who injected it and who waits for its reply. */
+  /** Index (in the input session's state, which learns injected frames too) of each injected request → who injected it and who waits for its reply. */
   private readonly injected = new Map<number, { by: string; resolve: (f: DecodedFrame | undefined) => void }>();
   private readonly dirs: Record<Direction, DirState>;
   private readonly contexts: AddonContext[];
@@ -235,23 +236,21 @@ export class Interception implements RelayPipe {
 
   /** One frame through the hooks; a promise when a hook made it wait. */
   private onFrame(dir: Direction, ev: FrameEvent): Promise<void> | undefined {
-    const d = this.dirs[dir];
     this.forward(dir, ev.offset);
-    d.proto = headerField(ev.raw, 'proto');
-    const learnt = this.wire.learn(dir, ev.frame);
-    const request = learnt.replyTo && this.injected.get(learnt.replyTo.index);
+    this.dirs[dir].proto = headerField(ev.raw, 'proto');
+    const request = ev.replyTo && this.injected.get(ev.replyTo.index);
     if (request) {
-      this.injected.delete(learnt.replyTo!.index);
+      this.injected.delete(ev.replyTo!.index);
       request.resolve(ev.frame);
       this.skip(dir, ev.raw.length);
-      this.tap.note(`${ev.frame.type} seq=${ev.frame.seq} answers ${learnt.replyTo!.type} injected by ${request.by}: handed to it, not passed on`, 'info', Date.now(), dir, {
+      this.tap.note(`${ev.frame.type} seq=${ev.frame.seq} answers ${ev.replyTo!.type} injected by ${request.by}: handed to it, not passed on`, 'info', Date.now(), dir, {
         action: 'dropped',
         by: 'mrimtap',
         original: ev.raw,
       });
       return undefined;
     }
-    const outcome = this.hooks(ev, 0, ev.frame, undefined);
+    const outcome = this.hooks(ev, 0, { frame: ev.frame, bytes: ev.raw });
     if (!isThenable(outcome)) {
       this.finishFrame(dir, ev, outcome);
       return undefined;
@@ -259,12 +258,13 @@ export class Interception implements RelayPipe {
     return Promise.resolve(outcome).then((o) => this.finishFrame(dir, ev, o));
   }
 
-  /** The frame after the hooks from `i` on: the frame (and who changed it last), or who dropped it. */
-  private hooks(ev: FrameEvent, i: number, frame: DecodedFrame, by: string | undefined): Outcome | Promise<Outcome> {
+  /** The frame after the hooks from `i` on, or who dropped it. */
+  private hooks(ev: FrameEvent, i: number, passing: Passing): Outcome | Promise<Outcome> {
     for (; i < this.addons.length; i++) {
       const addon = this.addons[i];
       if (!addon.frame) continue;
-      const given = structuredClone(frame);
+      // A frame that does not encode back to its bytes (it has warnings) is compared by its fields, on a copy.
+      const given = malformed(passing.frame) ? structuredClone(passing.frame) : passing.frame;
       let result: FrameResult | Promise<FrameResult>;
       try {
         result = addon.frame(given as AddonFrame, this.frameContext(i, ev));
@@ -275,55 +275,56 @@ export class Interception implements RelayPipe {
       if (isThenable(result)) {
         const next = i + 1;
         return Promise.resolve(result).then(
-          (r) => this.settle(ev, i, frame, by, r, next),
+          (r) => {
+            const step = this.apply(ev, i, passing, r);
+            return 'dropped' in step ? step : this.hooks(ev, next, step);
+          },
           (e) => {
             this.hookFailed(i, 'frame', e, ev.dir);
-            return this.hooks(ev, next, frame, by);
+            return this.hooks(ev, next, passing);
           },
         );
       }
-      const step = this.apply(ev, i, frame, by, result);
+      const step = this.apply(ev, i, passing, result);
       if ('dropped' in step) return step;
-      ({ frame, by } = step);
+      passing = step;
     }
-    return { frame, by };
+    return passing;
   }
 
-  private settle(ev: FrameEvent, i: number, frame: DecodedFrame, by: string | undefined, result: FrameResult, next: number): Outcome | Promise<Outcome> {
-    const step = this.apply(ev, i, frame, by, result);
-    return 'dropped' in step ? step : this.hooks(ev, next, step.frame, step.by);
-  }
-
-  /** What hook `i` returned, checked: a changed frame must still encode, or the hook's input goes on. */
-  private apply(ev: FrameEvent, i: number, frame: DecodedFrame, by: string | undefined, result: FrameResult): Outcome {
+  /**
+   * What hook `i` returned, checked: a frame returned is encoded again, and counts as changed only when
+   * its bytes differ; one that does not encode leaves the hook's input going on.
+   */
+  private apply(ev: FrameEvent, i: number, passing: Passing, result: FrameResult): Outcome {
     const name = this.nameOf(i);
     if (result === null) return { dropped: name };
-    if (result === undefined) return { frame, by };
+    if (result === undefined) return passing;
     if (typeof result !== 'object' || typeof result.fields !== 'object' || result.fields === null) {
       this.hookFailed(i, 'frame', new Error('it returned neither a frame, null nor nothing'), ev.dir);
-      return { frame, by };
+      return passing;
     }
-    if (isDeepStrictEqual(wireForm(result), wireForm(frame))) return { frame, by };
+    if (malformed(passing.frame) && isDeepStrictEqual(wireForm(result), wireForm(passing.frame))) return passing;
+    let bytes: Buffer;
     try {
-      reencode(result);
+      bytes = reencode(result);
     } catch (e) {
       this.hookFailed(i, 'frame', new Error(`its frame does not encode: ${(e as Error).message}`), ev.dir);
-      return { frame, by };
+      return passing;
     }
-    return { frame: result, by: name };
+    // The same bytes (the frame returned as it came, or a decode-only annotation edited) are no change.
+    return bytes.equals(passing.bytes) ? passing : { frame: result, bytes, by: name };
   }
 
   private finishFrame(dir: Direction, ev: FrameEvent, outcome: Outcome): void {
-    if ('dropped' in outcome) {
-      this.skip(dir, ev.raw.length);
-      this.tap.note(`${ev.frame.type} seq=${ev.frame.seq} not passed on`, 'info', Date.now(), dir, { action: 'dropped', by: outcome.dropped, original: ev.raw });
-      return;
-    }
-    const bytes = outcome.by ? reencode(outcome.frame) : ev.raw;
     this.skip(dir, ev.raw.length);
-    // A change that encodes to the same bytes (a decode-only annotation edited) is no change.
-    if (outcome.by && !bytes.equals(ev.raw)) this.send(dir, bytes, { action: 'modified', by: outcome.by, original: ev.raw });
-    else this.send(dir, ev.raw);
+    if ('dropped' in outcome) {
+      this.tap.note(`${ev.frame.type} seq=${ev.frame.seq} not passed on`, 'info', Date.now(), dir, { action: 'dropped', by: outcome.dropped, original: ev.raw });
+    } else if (outcome.by && !outcome.bytes.equals(ev.raw)) {
+      this.send(dir, outcome.bytes, { action: 'modified', by: outcome.by, original: ev.raw });
+    } else {
+      this.send(dir, ev.raw);
+    }
   }
 
   private nameOf(i: number): string {
@@ -403,11 +404,17 @@ export class Interception implements RelayPipe {
     } catch (e) {
       return refuse((e as Error).message);
     }
-    const { index } = this.wire.learn(dir, { type, seq, fields });
+    const { index } = this.input.state.learn(dir, { type, seq, fields });
     this.send(dir, bytes, mark);
     if (!repliesOf(type, dir).length) return Promise.resolve(undefined);
     return new Promise((resolve) => this.injected.set(index, { by, resolve }));
   }
 }
 
-type Outcome = { frame: DecodedFrame; by: string | undefined } | { dropped: string };
+/** A frame on its way through the hooks: its bytes as they are now, and who changed them last. */
+interface Passing {
+  frame: DecodedFrame;
+  bytes: Buffer;
+  by?: string;
+}
+type Outcome = Passing | { dropped: string };
