@@ -214,15 +214,21 @@ function renderConnEvent(ev: ConnEvent, opts: RenderOptions = {}): string {
 export function renderTapEventLine(ev: TapEvent): string {
   const e = ev.event;
   const text = isConnEvent(e) ? renderConnEvent(e, { noTime: true }) : renderEvent(e, { noTime: true });
-  return text.replace(/^(C→S|S→C) /, '').replace(/\n\s*/g, ' ');
+  const line = text.replace(/^(C→S|S→C) /, '').replace(/\n\s*/g, ' ');
+  return ev.addon ? `${line} ${addonMarkText(ev.addon)}` : line;
 }
 
 const ADDON_SIGNS: Record<AddonMark['action'], string> = { modified: '✎ modified', injected: '✚ injected', dropped: '✗ dropped' };
 
-/** An addon's mark, after the event's first line: `✎ modified by rewrite.mjs`. */
+/** What an addon did, in words: `✎ modified by rewrite.mjs`. */
+export function addonMarkText(mark: AddonMark): string {
+  return `${ADDON_SIGNS[mark.action]} by ${mark.by}`;
+}
+
+/** An addon's mark, after the event's first line. */
 function addonLine(mark: AddonMark, c: ChalkInstance): string {
   const original = mark.action === 'modified' && mark.original ? c.dim(` (was ${mark.original.length} B)`) : '';
-  return c.magenta.bold(`${ADDON_SIGNS[mark.action]} by ${mark.by}`) + original;
+  return c.magenta.bold(addonMarkText(mark)) + original;
 }
 
 /** Renders any event of a connection, labelled with its number; an addon's mark ends its first line. */

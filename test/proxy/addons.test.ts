@@ -12,11 +12,11 @@ import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { MrimClient } from '../../src/client/index.js';
 import { readCapture } from '../../src/capture/jsonl.js';
-import { createWriter } from '../../src/capture/open.js';
+import { startSniffer } from '../../src/proxy/sniffer.js';
 import { encodePacket, type DecodedFrame } from '../../src/protocol/codec.js';
 import type { Addon } from '../../src/proxy/addons.js';
 import { MrimServer, type ServerAddress } from '../../src/server/index.js';
-import { renderTapEvent } from '../../src/render/text.js';
+import { renderTapEvent, renderTapEventLine } from '../../src/render/text.js';
 import { recordToTapEvent, tapEventToJson } from '../../src/tap/line.js';
 import type { TapEvent } from '../../src/tap/events.js';
 import { captureFileErrors } from '../helpers/json-schema.js';
@@ -174,30 +174,37 @@ describe('addons: the reference client and server through the proxy', () => {
     assert.deepEqual(texts, ['n0!', 'n1!', 'n2!']);
   });
 
-  it('the connect hook can inject before the first frame; close runs at the end; the capture is valid and marked', async () => {
+  it('frames wait for an async connect hook; a frame hook injects; close runs at the end; startSniffer records a valid, marked capture', async () => {
     const path = join(dir, 'marked.jsonl');
-    const capture = createWriter(path, { source: 'test' });
     const closed: number[] = [];
+    let firstFrameAfterConnect: boolean | undefined;
     const address = await mrimServer();
-    const proxy = await startProxy({
-      onEvent: (ev) => capture.write(ev),
+    const sniffer = await startSniffer({
+      host: '127.0.0.1',
+      port: 0,
+      record: path,
       addons: [
         {
           name: 'greeter',
+          async connect(ctx) {
+            await new Promise((r) => setTimeout(r, 30));
+            ctx.state.connected = true;
+          },
           frame(f, ctx) {
+            firstFrameAfterConnect ??= ctx.state.connected === true;
             if (f.type === 'LOGIN_ACK') setImmediate(() => void ctx.inject('s2c', 'MESSAGE_ACK', { msgId: 77, flags: 4, from: 'robot@mail.ru', text: 'injected hello', rtf: ' ' }));
           },
           close: (ctx) => void closed.push(ctx.conn),
         },
       ],
     });
-    const alice = new MrimClient({ socks: `socks5://127.0.0.1:${proxy.port}`, server: { host: '127.0.0.1', port: address.port }, login: 'alice@mail.ru', password: 'alice', proto: '1.8' });
+    const alice = new MrimClient({ socks: `socks5://127.0.0.1:${sniffer.address.port}`, server: { host: '127.0.0.1', port: address.port }, login: 'alice@mail.ru', password: 'alice', proto: '1.8' });
     const got = nextMessage(alice);
     await alice.connect();
     assert.equal((await got).text, 'injected hello');
     await alice.logout();
-    await proxy.close();
-    capture.close();
+    await sniffer.stop();
+    assert.equal(firstFrameAfterConnect, true);
     assert.equal(closed.length, 1);
     assert.deepEqual(captureFileErrors(path), []);
     const events: TapEvent[] = [];
@@ -205,6 +212,7 @@ describe('addons: the reference client and server through the proxy', () => {
     const injected = events.filter((e) => e.addon?.action === 'injected');
     assert.equal(injected.length, 1);
     assert.ok(injected[0].event.kind === 'frame' && injected[0].event.frame.fields.text === 'injected hello');
+    assert.equal(renderTapEventLine(injected[0]).endsWith('✚ injected by greeter'), true);
     assert.ok(!events.some((e) => e.event.kind === 'garbage'));
   });
 });
