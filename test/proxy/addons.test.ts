@@ -214,6 +214,13 @@ describe('addons: the reference client and server through the proxy', () => {
     assert.ok(injected[0].event.kind === 'frame' && injected[0].event.frame.fields.text === 'injected hello');
     assert.equal(renderTapEventLine(injected[0]).endsWith('✚ injected by greeter'), true);
     assert.ok(!events.some((e) => e.event.kind === 'garbage'));
+    // The capture tools read it as any other.
+    const decoded = await runCli(['decode', path, '--filter', 'addon == injected']);
+    assert.equal(decoded.code, 0, decoded.stderr);
+    assert.match(decoded.stdout, /S→C MESSAGE_ACK .*✚ injected by greeter\n(.*\n)*\s+text +injected hello/);
+    const stats = await runCli(['stats', path]);
+    assert.equal(stats.code, 0, stats.stderr);
+    assert.match(stats.stdout, /MESSAGE_ACK/);
   });
 });
 
