@@ -26,7 +26,7 @@ import {
   withTimeout,
   type RecordingProxy,
 } from '../helpers/net.js';
-import { answerEachRequest, startScriptedServer } from '../helpers/scripted-server.js';
+import { answerEachRequest, startScriptedServer, type ScriptedServer } from '../helpers/scripted-server.js';
 import { renderTapEvent } from '../../src/render/text.js';
 
 const { keep, proxyFor } = closedAfterAll();
@@ -458,7 +458,7 @@ describe('proxy: STARTTLS', () => {
     if (!cert) return t.skip('openssl is not available to make a test certificate');
     for (const intercept of [true, false]) {
       const seen: string[] = [];
-      const upstream = keep(await startScriptedServer(answerEachRequest(cert)));
+      const upstream: ScriptedServer = keep(await startScriptedServer(answerEachRequest(cert)));
       const proxy = await proxyFor({ ...(intercept ? { tlsIntercept: selfSignedCert()! } : {}), addons: [{ name: 'watch', frame: (f) => void seen.push(f.type) }] });
       await tlsSession(proxy, upstream.port);
       await waitForClose(proxy);
