@@ -86,12 +86,14 @@ export class Interception implements RelayPipe {
     const dir = (): DirState => ({ held: Buffer.alloc(0), cursor: 0, received: 0, events: [], queue: [], busy: true, out: [], running: false });
     this.dirs = { c2s: dir(), s2c: dir() };
     this.contexts = addons.map((a, i) => this.context(a, i));
-    // Frames wait for the connect hooks (both directions start busy).
-    const connected = this.runEach('connect', (a, ctx) => a.connect?.(ctx));
-    if (isThenable(connected)) {
+    // Frames wait for the connect hooks (both directions start busy); those run once the relay has its
+    // sockets, so that they can inject.
+    queueMicrotask(() => {
+      const connected = this.runEach('connect', (a, ctx) => a.connect?.(ctx));
+      if (!isThenable(connected)) return this.start(false);
       for (const d of ['c2s', 's2c'] as const) relay.hold(d, true);
       void connected.then(() => this.start(true));
-    } else this.start(false);
+    });
   }
 
   push(dir: Direction, chunk: Buffer): void {

@@ -224,6 +224,25 @@ describe('addons: the reference client and server through the proxy', () => {
   });
 });
 
+describe('addons: the connect hook', () => {
+  it('can inject at once, to both sides, before anything is relayed', async () => {
+    let serverGot = Buffer.alloc(0);
+    const upstream = keep(await listenTcp((sock) => {
+      sock.on('data', (c: Buffer) => (serverGot = Buffer.concat([serverGot, c])));
+      sock.write('from the server');
+    }));
+    const proxy = keep(await startProxy({ addons: [{ name: 'early', connect: (ctx) => void (ctx.inject('s2c', Buffer.from('[early s2c]')), ctx.inject('c2s', Buffer.from('[early c2s]'))) }] }));
+    const client = await socksConnect(proxy.port, '127.0.0.1', upstream.port);
+    let clientGot = Buffer.alloc(0);
+    client.on('data', (c: Buffer) => (clientGot = Buffer.concat([clientGot, c])));
+    client.write('from the client');
+    await withTimeout((async () => { while (clientGot.length < 26 || serverGot.length < 26) await new Promise((r) => setTimeout(r, 5)); })(), 3000, 'both sides');
+    client.destroy();
+    assert.equal(clientGot.toString(), '[early s2c]from the server');
+    assert.equal(serverGot.toString(), '[early c2s]from the client');
+  });
+});
+
 describe('addons: transparency', () => {
   /** Sends the streams through a proxy with a hook that returns every frame (edited back to the same), and collects what arrives. */
   async function relayThrough(proxy: RecordingProxy, c2s: Buffer[], s2c: Buffer[]): Promise<{ c2s: Buffer; s2c: Buffer }> {
