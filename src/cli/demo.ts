@@ -225,6 +225,7 @@ async function runDemo(flags: DemoFlags): Promise<boolean> {
     out(`  MRIM server   ${HOST}:${address.port}${serverPreferred ? '' : fellBack(PREFERRED.server)}`);
     out(`  redirector    ${HOST}:${address.redirectorPort}${serverPreferred ? '' : fellBack(PREFERRED.redirector)}  (answers ${HOST}:${address.port})`);
     out(`  SOCKS5 proxy  ${formatEndpoint(sniffer.address)}${started.preferred ? '' : fellBack(PREFERRED.proxy)}  (maps ${MRIM_HOST}:${PREFERRED.redirector} and :${PREFERRED.server} to the server)`);
+    if (addons) out(`  addons        ${addons.map((a) => a.name).join(', ')}  (the proxy's frames go through them: the scripted session may not complete)`);
     out(`  recording to  ${sniffer.capture?.path}`);
     out(`  ${webViewLine(view, 'web view     ')}  (open it in a browser: the session live, decoded)`);
 
