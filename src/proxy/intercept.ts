@@ -29,6 +29,11 @@ const INJECTED_SEQ_BASE = 0xf0000000;
 const DEFAULT_PROTO = 0x10017;
 /** A close hook that takes longer does not hold the connection's close event back. */
 const CLOSE_HOOK_MS = 2000;
+/**
+ * A frame in progress held back longer is passed on as it comes (no hook sees it): a stream that only
+ * looks like MRIM, or a peer that waits for an answer before finishing its frame, must not stall.
+ */
+const HOLD_MS = 1000;
 
 const OTHER: Record<Direction, Direction> = { c2s: 's2c', s2c: 'c2s' };
 type FrameEvent = Extract<SessionEvent, { kind: 'frame' }>;
@@ -57,6 +62,8 @@ interface DirState {
   /** What is to be written on, gathered while the direction is worked on: one write per chunk received. */
   out: Buffer[];
   running: boolean;
+  /** Runs while bytes are held back: see HOLD_MS. */
+  holdTimer?: NodeJS.Timeout;
 }
 
 const isThenable = (v: unknown): v is PromiseLike<unknown> => !!v && typeof (v as PromiseLike<unknown>).then === 'function';
@@ -117,6 +124,7 @@ export class Interception implements RelayPipe {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const d of Object.values(this.dirs)) clearTimeout(d.holdTimer);
     for (const { resolve } of this.injected.values()) resolve(undefined);
     this.injected.clear();
     const closing = this.runEach('close', (a, ctx) => a.close?.(ctx));
@@ -173,6 +181,7 @@ export class Interception implements RelayPipe {
       this.take(dir, next);
     }
     this.relay.hold(dir, false);
+    this.watchHeld(dir);
     if (d.ending) {
       d.events = this.decode(() => this.input.end(dir, Date.now()));
       if (d.events.some((e) => e.kind === 'frame')) return this.run(dir);
@@ -183,6 +192,20 @@ export class Interception implements RelayPipe {
       ending();
     }
     this.flush(dir);
+  }
+
+  private watchHeld(dir: Direction): void {
+    const d = this.dirs[dir];
+    if (!d.held.length || this.closed) {
+      clearTimeout(d.holdTimer);
+      d.holdTimer = undefined;
+      return;
+    }
+    d.holdTimer ??= setTimeout(() => {
+      d.holdTimer = undefined;
+      if (d.busy || this.closed) return;
+      this.forward(dir, d.received);
+    }, HOLD_MS).unref();
   }
 
   /**
@@ -238,6 +261,8 @@ export class Interception implements RelayPipe {
 
   /** One frame through the hooks; a promise when a hook made it wait. */
   private onFrame(dir: Direction, ev: FrameEvent): Promise<void> | undefined {
+    // Passed on in part already, while it was held too long: the rest goes on as it came.
+    if (ev.offset < this.dirs[dir].cursor) return void this.forward(dir, ev.offset + ev.raw.length);
     this.forward(dir, ev.offset);
     this.dirs[dir].proto = headerField(ev.raw, 'proto');
     const request = ev.replyTo && this.injected.get(ev.replyTo.index);

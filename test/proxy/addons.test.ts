@@ -243,6 +243,30 @@ describe('addons: the connect hook', () => {
   });
 });
 
+describe('addons: a frame held too long', () => {
+  it('is passed on as it came after a second, and unchanged when it completes (a peer waiting mid-frame does not stall)', async () => {
+    let serverGot = Buffer.alloc(0);
+    const upstream = keep(await listenTcp((sock) => sock.on('data', (c: Buffer) => (serverGot = Buffer.concat([serverGot, c])))));
+    const hooked: string[] = [];
+    const proxy = keep(await startProxy({ addons: [{ name: 'upper', frame: (f) => (hooked.push(f.type), { ...f, seq: f.seq + 1 }) }] }));
+    const client = await socksConnect(proxy.port, '127.0.0.1', upstream.port);
+    const frame = encodePacket('MESSAGE', { flags: 0, to: 'b@mail.ru', text: 'slow', rtf: ' ' }, { proto: '1.21', seq: 5 });
+    const started = Date.now();
+    client.write(frame.subarray(0, 50));
+    await withTimeout((async () => { while (serverGot.length < 50) await new Promise((r) => setTimeout(r, 20)); })(), 3000, 'the held part');
+    assert.ok(Date.now() - started >= 900, 'held for about a second first');
+    client.write(frame.subarray(50));
+    const next = encodePacket('PING', {}, { proto: '1.21', seq: 6 });
+    client.write(next);
+    await withTimeout((async () => { while (serverGot.length < frame.length + next.length) await new Promise((r) => setTimeout(r, 5)); })(), 3000, 'the rest');
+    client.destroy();
+    // The slow frame went on as it was; the next one went through the hook (its seq changed).
+    assert.ok(serverGot.subarray(0, frame.length).equals(frame));
+    assert.equal(serverGot.readUInt32LE(frame.length + 8), 7);
+    assert.deepEqual(hooked, ['PING']);
+  });
+});
+
 describe('addons: transparency', () => {
   /** Sends the streams through a proxy with a hook that returns every frame (edited back to the same), and collects what arrives. */
   async function relayThrough(proxy: RecordingProxy, c2s: Buffer[], s2c: Buffer[]): Promise<{ c2s: Buffer; s2c: Buffer }> {
