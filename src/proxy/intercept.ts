@@ -3,7 +3,8 @@
  * goes through the addons' frame hooks in order before it is written on. Bytes are forwarded by
  * position: whatever is not an MRIM frame (SOCKS, redirector text, garbage, TLS, zlib) is written on
  * as it came, and a frame an addon left alone goes on as its original bytes, so with no change the
- * stream is byte-exact. Only a frame in progress is held back (from its magic on) until it is whole.
+ * stream is byte-exact. Only a frame in progress is held back (from its magic on) until it is whole,
+ * for a second at most.
  *
  * Seq rules: frames of the peers keep their seq. An injected frame gets a seq from a range of
  * mrimtap's own (or the one asked for); a reply to an injected frame (found by the table's reply
