@@ -11,7 +11,7 @@ export { ConnectionTap, TapHub, type TapHubOptions, type TapSink } from './tap/t
 export { eventToJson, recordToTapEvent, tapEventToJson, type JsonAddonMark, type JsonConnEvent, type JsonEvent, type TapJson } from './tap/line.js';
 export { MASK, maskFields, maskRaw, maskSocks, maskSocksBytes } from './tap/mask.js';
 export { MrimProxy, type MapRule, type ProxyOptions } from './proxy/proxy.js';
-export { AddonLoadError, addon, loadAddons, type Addon, type AddonContext, type AddonFrame, type FrameContext, type FrameResult, type InjectOptions } from './proxy/addons.js';
+export { AddonLoadError, loadAddons, type Addon, type AddonContext, type AddonFrame, type FrameContext, type FrameResult, type InjectOptions } from './proxy/addons.js';
 export { AllowRuleError, parseAllowRule, type AllowRule } from './proxy/allow.js';
 export { SnifferStartError, startSniffer, type Sniffer, type SnifferOptions } from './proxy/sniffer.js';
 export { FORMATS, WRITABLE, createWriter, openCapture, type RecordingOptions } from './capture/open.js';

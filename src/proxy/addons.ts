@@ -67,9 +67,6 @@ export interface Addon {
   close?(ctx: AddonContext): void | Promise<void>;
 }
 
-/** Declares an addon with its hooks typed (an identity function: `export default addon({ frame(f) {…} })`). */
-export const addon = (a: Addon): Addon => a;
-
 const HOOKS = ['connect', 'frame', 'close'] as const;
 
 /** A `--script` that cannot be used: said at start, before any connection. */

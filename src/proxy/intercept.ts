@@ -93,7 +93,7 @@ export class Interception implements RelayPipe {
     this.input = new SessionDecoder({ maxFrameSize: opts.maxFrameSize, tlsTerminated: opts.tlsTerminated });
     const dir = (): DirState => ({ held: Buffer.alloc(0), cursor: 0, received: 0, events: [], queue: [], busy: true, out: [], running: false });
     this.dirs = { c2s: dir(), s2c: dir() };
-    this.contexts = addons.map((a, i) => this.context(a, i));
+    this.contexts = addons.map((_, i) => this.context(i));
     // Frames wait for the connect hooks (both directions start busy); those run once the relay has its
     // sockets, so that they can inject.
     queueMicrotask(() => {
@@ -383,7 +383,7 @@ export class Interception implements RelayPipe {
     }
   }
 
-  private context(addon: Addon, i: number): AddonContext {
+  private context(i: number): AddonContext {
     const self = this;
     const by = this.nameOf(i);
     return {

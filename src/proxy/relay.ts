@@ -12,8 +12,9 @@
  * sockets by TLS sockets layered on them; a reset is still sent on the raw TCP sockets.
  *
  * With a `pipe` (the addons' interception) a chunk is not written on by the relay: the pipe gets it
- * and writes what it decides through `send`, and may hold a sender (`hold`) while it works. Without
- * one the relay path is the plain one above, untouched.
+ * and writes what it decides through `send`, and may hold a sender (`hold`) while it works; it tells
+ * the tap what it wrote itself (the observer gets only the ends). Without one the relay path is the
+ * plain one above, untouched.
  */
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
