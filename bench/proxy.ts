@@ -97,14 +97,16 @@ export const PEERS: PeerSpec[] = [
     },
   },
   mrimtapPeer('mrimtap --record', join(ROOT, 'bin/mrimtap.js')),
+  // The addons' relay path (framed, every frame through a hook that changes nothing).
+  mrimtapPeer('mrimtap --record --script', join(ROOT, 'bin/mrimtap.js'), ['--script', join(ROOT, 'bench/passive-addon.mjs')]),
   // An older checkout (BENCH_BASELINE=DIR, its dependencies installed) measured in the same run: before/after.
   ...(process.env.BENCH_BASELINE ? [mrimtapPeer('baseline mrimtap --record', join(process.env.BENCH_BASELINE, 'bin/mrimtap.js'))] : []),
 ];
 
-function mrimtapPeer(name: string, bin: string): PeerSpec {
+function mrimtapPeer(name: string, bin: string, extra: string[] = []): PeerSpec {
   return {
     name,
-    start: (capture) => startPrinting(name, process.execPath, [bin, 'proxy', '--port', '0', '--quiet', '--record', capture], /SOCKS5 on 127\.0\.0\.1:(\d+)/, capture),
+    start: (capture) => startPrinting(name, process.execPath, [bin, 'proxy', '--port', '0', '--quiet', '--record', capture, ...extra], /SOCKS5 on 127\.0\.0\.1:(\d+)/, capture),
   };
 }
 

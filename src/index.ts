@@ -6,12 +6,13 @@ export { formatEndpoint, parseEndpoint, type Endpoint } from './net/endpoint.js'
 export { FailureBackoff, type BackoffOptions } from './net/backoff.js';
 export * from './client/index.js';
 export * from './server/index.js';
-export { isConnEvent, type AnyEvent, type ConnEvent, type TapEvent } from './tap/events.js';
+export { isConnEvent, type AddonMark, type AnyEvent, type ConnEvent, type TapEvent } from './tap/events.js';
 export { ConnectionTap, TapHub, type TapHubOptions, type TapSink } from './tap/tap.js';
-export { eventToJson, recordToTapEvent, tapEventToJson, type JsonConnEvent, type JsonEvent, type TapJson } from './tap/line.js';
+export { eventToJson, recordToTapEvent, tapEventToJson, type JsonAddonMark, type JsonConnEvent, type JsonEvent, type TapJson } from './tap/line.js';
 export { captureLine, FIELDS_MAX } from './tap/capture-line.js';
 export { MASK, maskFields, maskRaw, maskSocks, maskSocksBytes } from './tap/mask.js';
 export { MrimProxy, type MapRule, type ProxyOptions } from './proxy/proxy.js';
+export { AddonLoadError, loadAddons, type Addon, type AddonContext, type AddonFrame, type FrameContext, type FrameResult, type InjectOptions } from './proxy/addons.js';
 export { AllowRuleError, parseAllowRule, type AllowRule } from './proxy/allow.js';
 export { REDIRECTOR_PORT, ReverseRuleError, parseReverseRule, type ReverseListener, type ReverseRule } from './proxy/reverse.js';
 export { SnifferStartError, startSniffer, type Sniffer, type SnifferOptions } from './proxy/sniffer.js';

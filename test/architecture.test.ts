@@ -97,6 +97,14 @@ describe('architecture', () => {
     assert.deepEqual(dirs.map((d) => d.name).filter((d) => !(d in LAYER)), []);
   });
 
+  it('the example addons import only Node built-ins: each runs as a --script file wherever it is copied', () => {
+    const examples = join(root, 'examples', 'addons');
+    const wrong = readdirSync(examples)
+      .filter((f) => f.endsWith('.mjs'))
+      .flatMap((f) => importsOf(join(examples, f)).filter((s) => !s.startsWith('node:')).map((s) => `examples/addons/${f} imports ${s}`));
+    assert.deepEqual(wrong, []);
+  });
+
   it('no source file is much over 500 lines', () => {
     const long = sources.map((f) => [relative(root, f), readFileSync(f, 'utf8').split('\n').length] as const).filter(([, n]) => n > 550);
     assert.deepEqual(long, []);

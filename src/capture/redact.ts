@@ -160,6 +160,13 @@ class Redactor {
   }
 
   event(tap: TapEvent): TapEvent {
+    const out = this.redactEvent(tap);
+    const original = originalFrame(tap);
+    // What an addon changed or dropped keeps the sender's bytes: they are redacted the same way.
+    return original ? { ...out, addon: { ...tap.addon!, original: this.frame(tap.addon!.original!, original) } } : out;
+  }
+
+  private redactEvent(tap: TapEvent): TapEvent {
     const ev = tap.event;
     switch (ev.kind) {
       case 'frame': {
@@ -266,6 +273,13 @@ export async function redactCapture(input: string, output: string, opts: RedactO
       const password = socksPassword(ev.bytes);
       if (password) found.set(`socks|${password}`, { what: `the SOCKS5 password of ${ev.message.user}`, forms: textForms(password, true) });
     }
+    const original = originalFrame(entry.event);
+    for (const s of original ? frameSecrets(original, messages, login) : []) {
+      const key = s.forms.map((f) => f.bytes.toString('hex')).join('|');
+      const known = found.get(key) ?? s;
+      known.events?.push(index);
+      found.set(key, known);
+    }
     if (ev.kind !== 'frame') continue;
     for (const s of frameSecrets(ev.frame, messages, login)) {
       const key = s.forms.map((f) => f.bytes.toString('hex')).join('|');
@@ -322,6 +336,14 @@ export async function redactCapture(input: string, output: string, opts: RedactO
     for (const f of forms) if (haystack.includes(f.text)) result.leaks.push({ what: s.what, form: f.form });
   }
   return result;
+}
+
+/** The frame an addon changed or dropped, as its sender sent it (an addon mark's `original`). */
+function originalFrame(tap: TapEvent): DecodedFrame | undefined {
+  const bytes = tap.addon?.original;
+  const e = tap.event;
+  if (!bytes) return undefined;
+  return decodeFrame(bytes, { dir: 'dir' in e && e.dir ? e.dir : 'c2s', minor: e.kind === 'frame' ? e.frame.minor : undefined });
 }
 
 /** The password of an RFC 1929 request, when the bytes hold one whole. */

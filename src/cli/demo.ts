@@ -11,6 +11,7 @@ import { formatEndpoint } from '../net/endpoint.js';
 import type { Sniffer, SnifferOptions } from '../proxy/sniffer.js';
 import { MrimServer, type ServerAddress } from '../server/index.js';
 import { CliError } from './errors.js';
+import { SCRIPT_OPTION, collect, loadScripts } from './options.js';
 import { color } from './output.js';
 import { waitForSignal } from './signals.js';
 import { printSummary, startLoggedSniffer, type LogFlags } from './sniffing.js';
@@ -21,6 +22,7 @@ interface DemoFlags {
   freePorts?: boolean;
   record?: string;
   hex?: boolean;
+  script: string[];
 }
 
 const HOST = '127.0.0.1';
@@ -47,6 +49,7 @@ export function register(program: Command): void {
     .option('--free-ports', `use free ports instead of ${PREFERRED.proxy} (proxy) and ${PREFERRED.server}/${PREFERRED.redirector} (server)`)
     .option('--record <file>', 'where to save the capture (default captures/mrimtap-DATE-TIME.jsonl)')
     .option('--hex', 'add a hexdump of every frame to the log')
+    .option(...SCRIPT_OPTION, collect, [])
     .action(async (flags: DemoFlags) => {
       const ok = await runDemo(flags);
       if (!ok) throw new CliError('the scripted session did not complete (see above)', 1);
@@ -199,6 +202,8 @@ function nextSteps(sniffer: Sniffer, server: ServerAddress, stayingUp: boolean):
 }
 
 async function runDemo(flags: DemoFlags): Promise<boolean> {
+  // Before anything starts: a script that cannot be used is a usage error, not a half-started demo.
+  const addons = await loadScripts(flags.script);
   // From the start, so that Ctrl-C during the scripted session still closes the capture and the ports.
   const stop = waitForSignal();
   const { server, address, preferred: serverPreferred } = await startServer(!!flags.freePorts);
@@ -214,6 +219,7 @@ async function runDemo(flags: DemoFlags): Promise<boolean> {
       // For clients without a SOCKS setting; on a free port, the usual ones being the server's.
       reverse: [{ listen: { port: 0 }, upstream: { host: HOST, port: address.redirectorPort! }, redirector: true }],
       record: flags.record ?? defaultCapturePath(),
+      addons,
     }, { hex: flags.hex, onEvent: web.onEvent }, !!flags.freePorts);
     sniffer = started.sniffer;
     const view = await web.serve(sniffer);
@@ -224,6 +230,7 @@ async function runDemo(flags: DemoFlags): Promise<boolean> {
     out(`  redirector    ${HOST}:${address.redirectorPort}${serverPreferred ? '' : fellBack(PREFERRED.redirector)}  (answers ${HOST}:${address.port})`);
     out(`  SOCKS5 proxy  ${formatEndpoint(sniffer.address!)}${started.preferred ? '' : fellBack(PREFERRED.proxy)}  (maps ${MRIM_HOST}:${PREFERRED.redirector} and :${PREFERRED.server} to the server)`);
     for (const r of sniffer.reverse) out(`  reverse       ${formatEndpoint(r.address)}  (plain TCP to the redirector; its answer is rewritten so the session comes back through mrimtap)`);
+    if (addons) out(`  addons        ${addons.map((a) => a.name).join(', ')}  (the proxy's frames go through them: the scripted session may not complete)`);
     out(`  recording to  ${sniffer.capture?.path}`);
     out(`  ${webViewLine(view, 'web view     ')}  (open it in a browser: the session live, decoded)`);
 

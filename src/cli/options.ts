@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { parseProto, protoMajor, protoMinor } from '../protocol/header.js';
+import { AddonLoadError, loadAddons, type Addon } from '../proxy/addons.js';
 import { FilterError, parseFilter, type EventFilter } from '../render/filter.js';
 import { CliError, fileErrorText } from './errors.js';
 
@@ -67,5 +68,19 @@ export async function checkInputFile(path: string): Promise<void> {
     if (!(await stat(path)).isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
   } catch (e) {
     throw new CliError(fileErrorText(path, e));
+  }
+}
+
+/** `--script FILE` (repeatable): addon modules whose hooks see every frame. */
+export const SCRIPT_OPTION = ['--script <file>', 'load an addon: an ES module whose hooks (connect, frame, close) see every frame and may change, drop, answer or inject frames (repeatable, run in order)'] as const;
+
+/** The `--script` modules, loaded before anything starts: one that cannot be used is a usage error. */
+export async function loadScripts(paths: string[]): Promise<Addon[] | undefined> {
+  if (!paths.length) return undefined;
+  try {
+    return await loadAddons(paths);
+  } catch (e) {
+    if (e instanceof AddonLoadError) throw new CliError(e.message);
+    throw e;
   }
 }

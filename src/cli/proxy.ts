@@ -13,7 +13,7 @@ import type { Sniffer, SnifferOptions } from '../proxy/sniffer.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../socks/server.js';
 import { FILTER_SYNTAX } from '../render/filter.js';
 import { CliError } from './errors.js';
-import { collect, parseFilterOption, parsePort, readOptionFile } from './options.js';
+import { SCRIPT_OPTION, collect, loadScripts, parseFilterOption, parsePort, readOptionFile } from './options.js';
 import { color } from './output.js';
 import { waitForSignal } from './signals.js';
 import { printSummary, startLoggedSniffer, type LogFlags } from './sniffing.js';
@@ -42,6 +42,7 @@ interface ProxyFlags {
   web?: string | boolean;
   reverse: string[];
   reverseRedirector: string[];
+  script: string[];
 }
 
 export function register(program: Command): void {
@@ -67,6 +68,7 @@ export function register(program: Command): void {
     .option('--tls-intercept', 'after an accepted STARTTLS, terminate the client\'s TLS with --tls-cert/--tls-key and keep decoding')
     .option('--tls-cert <file>', 'PEM certificate shown to clients with --tls-intercept')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option(...SCRIPT_OPTION, collect, [])
     .option('--web [port]', 'also show the events live in a web page on 127.0.0.1 (default: a free port); its address, with a token, is printed at start')
     .option(
       '--reverse <listen=upstream>',
@@ -84,6 +86,7 @@ export function register(program: Command): void {
     )
     .action(async (flags: ProxyFlags, command: Command) => {
       const [options, log] = parseFlags(flags, command.getOptionValueSource('port') !== 'default');
+      options.addons = await loadScripts(flags.script);
       const web = flags.web !== undefined ? new LiveWebView(flags.web, '--web', flags.showSecrets) : undefined;
       const sniffer = await startLoggedSniffer(options, { ...log, onEvent: web?.onEvent });
       const view = await web?.serve(sniffer);
@@ -227,6 +230,7 @@ function printBanner(s: Sniffer): void {
   if (o.allow) err(`  connects only to ${o.allow.map((r) => r.text).join(', ')}`);
   for (const r of o.map ?? []) err(`  map ${formatEndpoint(r.from)} → ${formatEndpoint(r.to)}`);
   if (o.tlsIntercept) err('  TLS interception on: clients must accept the --tls-cert certificate');
+  if (o.addons) err(`  addons: ${o.addons.map((a) => a.name).join(', ')} (frames are framed, and may be changed, on the way)`);
   const rotation = o.rotation?.maxBytes !== undefined ? ` (a new file every ${o.rotation.maxBytes} bytes${o.rotation.maxFiles ? `, the newest ${o.rotation.maxFiles} kept` : ''})` : '';
   if (s.capture) err(`  recording to ${s.capture.path}${rotation}`);
   err(s.address ? `  set the client's SOCKS5 proxy to ${clientAddresses(s.address).join(' or ')}; Ctrl-C to stop` : '  Ctrl-C to stop');

@@ -11,7 +11,9 @@ import { parseSocksUrl } from '../client/transport.js';
 import { CaptureFileError } from '../capture/format.js';
 import { openCapture } from '../capture/open.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../net/endpoint.js';
-import { formatClock } from '../render/text.js';
+import { isWildcard } from '../net/local.js';
+import { AddonForwarder } from '../proxy/forward.js';
+import { formatClock, renderTapEventLine } from '../render/text.js';
 import { replayAgainstServer } from '../replay/client-runner.js';
 import { Comparer, IgnoreError, parseIgnore } from '../replay/compare.js';
 import { buildRecording, CaptureSelectionError, describeSession, selectSessions, type RecordedConnection, type Recording } from '../replay/recording.js';
@@ -20,7 +22,7 @@ import { isRedactedLogin, type Credentials } from '../replay/rewrite.js';
 import { ReplayServer } from '../replay/server-runner.js';
 import type { TapEvent } from '../tap/events.js';
 import { CliError, EXIT, fileErrorText } from './errors.js';
-import { checkInputFile, collect, parsePort, readOptionFile } from './options.js';
+import { SCRIPT_OPTION, checkInputFile, collect, loadScripts, parsePort, readOptionFile } from './options.js';
 import { color, writeOut } from './output.js';
 import { waitForSignal } from './signals.js';
 
@@ -44,11 +46,12 @@ interface ReplayFlags {
   tlsCert?: string;
   tlsKey?: string;
   once?: boolean;
+  script: string[];
 }
 
 const TIMINGS: readonly Timing[] = ['step', 'original', 'asap'];
 const CLIENT_ONLY = ['server', 'redirector', 'socks', 'login', 'password'] as const;
-const SERVER_ONLY = ['host', 'port', 'redirectorPort', 'tlsCert', 'tlsKey', 'once'] as const;
+const SERVER_ONLY = ['host', 'port', 'redirectorPort', 'tlsCert', 'tlsKey', 'once', 'script'] as const;
 const optionName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 export function register(program: Command): void {
@@ -75,6 +78,7 @@ export function register(program: Command): void {
     .option('--tls-cert <file>', 'with --as-server: PEM certificate, so a recorded STARTTLS is accepted (FAILURE without)')
     .option('--tls-key <file>', 'with --as-server: its PEM key')
     .option('--once', 'with --as-server: stop when the first client session ends')
+    .option(SCRIPT_OPTION[0], `with --as-server: ${SCRIPT_OPTION[1]}`, collect, [])
     .action(async (capture: string, flags: ReplayFlags, command: Command) => {
       const given = (key: string) => command.getOptionValueSource(key) === 'cli';
       const code = flags.asServer ? await replayAsServer(capture, flags, given) : await replayAsClient(capture, flags, given);
@@ -281,6 +285,7 @@ async function replayAsServer(path: string, flags: ReplayFlags, given: (key: str
   if (!!flags.tlsCert !== !!flags.tlsKey) throw new CliError('--tls-cert and --tls-key go together');
   const tls = flags.tlsCert && flags.tlsKey ? { cert: readOptionFile(flags.tlsCert), key: readOptionFile(flags.tlsKey) } : undefined;
   const { sessions, description } = await load(path, connsOf(flags.conn));
+  const addons = await loadScripts(flags.script);
 
   const stop = waitForSignal();
   let endOnce: (() => void) | undefined;
@@ -290,11 +295,14 @@ async function replayAsServer(path: string, flags: ReplayFlags, given: (key: str
   };
   const started = new Date();
   let server: ReplayServer;
+  let front: Endpoint | undefined;
   try {
     server = new ReplayServer(sessions, {
       host: flags.host,
-      port,
+      // With addons the replaying server is behind them: on a free port, the redirector answering theirs.
+      port: addons ? 0 : port,
       redirectorPort,
+      ...(addons ? { advertisedPort: () => front?.port ?? 0 } : {}),
       timing,
       timeoutMs,
       comparer,
@@ -312,10 +320,18 @@ async function replayAsServer(path: string, flags: ReplayFlags, given: (key: str
     throw new CliError(`unusable TLS certificate or key: ${(e as Error).message}`);
   }
   let address;
+  let forwarder: AddonForwarder | undefined;
   try {
     address = await server.listen();
+    if (addons) {
+      const upstream = { host: isWildcard(address.host) ? (address.host.includes(':') ? '::1' : '127.0.0.1') : address.host, port: address.port };
+      forwarder = new AddonForwarder({ host: address.host, port, upstream, addons, onEvent: (ev) => logAddonEvent(ev, log) });
+      front = await forwarder.listen();
+      address = { ...address, port: front.port };
+    }
   } catch (e) {
     stop.cancel();
+    await server.close();
     throw new CliError((e as Error).message);
   }
   const mrim = formatEndpoint({ host: address.host, port: address.port });
@@ -324,13 +340,14 @@ async function replayAsServer(path: string, flags: ReplayFlags, given: (key: str
   } else {
     log(`${color.bold('mrimtap replay --as-server')}: the recorded server of ${path}`);
     log(color.dim(`  ${description}`));
-    log(`  MRIM server   ${mrim}`);
+    log(`  MRIM server   ${mrim}${addons ? ` (through the addons ${addons.map((a) => a.name).join(', ')})` : ''}`);
     if (address.redirectorPort !== undefined) log(`  redirector    ${formatEndpoint({ host: address.host, port: address.redirectorPort })}  (answers ${mrim})`);
     log(`  sessions      ${sessions.map(describeSession).join(', ')}`);
     log(`Log in as a recorded account (any password); ${flags.once ? 'it stops when that session ends' : `${color.bold('Ctrl-C')} to stop`}.`);
   }
   await Promise.race([stop.received, onceDone]);
   stop.cancel();
+  await forwarder?.close();
   const reports = await server.close();
   const report = buildReport({
     capture: path,
@@ -347,4 +364,12 @@ async function replayAsServer(path: string, flags: ReplayFlags, given: (key: str
   if (flags.json) process.stdout.write(JSON.stringify({ event: 'report', ...report }) + '\n');
   else if (!flags.once) log(renderReport(report, { color, steps: false }));
   return exitCodeOf(report);
+}
+
+/** What the addons did, in the replay's log: their marks and their notes (frames themselves are not listed). */
+function logAddonEvent(ev: TapEvent, log: (line: string) => void): void {
+  const e = ev.event;
+  if (!ev.addon && e.kind !== 'note') return;
+  const line = `${color.dim(formatClock(Date.now()))} #${ev.conn} addons: ${renderTapEventLine(ev)}`;
+  log(e.kind === 'note' && e.level === 'warn' ? color.yellow(line) : line);
 }

@@ -233,10 +233,11 @@ function unknownCode(type: string): number {
 
 /** Re-encodes a decoded frame; for every well-formed frame the result equals the original bytes. */
 export function reencode(d: DecodedFrame): Buffer {
-  const def = packetByCode(d.msg);
+  // The type names the packet (a decoded frame's is its msg's): an edited frame may have a new one.
+  const def = packetByName(d.type) ?? packetByCode(d.msg);
   // Decode-only annotations (derived values) are not part of the wire form.
   const fields = def ? Object.fromEntries(Object.entries(d.fields).filter(([k]) => declaredKeys(def).has(k))) : d.fields;
-  return encodePacket(d.msg, fields, {
+  return encodePacket(def?.code ?? d.msg, fields, {
     proto: d.proto,
     seq: d.seq,
     dir: d.dir,

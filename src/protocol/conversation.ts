@@ -270,7 +270,12 @@ export class Conversation {
   }
 }
 
+/** The packets the other side may answer a frame of this type with (its answer and extra replies). */
+export function repliesOf(type: string, from: Direction): PacketDef[] {
+  return (REPLIES_OF.get(type) ?? []).filter((p) => p.dir !== from);
+}
+
 /** Whether a request of this type gets a reply from the other side (a waiting caller would wait in vain otherwise). */
 export function hasReply(type: string, from: Direction): boolean {
-  return (REPLIES_OF.get(type) ?? []).some((p) => p.dir !== from && p.reply?.by !== 'field' && !p.reply?.extra);
+  return repliesOf(type, from).some((p) => p.reply?.by !== 'field' && !p.reply?.extra);
 }

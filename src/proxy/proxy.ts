@@ -4,7 +4,8 @@
  * rewrites destinations (--map) and terminates the client's TLS after STARTTLS to keep decoding. It
  * connects only to destinations its allow rules match (all, without rules), never to itself.
  * Reverse listeners (plain TCP to a fixed upstream) go the same way from the upstream connection on,
- * numbered by the same counter; on a redirector's, the answer is rewritten to come back here.
+ * numbered by the same counter; on a redirector's, the answer is rewritten to come back here. With
+ * addons, frames go through their hooks on the way (intercept.ts) instead.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -12,12 +13,15 @@ import type { Duplex } from 'node:stream';
 import { SocksServer, SOCKS_REPLY, counter, normalizeHost, peerOf, replyForError, type SocksDecision, type SocksRequest } from '../socks/server.js';
 import type { BackoffOptions } from '../net/backoff.js';
 import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
+import type { Direction } from '../protocol/fields.js';
 import { isWildcard, reachesListener, unmapIPv4 } from '../net/local.js';
 import type { TapEvent } from '../tap/events.js';
 import { TapHub, type ConnectionTap } from '../tap/tap.js';
+import type { Addon } from './addons.js';
 import type { AllowRule } from './allow.js';
+import { Interception } from './intercept.js';
 import { RedirectRewriter, type RedirectTarget } from './redirect-rewrite.js';
-import { Relay, type DirectionTransform, type RelayOutput } from './relay.js';
+import { Relay, type RelayPipe } from './relay.js';
 import { ReverseListeners, type ReverseListener, type ReverseRule } from './reverse.js';
 
 export interface MapRule {
@@ -50,6 +54,8 @@ export interface ProxyOptions {
   /** A peer that takes none of the data waiting for it for this long has both sides reset (default 2 min). */
   stallTimeoutMs?: number;
   maxFrameSize?: number;
+  /** Hooks that see every frame and may change, drop, answer or add frames (without: bytes are relayed untouched). */
+  addons?: readonly Addon[];
   /** Receives every event of every connection, in order; must not throw (it runs inside the relay). */
   onEvent: (ev: TapEvent) => void;
 }
@@ -198,11 +204,21 @@ export class MrimProxy {
       this.hub.report(req.id, req.client, server, { ...base, time: Date.now(), upstream: server, reply: SOCKS_REPLY.SUCCEEDED });
       const tap = this.hub.open(req.id, req.client, server, Date.now(), [target, ...(mapped ? [mapped] : []), server]);
       let rewriting: RedirectRewriter | undefined;
+      let interception: Interception | undefined;
       const redirector = req.listener?.redirector ? req.listener : undefined;
-      const s2c = redirector && ((out: RelayOutput) => (rewriting = new RedirectRewriter(tap, out, (answered) => this.redirectTarget(redirector, client, answered))));
-      live.relay = this.relay(tap, client, upstream, target, s2c);
-      void live.relay.done.then(({ reason }) => {
+      // A redirector's stream carries its answer, not frames: the rewrite takes it, addons do not.
+      live.relay = this.relay(
+        tap,
+        client,
+        upstream,
+        target,
+        redirector
+          ? { pipe: (r) => (rewriting = new RedirectRewriter(r, tap, (answered) => this.redirectTarget(redirector, client, answered))) }
+          : { intercepting: (i) => (interception = i) },
+      );
+      void live.relay.done.then(async ({ reason }) => {
         rewriting?.flush();
+        await interception?.close();
         tap.close(reason, Date.now());
         this.live.delete(live);
         finish();
@@ -225,22 +241,38 @@ export class MrimProxy {
     return { address, ...(known.has(listener) ? {} : { note: `reverse listener ${formatEndpoint(listener.address)} → ${formatEndpoint(answered)} opened for the redirector's answer` }) };
   }
 
-  /** `s2c`, when given, takes over the server's bytes to the client (and their decoding). */
-  private relay(tap: ConnectionTap, client: net.Socket, upstream: net.Socket, target: Endpoint, s2c?: (out: RelayOutput) => DirectionTransform): Relay {
+  /**
+   * `how.pipe` is a pipe of its own for this relay (the redirector rewrite); without one the addons'
+   * interception is the pipe when there are addons (`how.intercepting` is told of it), the plain path otherwise.
+   */
+  private relay(tap: ConnectionTap, client: net.Socket, upstream: net.Socket, target: Endpoint, how: { pipe?: (r: Relay) => RelayPipe; intercepting?: (i: Interception) => void }): Relay {
     let intercepted = false;
+    const sent = (dir: Direction) => {
+      // The server's OK to STARTTLS was just handed on: both sides start TLS with their next byte.
+      if (this.opts.tlsIntercept && !intercepted && dir === 's2c' && tap.tlsAccepted) {
+        intercepted = true;
+        relay.swap(...this.interceptTls(tap, client, upstream, target));
+      }
+    };
+    const addons = this.opts.addons;
+    // With addons the interception writes on and tells the tap what it wrote; the plain path is untouched.
+    const pipe =
+      how.pipe ??
+      (addons?.length
+        ? (r: Relay) => {
+            const i = new Interception(r, tap, addons, { maxFrameSize: this.opts.maxFrameSize, tlsTerminated: !!this.opts.tlsIntercept, onSent: sent });
+            how.intercepting?.(i);
+            return i;
+          }
+        : undefined);
     const relay: Relay = new Relay(client, upstream, {
       data: (dir, chunk) => {
-        if (s2c && dir === 's2c') return;
         tap.push(dir, chunk, Date.now());
-        // The server's OK to STARTTLS was just handed on: both sides start TLS with their next byte.
-        if (this.opts.tlsIntercept && !intercepted && dir === 's2c' && tap.tlsAccepted) {
-          intercepted = true;
-          relay.swap(...this.interceptTls(tap, client, upstream, target));
-        }
+        sent(dir);
       },
-      end: (dir) => !(s2c && dir === 's2c') && tap.end(dir, Date.now()),
+      end: (dir) => tap.end(dir, Date.now()),
       failed: (err) => tap.note(`decoding stopped: ${(err as Error).message}; bytes are still relayed`, 'warn', Date.now()),
-    }, { stallTimeoutMs: this.opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, ...(s2c ? { transforms: { s2c } } : {}) });
+    }, { stallTimeoutMs: this.opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, pipe });
     return relay;
   }
 

@@ -5,12 +5,12 @@
  * reverse listener to the answered address, which may have to be opened) and the client gets the
  * answer with that address, the bytes around it as they came. The tap decodes the server's bytes as
  * they were, the redirect event marked with what the client got. A stream that does not start with an
- * answer, or an answer that may not be rewritten, goes on unchanged.
+ * answer, or an answer that may not be rewritten, goes on unchanged; so does everything the client sends.
  */
 import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
 import { Framer, REDIRECT_MAX, type FramerEvent } from '../protocol/framer.js';
 import type { ConnectionTap } from '../tap/tap.js';
-import type { DirectionTransform, RelayOutput } from './relay.js';
+import type { Relay, RelayPipe } from './relay.js';
 
 /**
  * The address the client is to get instead of `answered` (with a note for the log after the answer:
@@ -20,38 +20,39 @@ export type RedirectTarget = (answered: Endpoint) => Promise<{ address: Endpoint
 
 type Answer = Extract<FramerEvent, { kind: 'redirect' }>;
 
-export class RedirectRewriter implements DirectionTransform {
+export class RedirectRewriter implements RelayPipe {
   private readonly framer = new Framer({ dir: 's2c' });
   /** The server's chunks not yet handed on, with their arrival times (for the tap). */
   private held: Array<{ chunk: Buffer; time: number }> = [];
   private state: 'reading' | 'asking' | 'passing' = 'reading';
-  private ended = false;
+  /** The server's FIN waits for the answer to be handed on. */
+  private ended?: () => void;
 
   constructor(
+    private readonly relay: Relay,
     private readonly tap: ConnectionTap,
-    private readonly out: RelayOutput,
     private readonly target: RedirectTarget,
   ) {}
 
-  data(chunk: Buffer): void {
+  push(dir: 'c2s' | 's2c', chunk: Buffer): void {
     const time = Date.now();
-    if (this.state === 'passing') {
-      this.tap.push('s2c', chunk, time);
-      this.out.write(chunk);
+    if (dir === 'c2s' || this.state === 'passing') {
+      this.tap.push(dir, chunk, time);
+      this.relay.send(dir, chunk);
       return;
     }
     this.held.push({ chunk, time });
     if (this.state !== 'reading') return;
     const events = [...this.framer.push(chunk)];
-    // Past an answer's length, a stream the framer still reads (a large frame) is no answer: no holding it.
     if (!events.length && this.held.reduce((n, h) => n + h.chunk.length, 0) > REDIRECT_MAX) return this.release();
     this.read(events, false);
   }
 
-  end(): void {
-    this.ended = true;
+  end(dir: 'c2s' | 's2c'): Promise<void> {
+    if (dir === 'c2s' || this.state === 'passing') return Promise.resolve();
+    const released = new Promise<void>((resolve) => (this.ended = resolve));
     if (this.state === 'reading') this.read([...this.framer.finish()], true);
-    else if (this.state === 'passing') this.finish();
+    return released;
   }
 
   /** The relay ended with the answer still held: the tap gets the server's bytes (the client got none). */
@@ -67,6 +68,8 @@ export class RedirectRewriter implements DirectionTransform {
     }
     if (first.kind !== 'redirect' || first.host === undefined || first.port === undefined) return this.release();
     this.state = 'asking';
+    // The server may go on sending while the address is found; it waits rather than piling up here.
+    this.relay.hold('s2c', true);
     this.target({ host: first.host, port: first.port }).then(
       (given) => this.release(first, given),
       (e: Error) => this.release(first, { refused: e.message }),
@@ -89,12 +92,8 @@ export class RedirectRewriter implements DirectionTransform {
     this.held = [];
     if (given && 'refused' in given) this.tap.note(`redirector answer ${answer!.text} passed on unchanged: ${given.refused}`, 'warn', Date.now(), 's2c');
     else if (given?.note) this.tap.note(given.note, 'info', Date.now());
-    this.out.write(toClient);
-    if (this.ended) this.finish();
-  }
-
-  private finish(): void {
-    this.tap.end('s2c', Date.now());
-    this.out.end();
+    this.relay.send('s2c', toClient);
+    this.relay.hold('s2c', false);
+    this.ended?.();
   }
 }

@@ -11,9 +11,10 @@
  * The two endpoints can be exchanged mid-stream (`swap`) — the TLS interception replaces the raw
  * sockets by TLS sockets layered on them; a reset is still sent on the raw TCP sockets.
  *
- * One direction can be handed to a transform (the reverse proxy's redirector rewrite): it gets that
- * direction's chunks and end instead of the receiver, and writes what it likes, when it likes. A
- * direction without one takes the plain path, unchanged.
+ * With a `pipe` (the addons' interception) a chunk is not written on by the relay: the pipe gets it
+ * and writes what it decides through `send`, and may hold a sender (`hold`) while it works; it tells
+ * the tap what it wrote itself (the observer gets only the ends). Without one the relay path is the
+ * plain one above, untouched.
  */
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -32,29 +33,29 @@ export interface RelayResult {
   reason: string;
 }
 
-/** Where a transform writes: to the receiving side, with the relay's backpressure and half-close. */
-export interface RelayOutput {
-  write(chunk: Buffer): void;
-  /** Nothing more in this direction (FIN). */
-  end(): void;
-}
-
-/** Takes over one direction: what the sender sent (after the observer saw it) and its FIN. */
-export interface DirectionTransform {
-  data(chunk: Buffer): void;
-  end(): void;
+/** Takes every chunk instead of the relay, and writes on through `Relay.send`. */
+export interface RelayPipe {
+  /** A chunk the sender of `dir` sent. */
+  push(dir: Direction, chunk: Buffer): void;
+  /** The sender of `dir` sent FIN: resolves once all it sent before is written on (the FIN follows). */
+  end(dir: Direction): Promise<void>;
 }
 
 export interface RelayOptions {
   /** A side that takes nothing for this long while data waits for it ends the relay (default: never). */
   stallTimeoutMs?: number;
-  /** Per direction, a transform made for this relay with its output. */
-  transforms?: Partial<Record<Direction, (out: RelayOutput) => DirectionTransform>>;
+  /** Hands every chunk to a pipe (made once the relay exists) instead of writing it on. */
+  pipe?: (relay: Relay) => RelayPipe;
 }
+
+/** Why a piped sender is paused: its receiver is not draining, or the pipe holds it. */
+type PauseReason = 'drain' | 'pipe';
 
 type Side = 'client' | 'server';
 
 const DIR_FROM: Record<Side, Direction> = { client: 'c2s', server: 's2c' };
+const SENDER: Record<Direction, Side> = { c2s: 'client', s2c: 'server' };
+const OTHER: Record<Side, Side> = { client: 'server', server: 'client' };
 
 export class Relay {
   readonly done: Promise<RelayResult>;
@@ -70,7 +71,10 @@ export class Relay {
   private observerBroken = false;
   /** Per receiving side: running while data waits for it to drain. */
   private readonly stalls: Partial<Record<Side, NodeJS.Timeout>> = {};
-  private readonly transforms: Partial<Record<Direction, DirectionTransform>> = {};
+  private readonly pipe?: RelayPipe;
+  /** Piped only: why each sender is paused, and the sides our FIN went to (nothing more is written there). */
+  private readonly pauses: Record<Side, Set<PauseReason>> = { client: new Set(), server: new Set() };
+  private readonly finished: Record<Side, boolean> = { client: false, server: false };
 
   constructor(
     client: net.Socket,
@@ -80,11 +84,43 @@ export class Relay {
   ) {
     this.done = new Promise((resolve) => (this.finish = resolve));
     this.tcp = { client, server };
-    for (const [from, to] of [['client', 'server'], ['server', 'client']] as const) {
-      const make = opts.transforms?.[DIR_FROM[from]];
-      if (make) this.transforms[DIR_FROM[from]] = make(this.output(from, to));
-    }
+    this.pipe = opts.pipe?.(this);
     this.attach(client, server);
+  }
+
+  /**
+   * Piped: writes bytes to the receiver of `dir` (backpressure pauses its sender). False when nothing
+   * can be written there any more (the relay ended, or that side got our FIN).
+   */
+  send(dir: Direction, bytes: Buffer): boolean {
+    const from = SENDER[dir];
+    const to = OTHER[from];
+    if (!this.writable(dir)) return false;
+    if (!this.sockets[to].write(bytes)) {
+      this.pause(from, 'drain', true);
+      this.watchStall(to);
+    }
+    return true;
+  }
+
+  /** Piped: whether bytes can still be written to the receiver of `dir`. */
+  writable(dir: Direction): boolean {
+    return !this.closed && !this.finished[OTHER[SENDER[dir]]];
+  }
+
+  /** Piped: pauses (or resumes) the sender of `dir` while the pipe works on what it sent. */
+  hold(dir: Direction, held: boolean): void {
+    this.pause(SENDER[dir], 'pipe', held);
+  }
+
+  private pause(side: Side, reason: PauseReason, on: boolean): void {
+    const reasons = this.pauses[side];
+    if (on) reasons.add(reason);
+    else reasons.delete(reason);
+    // Before the sockets are attached (the pipe is being made), attaching honours the reasons.
+    if (this.closed || !this.sockets) return;
+    if (reasons.size) this.sockets[side].pause();
+    else this.sockets[side].resume();
   }
 
   /** Relays between new endpoints from here on (the old ones are left alone, not closed). */
@@ -114,55 +150,44 @@ export class Relay {
     this.detachers.push(() => stream.off(event, listener));
   }
 
-  /** A transform's way to the receiver: the sockets of the moment, nothing once the relay is closed. */
-  private output(from: Side, to: Side): RelayOutput {
-    return {
-      write: (chunk) => {
-        if (this.closed || !chunk.length) return;
-        if (!this.sockets[to].write(chunk)) {
-          this.sockets[from].pause();
-          this.watchStall(to);
-        }
-      },
-      end: () => {
-        if (!this.closed) this.sockets[to].end();
-      },
-    };
-  }
-
   private wire(from: Side, to: Side): void {
     const src = this.sockets[from];
     const dst = this.sockets[to];
     const dir = DIR_FROM[from];
-    const transform = this.transforms[dir];
-    this.on(
-      src,
-      'data',
-      transform
-        ? (chunk: Buffer) => {
-            this.observe(() => this.observer.data(dir, chunk));
-            transform.data(chunk);
-          }
-        : (chunk: Buffer) => {
-            if (!dst.write(chunk)) {
-              src.pause();
-              this.watchStall(to);
-            }
-            this.observe(() => this.observer.data(dir, chunk));
-          },
-    );
-    // 'drain' only follows a write that returned false, i.e. a pause of ours.
-    this.on(dst, 'drain', () => {
-      clearTimeout(this.stalls[to]);
-      this.stalls[to] = undefined;
-      src.resume();
-    });
+    const pipe = this.pipe;
+    if (pipe) {
+      this.on(src, 'data', (chunk: Buffer) => pipe.push(dir, chunk));
+      this.on(dst, 'drain', () => {
+        clearTimeout(this.stalls[to]);
+        this.stalls[to] = undefined;
+        this.pause(from, 'drain', false);
+      });
+    } else {
+      this.on(src, 'data', (chunk: Buffer) => {
+        if (!dst.write(chunk)) {
+          src.pause();
+          this.watchStall(to);
+        }
+        this.observe(() => this.observer.data(dir, chunk));
+      });
+      // 'drain' only follows a write that returned false, i.e. a pause of ours.
+      this.on(dst, 'drain', () => {
+        clearTimeout(this.stalls[to]);
+        this.stalls[to] = undefined;
+        src.resume();
+      });
+    }
     this.on(src, 'end', () => {
       this.ended[from] = true;
       this.firstEnd ??= from;
-      this.observe(() => this.observer.end(dir));
-      if (transform) transform.end();
-      else dst.end();
+      const finish = () => {
+        if (this.closed) return;
+        this.observe(() => this.observer.end(dir));
+        this.finished[to] = true;
+        dst.end();
+      };
+      if (pipe) void pipe.end(dir).then(finish);
+      else finish();
     });
     // The side that failed is gone already; the other one is told the way TCP tells it.
     this.on(src, 'error', (err: NodeJS.ErrnoException) => this.close(`${from} ${err.code === 'ECONNRESET' ? 'reset the connection' : `error: ${err.code ?? err.message}`}`, [to]));
@@ -173,6 +198,7 @@ export class Relay {
       this.gone[from] = true;
       if (this.gone[to]) this.close(`${this.firstEnd} closed first`);
     });
+    if (pipe && this.pauses[from].size) return;
     src.resume();
   }
 

@@ -17,14 +17,14 @@ import { FilterError, parseFilterSyntax, type FilterNode, type Operator } from '
 export { FilterError } from './filter-syntax.js';
 
 /** Properties every event has (or lacks); any other name is a decoded field of a frame. */
-export const FILTER_KEYS = ['type', 'dir', 'conn', 'login', 'seq', 'proto', 'time', 't', 'latency', 'reply', 'size', 'warnings'] as const;
+export const FILTER_KEYS = ['type', 'dir', 'conn', 'login', 'seq', 'proto', 'time', 't', 'latency', 'reply', 'size', 'warnings', 'addon'] as const;
 type Key = (typeof FILTER_KEYS)[number];
 
 export const FILTER_SYNTAX =
   'FIELD OP VALUE terms joined by and/or/not and parentheses (side by side: and); ' +
   'OP is == (or =), !=, <, <=, >, >=, & (bits), contains, matches; ' +
   'fields: type (LOGIN2, MESSAGE*, 0x1008, OPEN, CLOSE…), dir, conn (3, 3-5), login, seq, proto (1.21), ' +
-  'time (12:00:01), t (5s since the first event), latency (100ms), reply, size, warnings, or any decoded field ' +
+  'time (12:00:01), t (5s since the first event), latency (100ms), reply, size, warnings, addon (modified, dropped, injected), or any decoded field ' +
   '(text, to, status == AWAY, flags & UNICODE…); VALUES a,b match either; * and ? are wildcards';
 
 export type EventFilter = (ev: TapEvent) => boolean;
@@ -277,7 +277,8 @@ function keyTest(key: Key, op: Operator | undefined, value: string | undefined, 
       };
     }
     case 'login':
-    case 'reply': {
+    case 'reply':
+    case 'addon': {
       const t = stringTest(key, op, value, quoted);
       return (ev, scope) => {
         const v = keyValue(key, ev, scope);
@@ -323,6 +324,8 @@ function keyValue(key: Key, ev: TapEvent, scope: Scope): string | number | undef
       return f?.raw.length;
     case 'warnings':
       return f?.frame.warnings.length;
+    case 'addon':
+      return ev.addon?.action;
   }
 }
 

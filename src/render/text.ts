@@ -8,7 +8,7 @@ import type { DecodedFrame } from '../protocol/codec.js';
 import type { Direction, FieldSpec, Fields, Layout } from '../protocol/fields.js';
 import type { SessionEvent } from '../protocol/session.js';
 import { SOCKS_REPLIES, type SocksMessage } from '../protocol/socks.js';
-import { isConnEvent, type ConnEvent, type TapEvent } from '../tap/events.js';
+import { isConnEvent, type AddonMark, type ConnEvent, type TapEvent } from '../tap/events.js';
 import { maskFields, maskRaw, maskSocks } from '../tap/mask.js';
 import { describeValue as describe, showString, topFields } from './tree.js';
 
@@ -222,11 +222,28 @@ function renderConnEvent(ev: ConnEvent, opts: RenderOptions = {}): string {
 export function renderTapEventLine(ev: TapEvent): string {
   const e = ev.event;
   const text = isConnEvent(e) ? renderConnEvent(e, { noTime: true }) : renderEvent(e, { noTime: true });
-  return text.replace(/^(C→S|S→C) /, '').replace(/\n\s*/g, ' ');
+  const line = text.replace(/^(C→S|S→C) /, '').replace(/\n\s*/g, ' ');
+  return ev.addon ? `${line} ${addonMarkText(ev.addon)}` : line;
 }
 
-/** Renders any event of a connection, labelled with its number. */
+const ADDON_SIGNS: Record<AddonMark['action'], string> = { modified: '✎ modified', injected: '✚ injected', dropped: '✗ dropped' };
+
+/** What an addon did, in words: `✎ modified by rewrite.mjs`. */
+export function addonMarkText(mark: AddonMark): string {
+  return `${ADDON_SIGNS[mark.action]} by ${mark.by}`;
+}
+
+/** An addon's mark, after the event's first line. */
+function addonLine(mark: AddonMark, c: ChalkInstance): string {
+  const original = mark.action === 'modified' && mark.original ? c.dim(` (was ${mark.original.length} B)`) : '';
+  return c.magenta.bold(addonMarkText(mark)) + original;
+}
+
+/** Renders any event of a connection, labelled with its number; an addon's mark ends its first line. */
 export function renderTapEvent(ev: TapEvent, opts: RenderOptions = {}): string {
   const o = { ...opts, conn: ev.conn };
-  return isConnEvent(ev.event) ? renderConnEvent(ev.event, o) : renderEvent(ev.event, o);
+  const text = isConnEvent(ev.event) ? renderConnEvent(ev.event, o) : renderEvent(ev.event, o);
+  if (!ev.addon) return text;
+  const [first, ...rest] = text.split('\n');
+  return [`${first} ${addonLine(ev.addon, opts.color ?? plainChalk)}`, ...rest].join('\n');
 }

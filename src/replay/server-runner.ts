@@ -20,6 +20,8 @@ export interface ReplayServerOptions {
   port?: number;
   /** false: no redirector. */
   redirectorPort?: number | false;
+  /** The MRIM port the redirector answers, when another listener is in front of this one (default: its own). */
+  advertisedPort?: () => number;
   timing: Timing;
   /** How long an unsolicited frame waits for the client frames recorded before it. */
   timeoutMs: number;
@@ -61,7 +63,7 @@ export class ReplayServer {
     const address: ServerAddress = { host, port: this.port };
     if (this.opts.redirectorPort !== false) {
       this.redirector = createRedirector(
-        () => this.port,
+        () => this.opts.advertisedPort?.() ?? this.port,
         () => this.nextId++,
         (e) => this.event(undefined, 'info', `redirector: answered ${e.answer} to ${e.remote}`),
       );

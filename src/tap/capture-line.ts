@@ -9,7 +9,7 @@
  */
 import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
 import type { SessionEvent } from '../protocol/session.js';
-import { isConnEvent, type TapEvent } from './events.js';
+import { isConnEvent, type AddonMark, type TapEvent } from './events.js';
 import { tapEventToJson } from './line.js';
 import { maskFields, maskSocks } from './mask.js';
 
@@ -90,8 +90,18 @@ function sessionLine(conn: number, ev: SessionEvent, showSecrets: boolean): stri
  */
 export function captureLine(ev: TapEvent, showSecrets: boolean): string {
   const e = ev.event;
-  if (isConnEvent(e)) return quote(tapEventToJson(ev, { showSecrets, keepRaw: true }));
+  const addon = ev.addon ? `,"addon":${addonLine(ev.addon)}` : '';
+  if (isConnEvent(e)) {
+    const line = quote(tapEventToJson(ev.addon ? { ...ev, addon: undefined } : ev, { showSecrets, keepRaw: true }));
+    return addon ? `${line.slice(0, -1)}${addon}}` : line;
+  }
   const login = ev.login !== undefined ? `,"login":${quote(ev.login)}` : '';
   const minor = e.kind === 'frame' ? `,"minor":${e.frame.minor}` : '';
-  return `${sessionLine(ev.conn, e, showSecrets)}${peers(ev.client, ev.server)}${login}${minor}}`;
+  return `${sessionLine(ev.conn, e, showSecrets)}${peers(ev.client, ev.server)}${login}${minor}${addon}}`;
+}
+
+/** An addon's mark, its original bytes whole (like raw64: replay and re-decoding need them). */
+function addonLine(mark: AddonMark): string {
+  const original = mark.original ? `,"original64":"${mark.original.toString('base64')}"` : '';
+  return `{"action":"${mark.action}","by":${quote(mark.by)}${original}}`;
 }

@@ -45,6 +45,18 @@ export type ConnEvent =
 
 export type AnyEvent = SessionEvent | ConnEvent;
 
+/**
+ * What an addon (a proxy `--script`) did to the frame of this event: `modified` and `injected` mark the
+ * frame as its receiver got it (a modified one keeps the sender's bytes in `original`); `dropped`
+ * marks a note, since the receiver got nothing (`original` holds the frame it did not get).
+ */
+export interface AddonMark {
+  action: 'modified' | 'dropped' | 'injected';
+  /** The addon's name (its script's file name), or `mrimtap` for what the proxy itself did. */
+  by: string;
+  original?: Buffer;
+}
+
 /** One event of one connection, as the live log shows it and a capture stores it. */
 export interface TapEvent {
   conn: number;
@@ -54,6 +66,7 @@ export interface TapEvent {
   /** The account logged in on this connection, once its login packet went by. */
   login?: string;
   event: AnyEvent;
+  addon?: AddonMark;
 }
 
 /** Every event kind, and whether it is about the connection (true) or the decoded stream: checked complete by the compiler. */

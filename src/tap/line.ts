@@ -13,7 +13,7 @@ import type { ReplyInfo } from '../protocol/conversation.js';
 import type { SameRead, SessionEvent } from '../protocol/session.js';
 import type { SocksMessage } from '../protocol/socks.js';
 import type { Encoding } from '../protocol/text.js';
-import { isConnEvent, type AnyEvent, type ConnEvent, type TapEvent } from './events.js';
+import { isConnEvent, type AddonMark, type AnyEvent, type ConnEvent, type TapEvent } from './events.js';
 import { maskFields, maskRaw, maskSocks, maskSocksBytes } from './mask.js';
 
 interface JsonBase {
@@ -117,7 +117,23 @@ export type JsonConnEvent =
  * also carry `minor`, the protocol version their layout was read with, so a reader decodes them again
  * exactly as the session did.
  */
-export type TapJson = (JsonEvent | JsonConnEvent) & { conn: number; client: string; server?: string; login?: string; minor?: number };
+export type TapJson = (JsonEvent | JsonConnEvent) & { conn: number; client: string; server?: string; login?: string; minor?: number; addon?: JsonAddonMark };
+
+/** An addon's mark on a line (see AddonMark): the original bytes hex, secrets masked like `raw`'s. */
+export interface JsonAddonMark {
+  action: AddonMark['action'];
+  by: string;
+  original?: string;
+}
+
+function addonToJson(mark: AddonMark, e: AnyEvent, opts: JsonOptions): JsonAddonMark {
+  const { original } = mark;
+  if (!original) return { action: mark.action, by: mark.by };
+  const dir = 'dir' in e && e.dir ? e.dir : 'c2s';
+  const minor = e.kind === 'frame' ? e.frame.minor : undefined;
+  const bytes = opts.showSecrets || opts.keepRaw ? original : maskRaw(original, decodeFrame(original, { dir, minor }));
+  return { action: mark.action, by: mark.by, original: bytes.toString('hex') };
+}
 
 function connEventToJson(ev: ConnEvent): JsonConnEvent {
   const time = new Date(ev.time).toISOString();
@@ -167,6 +183,7 @@ export function tapEventToJson(ev: TapEvent, opts: JsonOptions = {}): TapJson {
     ...(ev.server ? { server: formatEndpoint(ev.server) } : {}),
     ...(ev.login !== undefined ? { login: ev.login } : {}),
     ...(e.kind === 'frame' ? { minor: e.frame.minor } : {}),
+    ...(ev.addon ? { addon: addonToJson(ev.addon, e, opts) } : {}),
   } as TapJson;
 }
 
@@ -322,6 +339,14 @@ function anyEvent(o: Json): AnyEvent {
   }
 }
 
+const ADDON_ACTIONS: readonly string[] = ['modified', 'dropped', 'injected'] satisfies AddonMark['action'][];
+
+function addonMark(o: Json): AddonMark {
+  const action = need(str(o, 'action'), 'addon.action');
+  if (!ADDON_ACTIONS.includes(action)) throw new Error(`invalid addon.action ${JSON.stringify(action)}`);
+  return { action: action as AddonMark['action'], by: str(o, 'by') ?? '', ...(o.original !== undefined || o.original64 !== undefined ? { original: bytesOf(o, 'original') } : {}) };
+}
+
 /** Turns one parsed line (what tapEventToJson made) back into its event; throws with the reason when it is not a valid record. */
 export function recordToTapEvent(record: unknown): TapEvent {
   if (!record || typeof record !== 'object' || Array.isArray(record)) throw new Error('not a JSON object');
@@ -329,11 +354,13 @@ export function recordToTapEvent(record: unknown): TapEvent {
   const conn = need(num(o, 'conn'), 'conn');
   need(str(o, 'kind'), 'kind');
   const event = anyEvent(o);
+  const addon = obj(o, 'addon');
   return {
     conn,
     client: endpoint(o, 'client'),
     ...(o.server !== undefined ? { server: endpoint(o, 'server') } : {}),
     ...(str(o, 'login') !== undefined ? { login: str(o, 'login') } : {}),
     event,
+    ...(addon ? { addon: addonMark(addon) } : {}),
   };
 }

@@ -7,7 +7,7 @@
 import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
 import type { Direction } from '../protocol/fields.js';
 import { SessionDecoder, type SessionEvent } from '../protocol/session.js';
-import type { AnyEvent, ConnEvent, TapEvent } from './events.js';
+import type { AddonMark, AnyEvent, ConnEvent, TapEvent } from './events.js';
 
 /**
  * A direction that carried this many bytes since its last frame is not MRIM; decoding it stops, and its
@@ -113,13 +113,13 @@ export class ConnectionTap {
     return this.session.tls;
   }
 
-  report(event: AnyEvent): void {
+  report(event: AnyEvent, addon?: AddonMark): void {
     const login = this.login;
-    this.hub.emit({ conn: this.conn, client: this.client, server: this.server, ...(login ? { login } : {}), event });
+    this.hub.emit({ conn: this.conn, client: this.client, server: this.server, ...(login ? { login } : {}), event, ...(addon ? { addon } : {}) });
   }
 
-  note(message: string, level: 'info' | 'warn', time: number, dir?: Direction): void {
-    this.report({ kind: 'note', time, level, message, ...(dir ? { dir } : {}) });
+  note(message: string, level: 'info' | 'warn', time: number, dir?: Direction, addon?: AddonMark): void {
+    this.report({ kind: 'note', time, level, message, ...(dir ? { dir } : {}) }, addon);
   }
 
   /** The next redirector answer decoded is marked with what the client got instead. */
@@ -127,14 +127,17 @@ export class ConnectionTap {
     this.rewrite = rewritten;
   }
 
-  /** Bytes one side sent, as relayed. */
-  push(dir: Direction, chunk: Buffer, time: number): void {
+  /**
+   * Bytes one side sent, as relayed (what the other side received). `addon` marks the frames this
+   * chunk completes: an addon's proxy writes each frame it changed or injected as one chunk.
+   */
+  push(dir: Direction, chunk: Buffer, time: number, addon?: AddonMark): void {
     const offset = this.bytes[dir];
     this.bytes[dir] += chunk.length;
     const reason = this.undecoded[dir];
     if (reason !== undefined) return this.report({ kind: 'garbage', dir, offset, time, bytes: chunk, reason });
     if (this.stopped[dir]) return;
-    this.decode(dir, time, () => this.session.push(dir, chunk, time));
+    this.decode(dir, time, () => this.session.push(dir, chunk, time), addon);
   }
 
   /** That side finished sending (FIN). */
@@ -154,7 +157,7 @@ export class ConnectionTap {
     this.report({ kind: 'close', time, bytes: { ...this.bytes }, durationMs: time - this.openedAt, reason } satisfies ConnEvent);
   }
 
-  private decode(dir: Direction, time: number, run: () => SessionEvent[]): void {
+  private decode(dir: Direction, time: number, run: () => SessionEvent[], addon?: AddonMark): void {
     let events: SessionEvent[];
     try {
       events = run();
@@ -171,7 +174,7 @@ export class ConnectionTap {
         ev.rewritten = this.rewrite;
         this.rewrite = undefined;
       }
-      this.report(ev);
+      this.report(ev, ev.kind === 'frame' ? addon : undefined);
       if (ev.kind === 'frame') this.sinceFrame[dir] = 0;
       else if (ev.kind === 'garbage') this.sinceFrame[dir] += ev.bytes.length + (ev.skipped ?? 0);
     }

@@ -6,7 +6,7 @@
  */
 import { summarize, type ConnectionInfo } from '../render/connection.js';
 import type { EventFilter } from '../render/filter.js';
-import { renderTapEvent, renderTapEventLine } from '../render/text.js';
+import { addonMarkText, renderTapEvent, renderTapEventLine } from '../render/text.js';
 import { frameSummary, frameTree } from '../render/tree.js';
 import type { TapEvent } from '../tap/events.js';
 import { maskRaw } from '../tap/mask.js';
@@ -152,7 +152,7 @@ export class EventStore {
       type: f.type,
       seq: f.seq,
       size: e.raw.length,
-      info: frameSummary(f, { showSecrets: this.opts.showSecrets }),
+      info: (ev.addon ? `${addonMarkText(ev.addon)} · ` : '') + frameSummary(f, { showSecrets: this.opts.showSecrets }),
       warnings: f.warnings.length,
       ...(e.replyTo
         ? { replyTo: { type: e.replyTo.type, ...(request !== undefined ? { id: request } : {}), ...(e.replyTo.latencyMs !== undefined ? { latencyMs: e.replyTo.latencyMs } : {}) } }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createWriter, openCapture } from '../../src/capture/open.js';
+import { redactCapture } from '../../src/capture/redact.js';
 import { decodeFrame, encodePacket } from '../../src/protocol/codec.js';
 import { formatOfflineMessage, packRtf, plainTextRtf } from '../../src/protocol/formats.js';
 import { SessionDecoder } from '../../src/protocol/session.js';
@@ -236,5 +237,32 @@ describe('a redacted demo capture replays against a server that knows the substi
     } finally {
       await server.close();
     }
+  });
+
+  it('an addon mark\'s original bytes (a frame changed or dropped in flight) are redacted like the frame', async () => {
+    const path = join(dir, 'addons.jsonl');
+    const out = join(dir, 'addons.redacted.jsonl');
+    const client = { host: '127.0.0.1', port: 40100 };
+    const server = { host: '127.0.0.1', port: 2041 };
+    const base = { conn: 1, client, server };
+    const login = encodePacket('LOGIN2', { login: 'u@mail.ru', password: 'Addon-Dropped-Pw', status: 1, description: '' }, { proto: '1.8', seq: 1 });
+    const secret = encodePacket('MESSAGE', { flags: 0, to: 'b@mail.ru', text: 'Was-Secret-Before', rtf: ' ' }, { proto: '1.8', seq: 2 });
+    const changed = encodePacket('MESSAGE', { flags: 0, to: 'b@mail.ru', text: 'shown instead', rtf: ' ' }, { proto: '1.8', seq: 2 });
+    const w = createWriter(path, { source: 'redact test', started: new Date(T) });
+    w.write({ ...base, event: { kind: 'open', time: T, client, server } });
+    w.write({ ...base, event: { kind: 'note', time: T + 1, dir: 'c2s', level: 'info', message: 'LOGIN2 seq=1 not passed on' }, addon: { action: 'dropped', by: 'x.mjs', original: login } });
+    const frame = decodeFrame(changed, { dir: 'c2s', minor: 8 });
+    w.write({ ...base, event: { kind: 'frame', dir: 'c2s', offset: 0, time: T + 2, index: 0, raw: changed, frame }, addon: { action: 'modified', by: 'x.mjs', original: secret } });
+    w.close();
+    const result = await redactCapture(path, out, { messages: true });
+    assert.deepEqual(result.leaks, []);
+    const text = readFileSync(out, 'latin1');
+    for (const s of ['Addon-Dropped-Pw', 'Was-Secret-Before']) {
+      assert.ok(!text.includes(Buffer.from(s, 'latin1').toString('hex')) && !text.includes(s), s);
+    }
+    assert.deepEqual(captureFileErrors(out), []);
+    const marks: TapEvent['addon'][] = [];
+    for await (const entry of (await openCapture(out)).entries) if (entry.kind === 'event' && entry.event.addon) marks.push(entry.event.addon);
+    assert.deepEqual(marks.map((m) => m?.action), ['dropped', 'modified']);
   });
 });

@@ -1,6 +1,6 @@
 /** `mrimtap demo --exit` (what `npm start` runs, minus staying up): the scripted session end to end. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +58,20 @@ describe('mrimtap demo', () => {
     assert.deepEqual(acks.map((f) => f.proto).sort(), ['1.21', '1.8']);
     assert.equal(events.filter((e) => e.event.kind === 'close').length, 4);
     assert.ok(!events.some((e) => e.event.kind === 'garbage' || (e.event.kind === 'frame' && e.event.frame.warnings.length > 0)));
+  });
+
+  it('--script: the scripted session goes through the addon, its marks in the log and the capture', async () => {
+    const script = join(dir, 'shout.mjs');
+    writeFileSync(script, "export function frame(f) { if (f.type === 'MESSAGE_ACK') return { ...f, fields: { ...f.fields, text: String(f.fields.text).toUpperCase() } }; }\n");
+    const capture = join(dir, 'shout.jsonl');
+    const r = await runCli(['demo', '--exit', '--free-ports', '--record', capture, '--script', script], 60_000);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /addons +shout\.mjs/);
+    assert.match(r.stdout, /S→C MESSAGE_ACK .* ✎ modified by shout\.mjs \(was \d+ B\)\n(.*\n)*? +text +ПРИВЕТ, БОБ! КАК ДЕЛА\?/);
+    assert.deepEqual(captureFileErrors(capture), []);
+    let marked = 0;
+    for await (const item of readCapture(capture)) if (item.kind === 'event' && item.event.addon?.action === 'modified') marked++;
+    assert.equal(marked, 2, 'the two live messages (the offline one is not a MESSAGE_ACK)');
   });
 
   it('falls back to a free port when 2041 is taken, and Ctrl-C mid-session stops it there', async () => {

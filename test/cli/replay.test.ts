@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MrimClient } from '../../src/client/index.js';
 import type { ReplayReport } from '../../src/replay/report.js';
-import { spawnCli } from '../helpers/cli.js';
+import { ROOT, spawnCli } from '../helpers/cli.js';
 import { closedPort } from '../helpers/net.js';
 import { runCli, startServerCli, type ServerProcess } from '../helpers/server-cli.js';
 import { nextEvent, until } from '../helpers/wait.js';
@@ -130,6 +130,29 @@ describe('mrimtap replay', { timeout: 120_000 }, () => {
     }
     assert.match(replay.stdout(), /#1 LOGIN3 carol@list\.ru → plays the recorded session #4 carol@list\.ru v1\.23/);
     assert.match(replay.stdout(), /│ #4 \(live #1\) │ carol@list\.ru │ 1\.23 +│ 127\.0\.0\.1:\d+ │/);
+  });
+
+  it('--as-server --script: the client gets the recorded server through the addon, the session still matches', async () => {
+    const script = join(ROOT, 'examples', 'addons', 'add-contact.mjs');
+    const replay = spawnCli(['replay', capture, '--as-server', '--port', '0', '--redirector-port', '0', '--once', '--timeout', '0.3', '--script', script]);
+    try {
+      const [, port] = await replay.waitFor(/MRIM server +127\.0\.0\.1:(\d+) \(through the addons add-contact\.mjs\)/, 20_000, 'stdout');
+      const carol = new MrimClient({ server: `127.0.0.1:${port}`, login: 'carol@list.ru', password: 'whatever', proto: '1.23' });
+      const offline = nextEvent<{ text: string }>(carol, 'message', () => true, 5000);
+      await carol.connect();
+      await offline;
+      assert.ok(carol.contacts.contacts.some((c) => c.email === 'robot@mail.ru'), JSON.stringify(carol.contacts));
+      await carol.logout();
+      await until(() => replay.child.exitCode !== null, 10_000);
+      assert.equal(replay.child.exitCode, 0, replay.stdout() + replay.stderr());
+    } finally {
+      await replay.stop('SIGKILL');
+    }
+    assert.match(replay.stdout(), /addons: CONTACT_LIST2 .*✎ modified by add-contact\.mjs/);
+    assert.match(replay.stdout(), /✓ every expected step matched: 7 in 1 session\(s\)/);
+    const bad = await runCli(['replay', capture, '--as-server', '--script', join(dir, 'missing.mjs')]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--script .*missing\.mjs: no such file/);
   });
 
   it('--as-server stops on Ctrl-C with a summary; a port that is taken is an error (exit code 2)', async () => {

@@ -26,7 +26,7 @@ import {
   withTimeout,
   type RecordingProxy,
 } from '../helpers/net.js';
-import { answerEachRequest, startScriptedServer } from '../helpers/scripted-server.js';
+import { answerEachRequest, startScriptedServer, type ScriptedServer } from '../helpers/scripted-server.js';
 import { renderTapEvent } from '../../src/render/text.js';
 
 const { keep, proxyFor } = closedAfterAll();
@@ -454,5 +454,18 @@ describe('proxy: STARTTLS', () => {
     assert.ok(!proxy.events.some((e) => e.event.kind === 'tls'));
     assert.ok(proxy.events.some((e) => e.event.kind === 'note' && e.event.message.startsWith('TLS intercepted')));
     assert.deepEqual(upstream.connections[0].received.map((f) => f.readUInt32LE(12)), [0x1001, 0x1086, 0x1038]);
+  });
+
+  it('with addons: the frames inside intercepted TLS go through the hooks; without interception the TLS bytes pass untouched', async (t) => {
+    if (!cert) return t.skip('openssl is not available to make a test certificate');
+    for (const intercept of [true, false]) {
+      const seen: string[] = [];
+      const upstream: ScriptedServer = keep(await startScriptedServer(answerEachRequest(cert)));
+      const proxy = await proxyFor({ ...(intercept ? { tlsIntercept: selfSignedCert()! } : {}), addons: [{ name: 'watch', frame: (f) => void seen.push(f.type) }] });
+      await tlsSession(proxy, upstream.port);
+      await waitForClose(proxy);
+      assert.deepEqual(seen, intercept ? ['HELLO', 'HELLO_ACK', 'STARTTLS', 'OK', 'LOGIN2', 'LOGIN_ACK'] : ['HELLO', 'HELLO_ACK', 'STARTTLS', 'OK'], `intercept ${intercept}`);
+      assert.deepEqual(upstream.connections[0].received.map((f) => f.readUInt32LE(12)), [0x1001, 0x1086, 0x1038]);
+    }
   });
 });

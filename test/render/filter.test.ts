@@ -46,6 +46,16 @@ function selected(expr: string): string[] {
 }
 
 describe('display filters', () => {
+  it('addon selects what an addon did: any mark bare, one action by its name', () => {
+    const marked = (ev: TapEvent, action: 'modified' | 'dropped' | 'injected'): TapEvent => ({ ...ev, addon: { action, by: 'x.mjs' } });
+    const evs = [events.msg, marked(events.msg, 'modified'), marked(events.ack, 'injected'), { ...marked(events.open, 'dropped') }];
+    const pick = (expr: string) => evs.map((ev, i) => (parseFilter(expr)(ev) ? i : -1)).filter((i) => i >= 0);
+    assert.deepEqual(pick('addon'), [1, 2, 3]);
+    assert.deepEqual(pick('addon == dropped'), [3]);
+    assert.deepEqual(pick('addon == modified,injected'), [1, 2]);
+    assert.deepEqual(pick('not addon'), [0]);
+  });
+
   it('keep the old KEY=VALUES terms working', () => {
     assert.deepEqual(selected('type=MESSAGE*'), ['msg', 'ack', 'status']);
     assert.deepEqual(selected('type=MESSAGE,MESSAGE_ACK dir=c2s'), ['msg']);

@@ -106,6 +106,24 @@ describe('capture lines', () => {
     assert.throws(() => recordToTapEvent({ ...good, kind: 'socks', dir: 'c2s', offset: 0, bytes: '', message: 'auth' }), /missing or invalid message/);
     assert.throws(() => recordToTapEvent({ ...good, kind: 'teleport', dir: 's2c', offset: 0 }), /unknown event kind "teleport"/);
   });
+
+  it('an addon mark: kept whole in a recording, its original bytes masked like raw in --json, read back, a bad action refused', () => {
+    const events: TapEvent[] = [];
+    const tap = new TapHub((ev) => events.push(ev)).open(9, client, server, T0);
+    const original = encodePacket('LOGIN2', { login: 'a@mail.ru', password: 'Mark-Secret-9', status: 1, description: '' }, { proto: '1.8', seq: 1 });
+    const changed = encodePacket('LOGIN2', { login: 'b@mail.ru', password: 'Mark-Secret-9', status: 1, description: '' }, { proto: '1.8', seq: 1 });
+    tap.push('c2s', changed, T0 + 1, { action: 'modified', by: 'x.mjs', original });
+    tap.note('PING seq=2 not passed on', 'info', T0 + 2, 'c2s', { action: 'dropped', by: 'x.mjs', original: encodePacket('PING', {}, { proto: '1.8', seq: 2 }) });
+    const [modified, dropped] = events.filter((e) => e.addon);
+    const secretHex = Buffer.from('Mark-Secret-9').toString('hex');
+    const recorded = tapEventToJson(modified, { keepRaw: true });
+    assert.equal(recorded.addon?.original, original.toString('hex'));
+    const shown = tapEventToJson(modified);
+    assert.ok(!shown.addon!.original!.includes(secretHex) && shown.addon!.original!.length === original.length * 2);
+    for (const ev of [modified, dropped]) assert.deepEqual(recordToTapEvent(JSON.parse(JSON.stringify(tapEventToJson(ev, { keepRaw: true })))).addon, ev.addon);
+    const line = JSON.parse(JSON.stringify(recorded));
+    assert.throws(() => recordToTapEvent({ ...line, addon: { action: 'teleported', by: 'x' } }), /invalid addon\.action "teleported"/);
+  });
 });
 
 // A capture's line of version 2, read back.
