@@ -243,8 +243,9 @@ function splitHeadBody(doc: string): [string, string] {
 function parseHeaders(head: string): Record<string, string> {
   const headers: Record<string, string> = {};
   let last: string | undefined;
-  for (const line of head.split(/\r?\n/)) {
-    if (/^[ \t]/.test(line) && last) {
+  // Split on LF alone: a CR left at a line's end is trimmed off with the value.
+  for (const line of head.split('\n')) {
+    if ((line[0] === ' ' || line[0] === '\t') && last) {
       headers[last] += ' ' + line.trim();
       continue;
     }
@@ -256,8 +257,12 @@ function parseHeaders(head: string): Record<string, string> {
   return headers;
 }
 
+const PARAMS = new Map<string, RegExp>();
+
 function param(value: string | undefined, name: string): string | undefined {
-  const m = value && new RegExp(`${name}\\s*=\\s*"?([^";]+)"?`, 'i').exec(value);
+  let pattern = PARAMS.get(name);
+  if (!pattern) PARAMS.set(name, (pattern = new RegExp(`${name}\\s*=\\s*"?([^";]+)"?`, 'i')));
+  const m = value && pattern.exec(value);
   return m ? m[1].trim() : undefined;
 }
 

@@ -43,16 +43,20 @@ export function withHeaderField(frame: Buffer, name: HeaderNumber, value: number
 
 /** Reads a header; the caller has checked that 44 bytes are available. The magic is not validated here. */
 export function decodeHeader(buf: Buffer, offset = 0): Header {
-  const at = (name: HeaderNumber) => headerField(buf, name, offset);
   return {
-    proto: at('proto'),
-    seq: at('seq'),
-    msg: at('msg'),
-    dlen: at('dlen'),
-    from: at('from'),
-    fromPort: at('fromPort'),
+    proto: buf.readUInt32LE(offset + OFFSETS.proto),
+    seq: buf.readUInt32LE(offset + OFFSETS.seq),
+    msg: buf.readUInt32LE(offset + OFFSETS.msg),
+    dlen: buf.readUInt32LE(offset + OFFSETS.dlen),
+    from: buf.readUInt32LE(offset + OFFSETS.from),
+    fromPort: buf.readUInt32LE(offset + OFFSETS.fromPort),
     reserved: Buffer.from(buf.subarray(offset + RESERVED_OFFSET, offset + HEADER_SIZE)),
   };
+}
+
+/** The reserved bytes as hex, read in place (a decoded frame keeps them so, without a copy). */
+export function reservedHex(frame: Buffer): string {
+  return frame.toString('hex', RESERVED_OFFSET, HEADER_SIZE);
 }
 
 export function encodeHeader(h: Partial<Header> & Pick<Header, 'proto' | 'seq' | 'msg' | 'dlen'>): Buffer {
