@@ -54,9 +54,12 @@ export function decodeHeader(buf: Buffer, offset = 0): Header {
   };
 }
 
-/** The reserved bytes as hex, read in place (a decoded frame keeps them so, without a copy). */
+const ZERO_RESERVED = '0'.repeat(32);
+
+/** The reserved bytes as hex, read in place; zero, as most peers send them, without building a string. */
 export function reservedHex(frame: Buffer): string {
-  return frame.toString('hex', RESERVED_OFFSET, HEADER_SIZE);
+  for (let i = RESERVED_OFFSET; i < HEADER_SIZE; i += 4) if (frame.readUInt32LE(i) !== 0) return frame.toString('hex', RESERVED_OFFSET, HEADER_SIZE);
+  return ZERO_RESERVED;
 }
 
 export function encodeHeader(h: Partial<Header> & Pick<Header, 'proto' | 'seq' | 'msg' | 'dlen'>): Buffer {
@@ -85,9 +88,17 @@ export function makeProto(major: number, minor: number): number {
   return ((major << 16) | minor) >>> 0;
 }
 
-/** `0x00010017` → `"1.23"` */
+const PROTO_TEXT = new Map<number, string>();
+
+/** `0x00010017` → `"1.23"` (the versions in use are few: each is written once). */
 export function formatProto(proto: number): string {
-  return `${protoMajor(proto)}.${protoMinor(proto)}`;
+  let text = PROTO_TEXT.get(proto);
+  if (text === undefined) {
+    text = `${protoMajor(proto)}.${protoMinor(proto)}`;
+    // Garbage headers carry any number: only the real versions are kept.
+    if (proto >>> 16 <= 1 && (proto & 0xffff) <= 64) PROTO_TEXT.set(proto, text);
+  }
+  return text;
 }
 
 /** `"1.23"` (or `"23"`, meaning 1.23) → `0x00010017`; throws a readable error otherwise. */
