@@ -11,8 +11,9 @@ import { SocksServer, SOCKS_REPLY, normalizeHost, replyForError, type SocksDecis
 import type { BackoffOptions } from '../net/backoff.js';
 import type { Endpoint } from '../net/endpoint.js';
 import { reachesListener } from '../net/local.js';
-import type { TapEvent } from '../tap/events.js';
-import { TapHub, type ConnectionTap } from '../tap/tap.js';
+import type { Direction } from '../protocol/fields.js';
+import type { AnyEvent, TapEvent } from '../tap/events.js';
+import { TapHub } from '../tap/tap.js';
 import type { AllowRule } from './allow.js';
 import { Relay } from './relay.js';
 
@@ -43,7 +44,27 @@ export interface ProxyOptions {
   stallTimeoutMs?: number;
   maxFrameSize?: number;
   /** Receives every event of every connection, in order; must not throw (it runs inside the relay). */
-  onEvent: (ev: TapEvent) => void;
+  onEvent?: (ev: TapEvent) => void;
+  /** Decodes somewhere else than in-line (the recording worker); `onEvent` is then not called by the proxy. */
+  tap?: ProxyTap;
+}
+
+/** What the proxy tells about a connection: a TapHub's ConnectionTap, or a stand-in passing it on. */
+export interface ProxyConnectionTap {
+  /** STARTTLS was accepted (TLS interception needs it as soon as the OK is relayed). */
+  readonly tlsAccepted: boolean;
+  push(dir: Direction, chunk: Buffer, time: number): void;
+  end(dir: Direction, time: number): void;
+  close(reason: string, time: number): void;
+  note(message: string, level: 'info' | 'warn', time: number, dir?: Direction): void;
+}
+
+/** Where the proxy's connections are decoded: the TapHub in-line by default. */
+export interface ProxyTap {
+  open(conn: number, client: Endpoint, server: Endpoint, time: number, candidates?: Endpoint[]): ProxyConnectionTap;
+  report(conn: number, client: Endpoint, server: Endpoint | undefined, event: AnyEvent): void;
+  /** A tap that can fall behind says when the relays must pause (true) and may go on (false). */
+  onHold?(listener: (held: boolean) => void): void;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -59,12 +80,18 @@ interface Live {
 
 export class MrimProxy {
   private readonly socks: SocksServer;
-  private readonly hub: TapHub;
+  private readonly hub: ProxyTap;
   private readonly live = new Set<Live>();
   private address?: Endpoint;
+  /** The tap is behind: every relay is paused, new ones start paused. */
+  private held = false;
 
   constructor(private readonly opts: ProxyOptions) {
-    this.hub = new TapHub(opts.onEvent, { maxFrameSize: opts.maxFrameSize, tlsTerminated: !!opts.tlsIntercept });
+    this.hub = opts.tap ?? new TapHub(opts.onEvent ?? (() => {}), { maxFrameSize: opts.maxFrameSize, tlsTerminated: !!opts.tlsIntercept });
+    this.hub.onHold?.((held) => {
+      this.held = held;
+      for (const l of this.live) l.relay?.hold(held);
+    });
     this.socks = new SocksServer({
       auth: opts.auth,
       authBackoff: opts.authBackoff,
@@ -142,6 +169,7 @@ export class MrimProxy {
       this.hub.report(req.id, req.client, server, { ...base, time: Date.now(), upstream: server, reply: SOCKS_REPLY.SUCCEEDED });
       const tap = this.hub.open(req.id, req.client, server, Date.now(), [target, ...(mapped ? [mapped] : []), server]);
       live.relay = this.relay(tap, client, upstream, target);
+      if (this.held) live.relay.hold(true);
       void live.relay.done.then(({ reason }) => {
         tap.close(reason, Date.now());
         this.live.delete(live);
@@ -150,7 +178,7 @@ export class MrimProxy {
     });
   }
 
-  private relay(tap: ConnectionTap, client: net.Socket, upstream: net.Socket, target: Endpoint): Relay {
+  private relay(tap: ProxyConnectionTap, client: net.Socket, upstream: net.Socket, target: Endpoint): Relay {
     let intercepted = false;
     const relay: Relay = new Relay(client, upstream, {
       data: (dir, chunk) => {
@@ -167,7 +195,7 @@ export class MrimProxy {
     return relay;
   }
 
-  private interceptTls(tap: ConnectionTap, client: net.Socket, upstream: net.Socket, target: Endpoint): [Duplex, Duplex] {
+  private interceptTls(tap: ProxyConnectionTap, client: net.Socket, upstream: net.Socket, target: Endpoint): [Duplex, Duplex] {
     const { cert, key } = this.opts.tlsIntercept!;
     const clientTls = new tls.TLSSocket(client, { isServer: true, cert, key });
     const serverTls = tls.connect({

@@ -6,7 +6,7 @@
  * (no drain) for `stallTimeoutMs` ends the relay with a reset of both sides: a paused socket is not
  * read, so without it a peer that stops reading could hold a connection (and its buffers) for ever,
  * even after the other peer went away. Observers see each chunk after it was handed on; what they do
- * cannot change or delay what is relayed.
+ * cannot change what is relayed, and delays it only by asking to (`hold`: a recording that is behind).
  *
  * The two endpoints can be exchanged mid-stream (`swap`) — the TLS interception replaces the raw
  * sockets by TLS sockets layered on them; a reset is still sent on the raw TCP sockets.
@@ -51,6 +51,10 @@ export class Relay {
   private observerBroken = false;
   /** Per receiving side: running while data waits for it to drain. */
   private readonly stalls: Partial<Record<Side, NodeJS.Timeout>> = {};
+  /** Per sending side: paused until the other side drains. */
+  private readonly waiting: Record<Side, boolean> = { client: false, server: false };
+  /** Both sides paused from outside (the recording is behind), whatever the peers do. */
+  private held = false;
 
   constructor(
     client: net.Socket,
@@ -67,6 +71,16 @@ export class Relay {
   swap(client: Duplex, server: Duplex): void {
     this.detach();
     this.attach(client, server);
+  }
+
+  /** Pauses both sides (true) until released (false): an observer that is behind holds the peers back. */
+  hold(held: boolean): void {
+    this.held = held;
+    if (this.closed) return;
+    for (const side of ['client', 'server'] as const) {
+      if (held) this.sockets[side].pause();
+      else if (!this.waiting[side]) this.sockets[side].resume();
+    }
   }
 
   /** Tears both sides down (proxy shutdown). */
@@ -96,6 +110,7 @@ export class Relay {
     const dir = DIR_FROM[from];
     this.on(src, 'data', (chunk: Buffer) => {
       if (!dst.write(chunk)) {
+        this.waiting[from] = true;
         src.pause();
         this.watchStall(to);
       }
@@ -105,7 +120,8 @@ export class Relay {
     this.on(dst, 'drain', () => {
       clearTimeout(this.stalls[to]);
       this.stalls[to] = undefined;
-      src.resume();
+      this.waiting[from] = false;
+      if (!this.held) src.resume();
     });
     this.on(src, 'end', () => {
       this.ended[from] = true;
@@ -122,7 +138,7 @@ export class Relay {
       this.gone[from] = true;
       if (this.gone[to]) this.close(`${this.firstEnd} closed first`);
     });
-    src.resume();
+    if (!this.held) src.resume();
   }
 
   private watchStall(side: Side): void {

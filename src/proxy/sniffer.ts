@@ -1,13 +1,16 @@
 /**
  * A sniffer: the proxy with its recording. Every event goes to the capture as it happens (a write
  * failure ends the recording, not the proxy, and is remembered for the summary), then to the caller
- * (the live log).
+ * (the live log). A recording is decoded and written by a worker thread (recorder.ts) unless asked
+ * otherwise or intercepting TLS (which needs the decoder's verdict on STARTTLS at once): the relay's
+ * thread only relays, and pauses when the worker is behind. Without a recording decoding is in-line.
  */
 import { createWriter } from '../capture/open.js';
 import type { RecordingWriter, RotationOptions } from '../capture/rotate.js';
 import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
 import type { TapEvent } from '../tap/events.js';
-import { MrimProxy, type ProxyOptions } from './proxy.js';
+import { MrimProxy, type ProxyOptions, type ProxyTap } from './proxy.js';
+import { RecordingWorker } from './recorder.js';
 
 export interface SnifferOptions extends Omit<ProxyOptions, 'host' | 'port' | 'onEvent'> {
   host: string;
@@ -23,13 +26,23 @@ export interface SnifferOptions extends Omit<ProxyOptions, 'host' | 'port' | 'on
   onEvent?: (ev: TapEvent) => void;
   /** The recording stopped on a write error (a full disk…); the proxy goes on without it. */
   onRecordingFailed?: (path: string, err: Error) => void;
+  /**
+   * Where a recording is decoded and written: `worker` (the default, unless `tlsIntercept` is given) or
+   * `inline`, on the relay's thread, for callers that need each event before the next chunk is relayed.
+   */
+  decodeIn?: 'worker' | 'inline';
+  /** Tests: the worker takes at least this long for each batch (a worker that cannot keep up). */
+  workerDelayMs?: number;
 }
+
+/** What a recording has written so far. */
+export type RecordingStatus = Pick<RecordingWriter, 'path' | 'files' | 'events' | 'bytes' | 'deletedFiles'>;
 
 export interface Sniffer {
   address: Endpoint;
   options: SnifferOptions;
   /** The recording, if there is one (also after it stopped early). */
-  capture?: RecordingWriter;
+  capture?: RecordingStatus;
   /** The recording stopped before the proxy did: when, and why. */
   recordingStopped?: { time: number; error: Error };
   /** Connections seen so far (SOCKS requests refused included). */
@@ -55,12 +68,31 @@ export class SnifferStartError extends Error {
 
 /** Starts the proxy and, if asked, its recording. */
 export async function startSniffer(opts: SnifferOptions): Promise<Sniffer> {
-  const { record, rotation, showSecrets, onEvent, onRecordingFailed, ...proxyOptions } = opts;
+  const { record, decodeIn = opts.tlsIntercept ? 'inline' : 'worker' } = opts;
+  return record !== undefined && decodeIn === 'worker' ? startWithWorker(opts, record) : startInline(opts);
+}
+
+function proxyOptions(opts: SnifferOptions): ProxyOptions {
+  const { record, rotation, showSecrets, onEvent, onRecordingFailed, decodeIn, workerDelayMs, ...rest } = opts;
+  return rest;
+}
+
+async function listen(proxy: MrimProxy, opts: SnifferOptions): Promise<Endpoint> {
+  try {
+    return await proxy.listen();
+  } catch (e) {
+    throw new SnifferStartError('listen', formatEndpoint({ host: opts.host, port: opts.port }), e as NodeJS.ErrnoException);
+  }
+}
+
+/** Decoding and recording on the relay's thread. */
+async function startInline(opts: SnifferOptions): Promise<Sniffer> {
+  const { record, rotation, showSecrets, onEvent, onRecordingFailed } = opts;
   let capture: RecordingWriter | undefined;
   let stopped: Sniffer['recordingStopped'];
   const seen = new Set<number>();
   const proxy = new MrimProxy({
-    ...proxyOptions,
+    ...proxyOptions(opts),
     onEvent: (ev) => {
       seen.add(ev.conn);
       if (capture && !stopped) {
@@ -75,12 +107,7 @@ export async function startSniffer(opts: SnifferOptions): Promise<Sniffer> {
       onEvent?.(ev);
     },
   });
-  let address: Endpoint;
-  try {
-    address = await proxy.listen();
-  } catch (e) {
-    throw new SnifferStartError('listen', formatEndpoint({ host: opts.host, port: opts.port }), e as NodeJS.ErrnoException);
-  }
+  const address = await listen(proxy, opts);
   if (record) {
     try {
       capture = createWriter(record, { listen: formatEndpoint(address) }, { showSecrets, ...rotation });
@@ -104,6 +131,60 @@ export async function startSniffer(opts: SnifferOptions): Promise<Sniffer> {
     async stop() {
       await proxy.close();
       if (capture && !stopped) closeQuietly(capture);
+    },
+  };
+}
+
+/** Decoding and recording in the worker; the relay's thread counts connections and passes events on. */
+async function startWithWorker(opts: SnifferOptions, record: string): Promise<Sniffer> {
+  const { rotation, showSecrets, onEvent, onRecordingFailed } = opts;
+  let stopped: Sniffer['recordingStopped'];
+  const seen = new Set<number>();
+  const recorder = new RecordingWorker({
+    record,
+    capture: { showSecrets, ...rotation },
+    hub: { maxFrameSize: opts.maxFrameSize, tlsTerminated: !!opts.tlsIntercept },
+    onEvent,
+    onFailed: (error, time) => {
+      if (stopped) return;
+      stopped = { time, error };
+      onRecordingFailed?.(record, error);
+    },
+    delayMs: opts.workerDelayMs,
+  });
+  // Connections are counted here: the worker only sends events back when the live log wants them.
+  const tap: ProxyTap = {
+    open: (conn, ...rest) => (seen.add(conn), recorder.open(conn, ...rest)),
+    report: (conn, ...rest) => (seen.add(conn), recorder.report(conn, ...rest)),
+    onHold: (listener) => recorder.onHold(listener),
+  };
+  const proxy = new MrimProxy({ ...proxyOptions(opts), tap });
+  let address: Endpoint;
+  try {
+    address = await listen(proxy, opts);
+    await recorder.start(formatEndpoint(address)).catch(async (e: NodeJS.ErrnoException) => {
+      await proxy.close();
+      throw new SnifferStartError('record', record, e);
+    });
+  } catch (e) {
+    await recorder.abort();
+    throw e;
+  }
+  return {
+    address,
+    options: opts,
+    get capture() {
+      return recorder.figures;
+    },
+    get recordingStopped() {
+      return stopped;
+    },
+    get connections() {
+      return seen.size;
+    },
+    async stop() {
+      await proxy.close();
+      await recorder.finish();
     },
   };
 }
