@@ -168,7 +168,8 @@ export class SessionState {
     const loginField = def?.session?.login;
     if (loginField && typeof frame.fields[loginField] === 'string') this.login = frame.fields[loginField] as string;
     const replyTo = this.replies.track(dir, frame, def, index, time);
-    if (!replyTo || !def?.session?.accepts) return { index, ...(replyTo ? { replyTo } : {}) };
+    if (!replyTo) return { index };
+    if (!def?.session?.accepts) return { index, replyTo };
     const request = packetByName(replyTo.type)?.session;
     if (request?.login) this.loggedIn = true;
     const switchTo = request?.switchesTo;

@@ -44,6 +44,8 @@ export interface FramerOptions {
 
 type Mode = 'start' | 'socks' | 'mrim' | 'tls' | 'compressed' | 'foreign';
 
+const NOTHING: readonly FramerEvent[] = Object.freeze([]);
+
 export class Framer {
   readonly dir: Direction;
   private readonly maxFrameSize: number;
@@ -106,7 +108,7 @@ export class Framer {
    * Adds a chunk and returns the events it completes. Iterate the result fully: a consumer may call
    * `enterTls()` between events, and the rest of the chunk is then treated accordingly.
    */
-  push(chunk: Buffer): Generator<FramerEvent> {
+  push(chunk: Buffer): Iterable<FramerEvent> {
     if (this.skipLeft > 0) {
       const n = Math.min(this.skipLeft, chunk.length);
       this.skipLeft -= n;
@@ -114,7 +116,18 @@ export class Framer {
       chunk = chunk.subarray(n);
     }
     this.append(chunk);
-    return this.drain(false);
+    return this.midFrame() ? NOTHING : this.drain(false);
+  }
+
+  /** A frame is arriving and not complete yet: the common case of small chunks, answered without a generator. */
+  private midFrame(): boolean {
+    if (this.mode !== 'mrim' || this.skipLeft > 0) return false;
+    const avail = this.end - this.start;
+    if (avail < 4) return true;
+    if (headerField(this.buf, 'magic', this.start) !== MRIM_MAGIC) return false;
+    if (avail < HEADER_SIZE) return true;
+    const dlen = headerField(this.buf, 'dlen', this.start);
+    return dlen <= this.maxFrameSize && avail < HEADER_SIZE + dlen;
   }
 
   /** End of stream: whatever is left becomes a redirect answer (text without newline) or garbage. */
