@@ -57,8 +57,8 @@ export interface WorkerInit {
   events: boolean;
   /** Set to 1 once the capture is closed: the relay thread waits on it while the process exits. */
   finished: SharedArrayBuffer;
-  /** Tests: each batch takes at least this long, as a worker that cannot keep up. */
-  delayMs?: number;
+  /** Tests: each batch takes at least this long (a worker that cannot keep up); the worker throws after so many batches. */
+  test: { delayMs?: number; failAfterBatches?: number };
 }
 
 const init = workerData as WorkerInit;
@@ -125,6 +125,7 @@ function run(ops: RelayOp[], bytes: Buffer): void {
 }
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
+let batches = 0;
 
 function start(listen: string): void {
   try {
@@ -138,7 +139,8 @@ function start(listen: string): void {
 port.on('message', (msg: ToWorker) => {
   if (msg.type === 'start') return start(msg.listen);
   if (msg.type === 'batch') {
-    if (init.delayMs) Atomics.wait(pause, 0, 0, init.delayMs);
+    if (init.test.delayMs) Atomics.wait(pause, 0, 0, init.test.delayMs);
+    if (++batches === init.test.failAfterBatches) throw new Error(`failing after ${batches} batches, as the test asked`);
     run(msg.ops, Buffer.from(msg.bytes, 0, msg.size));
     const events = outgoing;
     outgoing = [];

@@ -2,8 +2,8 @@
  * The relay thread's side of the recording worker (record-worker.ts): it stands in for the TapHub, so
  * the proxy hands it what happens on its sockets as it would to an in-line tap, and it passes that on
  * to the worker in batches, one per turn of the event loop, every chunk copied once into the batch's
- * bytes (moved to the worker, not cloned). Nothing is dropped: when more than HIGH_WATER bytes wait for
- * the worker, the proxy pauses its sockets until the worker is down to LOW_WATER. The worker's events
+ * bytes (moved to the worker, not cloned). Nothing is dropped: when more than `queueBytes` (16 MiB) wait
+ * for the worker, the proxy pauses its sockets until the worker is down to a quarter of that. The worker's events
  * come back batched for the live log. At exit (a crash included) what is queued still reaches the file:
  * the exit hook hands it over and waits for the worker to close the capture.
  */
@@ -15,15 +15,23 @@ import type { TapHubOptions } from '../tap/tap.js';
 import type { ProxyConnectionTap, ProxyTap } from './proxy.js';
 import type { FromWorker, RecordingFigures, RelayOp, ToWorker, WorkerError, WorkerInit } from './record-worker.js';
 
-/** Bytes waiting for the worker at which the relay pauses, and down to which it must fall to go on. */
-export const HIGH_WATER = 16 * 1024 * 1024;
-export const LOW_WATER = 4 * 1024 * 1024;
+/** Bytes waiting for the worker at which the relay pauses; it goes on once a quarter of that is left. */
+const QUEUE_BYTES = 16 * 1024 * 1024;
 /** A batch this large goes out at once instead of at the end of the turn. */
 const BATCH_BYTES = 1024 * 1024;
 /** How long the exit hook waits for the worker to write what is queued. */
 const EXIT_WAIT_MS = 5000;
 
-export interface RecorderOptions {
+export interface WorkerTuning {
+  /** Relayed bytes waiting for the worker at which the relays pause (default 16 MiB). */
+  queueBytes?: number;
+  /** Tests: the worker takes at least this long per batch (one that cannot keep up). */
+  delayMs?: number;
+  /** Tests: the worker throws after this many batches. */
+  failAfterBatches?: number;
+}
+
+export interface RecorderOptions extends WorkerTuning {
   record: string;
   capture: WorkerInit['capture'];
   hub: TapHubOptions;
@@ -31,8 +39,6 @@ export interface RecorderOptions {
   onEvent?: (ev: TapEvent) => void;
   /** The recording stopped: a write error, or the worker failed. */
   onFailed: (err: Error, time: number) => void;
-  /** Tests: the worker takes at least this long per batch. */
-  delayMs?: number;
 }
 
 /**
@@ -52,6 +58,7 @@ export class RecordingWorker implements ProxyTap {
   figures: RecordingFigures;
   private readonly worker: Worker;
   private readonly finishedFlag: Int32Array;
+  private readonly queueBytes: number;
   private ops: RelayOp[] = [];
   private chunks: Buffer[] = [];
   private batchBytes = 0;
@@ -70,9 +77,11 @@ export class RecordingWorker implements ProxyTap {
 
   /** Spawns the worker; nothing is written before `start`, and what the proxy reports until then waits. */
   constructor(private readonly opts: RecorderOptions) {
+    this.queueBytes = opts.queueBytes ?? QUEUE_BYTES;
     const finished = new SharedArrayBuffer(4);
     this.finishedFlag = new Int32Array(finished);
-    const init: WorkerInit = { record: opts.record, capture: opts.capture, hub: opts.hub, events: !!opts.onEvent, finished, ...(opts.delayMs ? { delayMs: opts.delayMs } : {}) };
+    const { delayMs, failAfterBatches } = opts;
+    const init: WorkerInit = { record: opts.record, capture: opts.capture, hub: opts.hub, events: !!opts.onEvent, finished, test: { delayMs, failAfterBatches } };
     this.worker = spawnWorker(init);
     this.figures = { path: opts.record, files: [opts.record], events: 0, bytes: 0, deletedFiles: 0 };
     this.ready = new Promise((resolve, reject) => {
@@ -138,7 +147,7 @@ export class RecordingWorker implements ProxyTap {
     this.batchBytes += chunk.length;
     if (this.batchBytes >= BATCH_BYTES) this.flush();
     else this.scheduleFlush();
-    if (!this.held && this.inFlight + this.batchBytes > HIGH_WATER) this.setHeld(true);
+    if (!this.held && this.inFlight + this.batchBytes > this.queueBytes) this.setHeld(true);
   }
 
   private queue(op: RelayOp): void {
@@ -193,7 +202,7 @@ export class RecordingWorker implements ProxyTap {
         this.inFlight -= msg.size;
         this.figures = msg.figures;
         if (msg.events) for (const ev of msg.events) this.opts.onEvent?.(withBuffers(ev));
-        if (this.held && this.inFlight + this.batchBytes <= LOW_WATER) this.setHeld(false);
+        if (this.held && this.inFlight + this.batchBytes <= this.queueBytes / 4) this.setHeld(false);
         break;
       case 'recording-failed':
         this.opts.onFailed(asError(msg.error), msg.time);

@@ -10,7 +10,7 @@ import type { RecordingWriter, RotationOptions } from '../capture/rotate.js';
 import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
 import type { TapEvent } from '../tap/events.js';
 import { MrimProxy, type ProxyOptions, type ProxyTap } from './proxy.js';
-import { RecordingWorker } from './recorder.js';
+import { RecordingWorker, type WorkerTuning } from './recorder.js';
 
 export interface SnifferOptions extends Omit<ProxyOptions, 'host' | 'port' | 'onEvent'> {
   host: string;
@@ -31,8 +31,8 @@ export interface SnifferOptions extends Omit<ProxyOptions, 'host' | 'port' | 'on
    * `inline`, on the relay's thread, for callers that need each event before the next chunk is relayed.
    */
   decodeIn?: 'worker' | 'inline';
-  /** Tests: the worker takes at least this long for each batch (a worker that cannot keep up). */
-  workerDelayMs?: number;
+  /** Tuning and test hooks of the worker (recorder.ts). */
+  worker?: WorkerTuning;
 }
 
 /** What a recording has written so far. */
@@ -73,7 +73,7 @@ export async function startSniffer(opts: SnifferOptions): Promise<Sniffer> {
 }
 
 function proxyOptions(opts: SnifferOptions): ProxyOptions {
-  const { record, rotation, showSecrets, onEvent, onRecordingFailed, decodeIn, workerDelayMs, ...rest } = opts;
+  const { record, rotation, showSecrets, onEvent, onRecordingFailed, decodeIn, worker, ...rest } = opts;
   return rest;
 }
 
@@ -150,7 +150,7 @@ async function startWithWorker(opts: SnifferOptions, record: string): Promise<Sn
       stopped = { time, error };
       onRecordingFailed?.(record, error);
     },
-    delayMs: opts.workerDelayMs,
+    ...opts.worker,
   });
   // Connections are counted here: the worker only sends events back when the live log wants them.
   const tap: ProxyTap = {
