@@ -150,7 +150,9 @@ export class Framer {
       this.start = 0;
       this.end = held;
     }
-    chunk.copy(this.buf, this.end);
+    // Byte by byte for tiny chunks: Buffer.copy's own cost is many times a few bytes' worth.
+    if (chunk.length <= 16) for (let i = 0; i < chunk.length; i++) this.buf[this.end + i] = chunk[i];
+    else chunk.copy(this.buf, this.end);
     this.end += chunk.length;
   }
 
