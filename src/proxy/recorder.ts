@@ -66,6 +66,7 @@ export class RecordingWorker implements ProxyTap {
   /** Bytes posted to the worker that it has not taken yet. */
   private inFlight = 0;
   private held = false;
+  private liveBroken = false;
   private holdListeners: Array<(held: boolean) => void> = [];
   /** Set once the worker is gone (failed or finished): operations are dropped from then on. */
   private gone = false;
@@ -87,6 +88,8 @@ export class RecordingWorker implements ProxyTap {
     this.ready = new Promise((resolve, reject) => {
       this.settleStart = (err) => (err ? reject(err) : resolve());
     });
+    // A worker that fails before `start` is asked for rejects it early: `start` hands that on.
+    this.ready.catch(() => {});
     this.worker.on('message', (msg: FromWorker) => this.onMessage(msg));
     this.worker.on('error', (err) => this.fail(new Error(`the recording worker failed: ${err.message}`)));
     this.worker.on('exit', (code) => {
@@ -201,7 +204,7 @@ export class RecordingWorker implements ProxyTap {
       case 'done':
         this.inFlight -= msg.size;
         this.figures = msg.figures;
-        if (msg.events) for (const ev of msg.events) this.opts.onEvent?.(withBuffers(ev));
+        if (msg.events) this.deliver(msg.events);
         if (this.held && this.inFlight + this.batchBytes <= this.queueBytes / 4) this.setHeld(false);
         break;
       case 'recording-failed':
@@ -212,6 +215,18 @@ export class RecordingWorker implements ProxyTap {
         this.gone = true;
         process.off('exit', this.exitHook);
         break;
+    }
+  }
+
+  /** The live log's events; one that throws gets none from then on, as an in-line observer that throws. */
+  private deliver(events: TapEvent[]): void {
+    const onEvent = this.opts.onEvent;
+    if (!onEvent || this.liveBroken) return;
+    try {
+      for (const ev of events) onEvent(withBuffers(ev));
+    } catch (e) {
+      this.liveBroken = true;
+      process.emitWarning(`the live log failed (${(e as Error).message}); the recording goes on without it`);
     }
   }
 
