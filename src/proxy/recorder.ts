@@ -169,8 +169,9 @@ export class RecordingWorker implements ProxyTap {
   private flush(): void {
     this.flushScheduled = false;
     if (this.gone || !this.started || this.ops.length === 0) return;
-    const bytes = new ArrayBuffer(this.batchBytes);
-    const view = Buffer.from(bytes);
+    // A buffer of its own (never the shared pool, which cannot move), not zeroed: it is filled at once.
+    const view = Buffer.allocUnsafeSlow(this.batchBytes);
+    const bytes = view.buffer as ArrayBuffer;
     let at = 0;
     for (const c of this.chunks) at += c.copy(view, at);
     const size = this.batchBytes;
