@@ -12,7 +12,7 @@ import { CaptureFileError } from '../capture/format.js';
 import { openCapture } from '../capture/open.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../net/endpoint.js';
 import { isWildcard } from '../net/local.js';
-import { AddonForwarder } from '../proxy/forward.js';
+import { MrimProxy } from '../proxy/proxy.js';
 import { formatClock, renderTapEventLine } from '../render/text.js';
 import { replayAgainstServer } from '../replay/client-runner.js';
 import { Comparer, IgnoreError, parseIgnore } from '../replay/compare.js';
@@ -320,13 +320,15 @@ async function replayAsServer(path: string, flags: ReplayFlags, given: (key: str
     throw new CliError(`unusable TLS certificate or key: ${(e as Error).message}`);
   }
   let address;
-  let forwarder: AddonForwarder | undefined;
+  let forwarder: MrimProxy | undefined;
   try {
     address = await server.listen();
     if (addons) {
       const upstream = { host: isWildcard(address.host) ? (address.host.includes(':') ? '::1' : '127.0.0.1') : address.host, port: address.port };
-      forwarder = new AddonForwarder({ host: address.host, port, upstream, addons, onEvent: (ev) => logAddonEvent(ev, log) });
-      front = await forwarder.listen();
+      // A reverse listener in front of the replaying server: the frames between it and the client pass the hooks.
+      forwarder = new MrimProxy({ host: address.host, socks: false, reverse: [{ listen: { port }, upstream, redirector: false }], addons, onEvent: (ev) => logAddonEvent(ev, log) });
+      await forwarder.listen();
+      front = forwarder.reverseListeners[0].address;
       address = { ...address, port: front.port };
     }
   } catch (e) {
@@ -369,7 +371,8 @@ async function replayAsServer(path: string, flags: ReplayFlags, given: (key: str
 /** What the addons did, in the replay's log: their marks and their notes (frames themselves are not listed). */
 function logAddonEvent(ev: TapEvent, log: (line: string) => void): void {
   const e = ev.event;
-  if (!ev.addon && e.kind !== 'note') return;
+  // Marks, hook notes, and a client the replaying server could not be reached for.
+  if (!ev.addon && e.kind !== 'note' && !(e.kind === 'connect' && e.reply !== 0)) return;
   const line = `${color.dim(formatClock(Date.now()))} #${ev.conn} addons: ${renderTapEventLine(ev)}`;
   log(e.kind === 'note' && e.level === 'warn' ? color.yellow(line) : line);
 }

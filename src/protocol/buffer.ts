@@ -3,6 +3,8 @@
  * `undefined` instead of throwing when the payload is exhausted, because trailing optional fields are
  * routinely absent (reference §3.3).
  */
+import { isAscii } from 'node:buffer';
+
 export class PayloadReader {
   pos: number;
 
@@ -62,6 +64,25 @@ export class PayloadReader {
     }
     this.pos += 4;
     return this.bytes(len);
+  }
+
+  /**
+   * An LPS of ASCII bytes as text, read in place (no view of the bytes is made); `undefined`, with
+   * nothing consumed, when it is not whole or not ASCII.
+   */
+  asciiLps(): string | undefined {
+    if (this.remaining < 4) return undefined;
+    const len = this.buf.readUInt32LE(this.pos);
+    if (len > this.remaining - 4) return undefined;
+    const start = this.pos + 4;
+    const end = start + len;
+    if (len > 64) {
+      if (!isAscii(this.buf.subarray(start, end))) return undefined;
+    } else {
+      for (let i = start; i < end; i++) if (this.buf[i] >= 0x80) return undefined;
+    }
+    this.pos = end;
+    return this.buf.toString('latin1', start, end);
   }
 
   /** NUL-terminated string (mask char `z`); without a NUL, the rest of the payload. */

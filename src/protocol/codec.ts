@@ -4,7 +4,7 @@
  */
 import { PayloadReader, PayloadWriter } from './buffer.js';
 import { decodeFields, encodeFields, fieldContext, usualDir, type Direction, type Fields, type Layout } from './fields.js';
-import { HEADER_SIZE, MRIM_MAGIC, decodeHeader, headerField, encodeHeader, formatProto, parseProto, protoMinor } from './header.js';
+import { HEADER_SIZE, MRIM_MAGIC, headerField, encodeHeader, formatProto, parseProto, protoMinor, reservedHex } from './header.js';
 import { layoutOf, packetByCode, packetByName, packetName, type FieldsOf, type PacketDef, type PacketFields, type PacketName } from './packets/index.js';
 import type { Encoding } from './text.js';
 
@@ -72,36 +72,38 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
   }
   const magic = headerField(frame, 'magic');
   if (magic !== MRIM_MAGIC) warnings.push(`bad magic 0x${magic.toString(16)}`);
-  const h = decodeHeader(frame);
-  const minor = opts.minor ?? protoMinor(h.proto);
+  const proto = headerField(frame, 'proto');
+  const msg = headerField(frame, 'msg');
+  const dlen = headerField(frame, 'dlen');
+  const minor = opts.minor ?? protoMinor(proto);
   const available = frame.length - HEADER_SIZE;
-  if (h.dlen > available) warnings.push(`length beyond payload: dlen ${h.dlen} but ${available} bytes present`);
-  if (h.dlen < available) warnings.push(`${available - h.dlen} bytes after the frame's dlen ignored`);
-  const payload = frame.subarray(HEADER_SIZE, HEADER_SIZE + Math.min(h.dlen, available));
+  if (dlen > available) warnings.push(`length beyond payload: dlen ${dlen} but ${available} bytes present`);
+  if (dlen < available) warnings.push(`${available - dlen} bytes after the frame's dlen ignored`);
+  const payload = frame.subarray(HEADER_SIZE, HEADER_SIZE + Math.min(dlen, available));
 
   const fields: Fields = {};
   const enc: Record<string, Encoding> = {};
   const c = fieldContext(minor, opts.dir, fields, enc, warnings, notes);
   if (opts.spans) c.spans = { frame, ranges: {} };
-  const def = packetByCode(h.msg);
+  const def = packetByCode(msg);
   const out: DecodedFrame = {
-    msg: h.msg,
-    type: packetName(h.msg),
+    msg,
+    type: def ? def.name : packetName(msg),
     dir: opts.dir,
-    proto: formatProto(h.proto),
+    proto: formatProto(proto),
     minor,
-    seq: h.seq,
-    dlen: h.dlen,
-    from: h.from,
-    fromPort: h.fromPort,
-    reserved: h.reserved.toString('hex'),
+    seq: headerField(frame, 'seq'),
+    dlen,
+    from: headerField(frame, 'from'),
+    fromPort: headerField(frame, 'fromPort'),
+    reserved: reservedHex(frame),
     fields,
     enc,
     warnings,
     notes,
   };
   if (!def) {
-    warnings.push(`unknown packet type 0x${h.msg.toString(16)}`);
+    warnings.push(`unknown packet type 0x${msg.toString(16)}`);
     if (payload.length) fields.data = payload.toString('hex');
     return out;
   }

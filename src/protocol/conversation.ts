@@ -55,6 +55,38 @@ const REPLIES_OF = new Map<string, PacketDef[]>();
 for (const def of PACKETS as readonly PacketDef[]) {
   for (const request of def.reply?.requests ?? []) REPLIES_OF.set(request, [...(REPLIES_OF.get(request) ?? []), def]);
 }
+/** The rows that may reply to a request of one type sent in one direction, split once per type and direction. */
+interface ReplyCandidates {
+  /** The other side's replies to it. */
+  all: PacketDef[];
+  /** Some of them answer only certain requests (by its fields): `main`/`extra` are then worked out per request. */
+  conditional: boolean;
+  main: PacketDef[];
+  extra: PacketDef[];
+  expected: string[];
+}
+
+const CANDIDATES = new Map<string, ReplyCandidates>();
+
+/** What a frame that is no request has (most frames). */
+const NO_CANDIDATES: ReplyCandidates = { all: [], conditional: false, main: [], extra: [], expected: [] };
+
+function candidatesFor(type: string, dir: Direction): ReplyCandidates {
+  const replies = REPLIES_OF.get(type);
+  if (!replies) return NO_CANDIDATES;
+  // Keyed by the table's own types only, so this stays as small as the table.
+  const key = `${dir} ${type}`;
+  let found = CANDIDATES.get(key);
+  if (!found) {
+    // Only replies the other side sends can answer it (S→C MODIFY_CONTACT gets no MODIFY_CONTACT_ACK).
+    const all = replies.filter((r) => r.dir !== dir);
+    const main = all.filter((r) => !r.reply?.extra);
+    found = { all, conditional: all.some((r) => r.reply?.answers), main, extra: all.filter((r) => r.reply?.extra), expected: main.map((r) => r.name) };
+    CANDIDATES.set(key, found);
+  }
+  return found;
+}
+
 /** Outstanding requests kept per side: a peer that never answers must not grow the list without end. */
 const MAX_PENDING = 4096;
 /**
@@ -100,16 +132,21 @@ class ReplyTracker {
       if (time !== undefined && p.time !== undefined) info.latencyMs = time - p.time;
       break;
     }
-    // Only replies the other side sends can answer it (S→C MODIFY_CONTACT gets no MODIFY_CONTACT_ACK).
-    const replies = (REPLIES_OF.get(frame.type) ?? []).filter((r) => r.dir !== dir && (r.reply?.answers?.(frame.fields, frame.type) ?? true));
-    const main = replies.filter((r) => !r.reply?.extra);
-    const own = this.pending[dir];
-    const base = { type: frame.type, seq: frame.seq, fields: frame.fields, dir, index, time };
-    if (main.length) {
-      const awaited = main.some((r) => r.reply?.awaited?.(frame.fields) ?? true);
-      own.push({ ...base, order: this.nextOrder++, group: '', expected: main.map((r) => r.name), awaited });
+    const candidates = candidatesFor(frame.type, dir);
+    let { main, extra, expected } = candidates;
+    if (candidates.conditional) {
+      const replies = candidates.all.filter((r) => r.reply?.answers?.(frame.fields, frame.type) ?? true);
+      main = replies.filter((r) => !r.reply?.extra);
+      extra = replies.filter((r) => r.reply?.extra);
+      expected = main.map((r) => r.name);
     }
-    for (const r of replies.filter((r) => r.reply?.extra)) own.push({ ...base, order: this.nextOrder++, group: r.name, expected: [r.name], awaited: false });
+    const own = this.pending[dir];
+    // Written out, not spread from a common base: V8 spreads an object slowly, and this runs for every request.
+    const entry = (group: string, expected: string[], awaited: boolean): Pending => ({
+      type: frame.type, seq: frame.seq, fields: frame.fields, dir, index, time, order: this.nextOrder++, group, expected, awaited,
+    });
+    if (main.length) own.push(entry('', expected, main.some((r) => r.reply?.awaited?.(frame.fields) ?? true)));
+    for (const r of extra) own.push(entry(r.name, [r.name], false));
     if (own.length > MAX_PENDING + TRIM_SLACK) own.splice(0, own.length - MAX_PENDING);
     return info;
   }
@@ -119,7 +156,7 @@ class ReplyTracker {
     return [...this.pending.c2s, ...this.pending.s2c]
       .filter((p) => p.awaited)
       .sort((a, b) => a.order - b.order)
-      .map(({ type, seq, dir, index, time, expected }) => ({ type, seq, dir, index, expected, ...(time !== undefined ? { time } : {}) }));
+      .map(({ type, seq, dir, index, time, expected }) => ({ type, seq, dir, index, expected: [...expected], ...(time !== undefined ? { time } : {}) }));
   }
 }
 
@@ -168,7 +205,8 @@ export class SessionState {
     const loginField = def?.session?.login;
     if (loginField && typeof frame.fields[loginField] === 'string') this.login = frame.fields[loginField] as string;
     const replyTo = this.replies.track(dir, frame, def, index, time);
-    if (!replyTo || !def?.session?.accepts) return { index, ...(replyTo ? { replyTo } : {}) };
+    if (!replyTo) return { index };
+    if (!def?.session?.accepts) return { index, replyTo };
     const request = packetByName(replyTo.type)?.session;
     if (request?.login) this.loggedIn = true;
     const switchTo = request?.switchesTo;

@@ -253,12 +253,12 @@ export const guidType = fixedBytes(16, 'GUID');
  * Chooses a string field's encoding. Called with the bytes when decoding (so heuristics for disputed
  * versions can look at them) and without when encoding.
  */
-export type EncodingRule = (c: FieldContext, bytes?: Buffer) => Encoding;
+export type EncodingRule = ((c: FieldContext, bytes?: Buffer) => Encoding) & {
+  /** Set when the encoding is the same whatever the context and the bytes (so ASCII text can be read in place). */
+  readonly fixed?: Encoding;
+};
 
-export const fixedEncoding =
-  (e: Encoding): EncodingRule =>
-  () =>
-    e;
+export const fixedEncoding = (e: Encoding): EncodingRule => Object.assign(() => e, { fixed: e });
 
 /** Reads an LPS and reports a length prefix beyond the payload; shared by every LPS-based type. */
 export function readLps(r: PayloadReader, c: FieldContext, path: string): Buffer | typeof TRUNCATED {
@@ -299,6 +299,9 @@ export function textType(rule: EncodingRule, wire = 'LPS', describe?: (value: st
     rule,
     ...(describe ? { describe } : {}),
     decode(r, c, path) {
+      // Logins, URIs, user agents: ASCII nearly always, read straight off the payload.
+      const ascii = rule.fixed === 'cp1251' ? r.asciiLps() : undefined;
+      if (ascii !== undefined) return ascii;
       const b = readLps(r, c, path);
       return b === TRUNCATED ? b : decodeText(b, rule, c, path);
     },

@@ -240,24 +240,47 @@ function splitHeadBody(doc: string): [string, string] {
   return [doc, ''];
 }
 
+/** Header names as written → their lower-case key; bounded, since names come off the wire. */
+const HEADER_KEYS = new Map<string, string>();
+const HEADER_KEYS_MAX = 256;
+
+function headerKey(name: string): string {
+  let key = HEADER_KEYS.get(name);
+  if (key === undefined) {
+    key = name.trim().toLowerCase();
+    // Stored as an object key once, the string is V8's own from then on: later records store fast.
+    if (HEADER_KEYS.size < HEADER_KEYS_MAX) HEADER_KEYS.set(name, key);
+  }
+  return key;
+}
+
 function parseHeaders(head: string): Record<string, string> {
   const headers: Record<string, string> = {};
   let last: string | undefined;
-  for (const line of head.split(/\r?\n/)) {
-    if (/^[ \t]/.test(line) && last) {
-      headers[last] += ' ' + line.trim();
-      continue;
+  // Lines end at LF; a CR left at a line's end is trimmed off with the value.
+  for (let at = 0; at <= head.length; ) {
+    const nl = head.indexOf('\n', at);
+    const end = nl === -1 ? head.length : nl;
+    const first = head[at];
+    if ((first === ' ' || first === '\t') && last) headers[last] += ' ' + head.slice(at, end).trim();
+    else {
+      const colon = head.indexOf(':', at);
+      if (colon > at && colon < end) {
+        last = headerKey(head.slice(at, colon));
+        headers[last] = head.slice(colon + 1, end).trim();
+      }
     }
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    last = line.slice(0, colon).trim().toLowerCase();
-    headers[last] = line.slice(colon + 1).trim();
+    at = end + 1;
   }
   return headers;
 }
 
+const PARAMS = new Map<string, RegExp>();
+
 function param(value: string | undefined, name: string): string | undefined {
-  const m = value && new RegExp(`${name}\\s*=\\s*"?([^";]+)"?`, 'i').exec(value);
+  let pattern = PARAMS.get(name);
+  if (!pattern) PARAMS.set(name, (pattern = new RegExp(`${name}\\s*=\\s*"?([^";]+)"?`, 'i')));
+  const m = value && pattern.exec(value);
   return m ? m[1].trim() : undefined;
 }
 

@@ -45,6 +45,8 @@ export interface FramerOptions {
 
 type Mode = 'start' | 'socks' | 'mrim' | 'tls' | 'compressed' | 'foreign';
 
+const NOTHING: readonly FramerEvent[] = Object.freeze([]);
+
 export class Framer {
   readonly dir: Direction;
   private readonly maxFrameSize: number;
@@ -107,7 +109,7 @@ export class Framer {
    * Adds a chunk and returns the events it completes. Iterate the result fully: a consumer may call
    * `enterTls()` between events, and the rest of the chunk is then treated accordingly.
    */
-  push(chunk: Buffer): Generator<FramerEvent> {
+  push(chunk: Buffer): Iterable<FramerEvent> {
     if (this.skipLeft > 0) {
       const n = Math.min(this.skipLeft, chunk.length);
       this.skipLeft -= n;
@@ -115,7 +117,18 @@ export class Framer {
       chunk = chunk.subarray(n);
     }
     this.append(chunk);
-    return this.drain(false);
+    return this.midFrame() ? NOTHING : this.drain(false);
+  }
+
+  /** A frame is arriving and not complete yet: the common case of small chunks, answered without a generator. */
+  private midFrame(): boolean {
+    if (this.mode !== 'mrim' || this.skipLeft > 0) return false;
+    const avail = this.end - this.start;
+    if (avail < 4) return true;
+    if (headerField(this.buf, 'magic', this.start) !== MRIM_MAGIC) return false;
+    if (avail < HEADER_SIZE) return true;
+    const dlen = headerField(this.buf, 'dlen', this.start);
+    return dlen <= this.maxFrameSize && avail < HEADER_SIZE + dlen;
   }
 
   /** End of stream: whatever is left becomes a redirect answer (text without newline) or garbage. */
@@ -138,7 +151,9 @@ export class Framer {
       this.start = 0;
       this.end = held;
     }
-    chunk.copy(this.buf, this.end);
+    // Byte by byte for tiny chunks: Buffer.copy's own cost is many times a few bytes' worth.
+    if (chunk.length <= 16) for (let i = 0; i < chunk.length; i++) this.buf[this.end + i] = chunk[i];
+    else chunk.copy(this.buf, this.end);
     this.end += chunk.length;
   }
 

@@ -43,16 +43,23 @@ export function withHeaderField(frame: Buffer, name: HeaderNumber, value: number
 
 /** Reads a header; the caller has checked that 44 bytes are available. The magic is not validated here. */
 export function decodeHeader(buf: Buffer, offset = 0): Header {
-  const at = (name: HeaderNumber) => headerField(buf, name, offset);
   return {
-    proto: at('proto'),
-    seq: at('seq'),
-    msg: at('msg'),
-    dlen: at('dlen'),
-    from: at('from'),
-    fromPort: at('fromPort'),
+    proto: buf.readUInt32LE(offset + OFFSETS.proto),
+    seq: buf.readUInt32LE(offset + OFFSETS.seq),
+    msg: buf.readUInt32LE(offset + OFFSETS.msg),
+    dlen: buf.readUInt32LE(offset + OFFSETS.dlen),
+    from: buf.readUInt32LE(offset + OFFSETS.from),
+    fromPort: buf.readUInt32LE(offset + OFFSETS.fromPort),
     reserved: Buffer.from(buf.subarray(offset + RESERVED_OFFSET, offset + HEADER_SIZE)),
   };
+}
+
+const ZERO_RESERVED = '0'.repeat(32);
+
+/** The reserved bytes as hex, read in place; zero, as most peers send them, without building a string. */
+export function reservedHex(frame: Buffer): string {
+  for (let i = RESERVED_OFFSET; i < HEADER_SIZE; i += 4) if (frame.readUInt32LE(i) !== 0) return frame.toString('hex', RESERVED_OFFSET, HEADER_SIZE);
+  return ZERO_RESERVED;
 }
 
 export function encodeHeader(h: Partial<Header> & Pick<Header, 'proto' | 'seq' | 'msg' | 'dlen'>): Buffer {
@@ -81,9 +88,17 @@ export function makeProto(major: number, minor: number): number {
   return ((major << 16) | minor) >>> 0;
 }
 
-/** `0x00010017` → `"1.23"` */
+const PROTO_TEXT = new Map<number, string>();
+
+/** `0x00010017` → `"1.23"` (the versions in use are few: each is written once). */
 export function formatProto(proto: number): string {
-  return `${protoMajor(proto)}.${protoMinor(proto)}`;
+  let text = PROTO_TEXT.get(proto);
+  if (text === undefined) {
+    text = `${protoMajor(proto)}.${protoMinor(proto)}`;
+    // Garbage headers carry any number: only the real versions are kept.
+    if (proto >>> 16 <= 1 && (proto & 0xffff) <= 64) PROTO_TEXT.set(proto, text);
+  }
+  return text;
 }
 
 /** `"1.23"` (or `"23"`, meaning 1.23) → `0x00010017`; throws a readable error otherwise. */

@@ -110,12 +110,17 @@ export class SessionDecoder {
 
   private collect(dir: Direction, events: Iterable<FramerEvent>, time?: number): SessionEvent[] {
     const out: SessionEvent[] = [];
+    let frames = 0;
     for (const ev of events) {
-      if (ev.kind === 'frame') out.push(this.onFrame(dir, ev.offset, ev.frame, time));
-      else out.push({ ...ev, dir, time });
+      if (ev.kind === 'frame') {
+        out.push(this.onFrame(dir, ev.offset, ev.frame, time));
+        frames++;
+      } else out.push({ ...ev, dir, time });
     }
-    const frames = this.opts.chunksAreReads ? out.filter((ev) => ev.kind === 'frame') : [];
-    if (frames.length > 1) frames.forEach((ev, i) => (ev.sameRead = { position: i + 1, frames: frames.length }));
+    if (frames > 1 && this.opts.chunksAreReads) {
+      let position = 0;
+      for (const ev of out) if (ev.kind === 'frame') ev.sameRead = { position: ++position, frames };
+    }
     return out;
   }
 
@@ -129,7 +134,9 @@ export class SessionDecoder {
       this.framers.s2c.enterTls();
     }
     if (switchTo === 'zlib') this.framers.s2c.enterCompressed();
-    const login = this.state.login;
-    return { kind: 'frame', dir, offset, time, index, raw, frame, ...(replyTo ? { replyTo } : {}), ...(login ? { login } : {}) };
+    const ev: SessionEvent = { kind: 'frame', dir, offset, time, index, raw, frame };
+    if (replyTo) ev.replyTo = replyTo;
+    if (this.state.login) ev.login = this.state.login;
+    return ev;
   }
 }

@@ -31,10 +31,26 @@ export function encodeString(value: string, encoding: Encoding): Buffer {
   }
 }
 
+/** The character of each CP1251 byte, from iconv's table (every byte has one, so CP1251 text always round-trips). */
+const CP1251_CHARS = Uint16Array.from(iconv.decode(Buffer.from(Array.from({ length: 256 }, (_, b) => b)), 'win1251'), (ch) => ch.charCodeAt(0));
+/** Grows to the longest string decoded; reused so decoding a CP1251 string allocates only the string. */
+let scratch = Buffer.alloc(512);
+
+/** CP1251 through the table: one pass into UTF-16 code units, one string (iconv's generic path costs more than the text). */
+function decodeCp1251(bytes: Buffer): string {
+  if (scratch.length < bytes.length * 2) scratch = Buffer.alloc(bytes.length * 4);
+  for (let i = 0; i < bytes.length; i++) {
+    const ch = CP1251_CHARS[bytes[i]];
+    scratch[2 * i] = ch & 0xff;
+    scratch[2 * i + 1] = ch >>> 8;
+  }
+  return scratch.toString('utf16le', 0, bytes.length * 2);
+}
+
 function rawDecode(bytes: Buffer, encoding: Encoding): string {
   switch (encoding) {
     case 'cp1251':
-      return iconv.decode(bytes, 'win1251');
+      return isAscii(bytes) ? bytes.toString('latin1') : decodeCp1251(bytes);
     case 'utf16le':
       return bytes.toString('utf16le');
     case 'utf8':
@@ -55,15 +71,17 @@ export interface DecodedString {
   note?: string;
 }
 
+const SURROGATE = /[\ud800-\udfff]/;
 const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * Bytes that survive the round trip but are no text: CP1251 leaves 0x98 undefined (iconv maps it to
- * U+FFFD and back), and UTF-16LE code units may be unpaired surrogates.
+ * U+FFFD and back), and UTF-16LE code units may be unpaired surrogates (looked for only where there
+ * are surrogates at all: the plain character class is much the cheaper scan).
  */
 function invalidCharacters(value: string, encoding: Encoding): string {
   if (encoding === 'cp1251' && value.includes('\ufffd')) return 'byte 0x98 is no CP1251 character (shown as U+FFFD)';
-  if (encoding === 'utf16le' && UNPAIRED_SURROGATE.test(value)) return 'unpaired UTF-16 surrogate';
+  if (encoding === 'utf16le' && SURROGATE.test(value) && UNPAIRED_SURROGATE.test(value)) return 'unpaired UTF-16 surrogate';
   return '';
 }
 
@@ -127,6 +145,10 @@ function isMultibyteUtf8(bytes: Buffer): boolean {
  * back to latin1 with a warning.
  */
 export function decodeString(bytes: Buffer, wanted: Encoding): DecodedString {
+  // The common cases first: ASCII is the same in CP1251, and UTF-16LE of an even length always
+  // round-trips (code units are copied, lone surrogates included).
+  if (wanted === 'cp1251' && isAscii(bytes)) return { value: bytes.toString('latin1'), encoding: 'cp1251' };
+  if (wanted === 'utf16le' && bytes.length % 2 === 0) return checked(bytes.toString('utf16le'), 'utf16le');
   if (wanted === 'cp1251') {
     const utf8 = utf8InsteadOfCp1251(bytes);
     if (utf8 !== undefined) {
@@ -135,26 +157,25 @@ export function decodeString(bytes: Buffer, wanted: Encoding): DecodedString {
       return { value: utf8, encoding: 'utf8', note: `UTF-8 where CP1251 was expected${why}: read as UTF-8` };
     }
   }
-  const order: Encoding[] = wanted === 'utf16le' ? ['utf16le', 'cp1251'] : [wanted];
-  for (const encoding of order) {
-    if (encoding === 'utf16le' && bytes.length % 2 !== 0) continue;
-    // Shortcuts of the round-trip check, which cost more than the decoding: UTF-16LE of an even length
-    // always round-trips (code units are copied, lone surrogates included), and ASCII reads the same in CP1251.
-    const ascii = encoding === 'cp1251' && isAscii(bytes);
-    const value = ascii ? bytes.toString('latin1') : rawDecode(bytes, encoding);
-    if (ascii || encoding === 'utf16le' || encodeString(value, encoding).equals(bytes)) {
-      const problem = invalidCharacters(value, encoding);
-      const out: DecodedString = { value, encoding };
-      if (encoding !== wanted) out.note = `odd byte length ${bytes.length}: not UTF-16LE, read as CP1251`;
-      if (problem) out.warning = problem;
-      return out;
-    }
+  // An odd-length UTF-16LE string is read as CP1251. Every CP1251 byte is a character (checked by a
+  // test against iconv's round trip), so only UTF-8 can fail the round trip.
+  const encoding = wanted === 'utf16le' ? 'cp1251' : wanted;
+  const value = rawDecode(bytes, encoding);
+  if (encoding !== 'utf8' || Buffer.from(value, 'utf8').equals(bytes)) {
+    const out = checked(value, encoding);
+    if (encoding !== wanted) out.note = `odd byte length ${bytes.length}: not UTF-16LE, read as CP1251`;
+    return out;
   }
   return {
     value: rawDecode(bytes, 'latin1'),
     encoding: 'latin1',
     warning: `${bytes.length} bytes are not valid ${wanted}; kept byte for byte`,
   };
+}
+
+function checked(value: string, encoding: Encoding): DecodedString {
+  const problem = invalidCharacters(value, encoding);
+  return problem ? { value, encoding, warning: problem } : { value, encoding };
 }
 
 /**

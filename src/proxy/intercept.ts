@@ -20,7 +20,7 @@ import { MAGIC_BYTES, headerField, protoMinor } from '../protocol/header.js';
 import type { PacketName } from '../protocol/packets/index.js';
 import { SessionDecoder, type SessionEvent } from '../protocol/session.js';
 import type { AddonMark } from '../tap/events.js';
-import type { ConnectionTap } from '../tap/tap.js';
+import type { ProxyConnectionTap } from './proxy-tap.js';
 import type { Addon, AddonContext, AddonFrame, FrameContext, FrameResult, InjectOptions } from './addons.js';
 import type { Relay, RelayPipe } from './relay.js';
 
@@ -86,7 +86,7 @@ export class Interception implements RelayPipe {
 
   constructor(
     private readonly relay: Relay,
-    private readonly tap: ConnectionTap,
+    private readonly tap: ProxyConnectionTap,
     private readonly addons: readonly Addon[],
     private readonly opts: InterceptOptions = {},
   ) {

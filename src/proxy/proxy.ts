@@ -16,8 +16,9 @@ import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
 import type { Direction } from '../protocol/fields.js';
 import { isWildcard, reachesListener, unmapIPv4 } from '../net/local.js';
 import type { TapEvent } from '../tap/events.js';
-import { TapHub, type ConnectionTap } from '../tap/tap.js';
+import { TapHub } from '../tap/tap.js';
 import type { Addon } from './addons.js';
+import type { ProxyConnectionTap, ProxyTap } from './proxy-tap.js';
 import type { AllowRule } from './allow.js';
 import { Interception } from './intercept.js';
 import { RedirectRewriter, type RedirectTarget } from './redirect-rewrite.js';
@@ -57,8 +58,11 @@ export interface ProxyOptions {
   /** Hooks that see every frame and may change, drop, answer or add frames (without: bytes are relayed untouched). */
   addons?: readonly Addon[];
   /** Receives every event of every connection, in order; must not throw (it runs inside the relay). */
-  onEvent: (ev: TapEvent) => void;
+  onEvent?: (ev: TapEvent) => void;
+  /** Decodes somewhere else than in-line (the recording worker); `onEvent` is then not called by the proxy. */
+  tap?: ProxyTap;
 }
+
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Far beyond any pause of a live client (MRIM pings every 30–60 s), short enough that a dead relay goes. */
@@ -79,14 +83,20 @@ interface Live {
 export class MrimProxy {
   private readonly socks: SocksServer;
   private readonly reverse: ReverseListeners;
-  private readonly hub: TapHub;
+  private readonly hub: ProxyTap;
   private readonly live = new Set<Live>();
   /** One counter for SOCKS and reverse connections: ids are unique in the run (captures, `follows`). */
   private readonly nextId = counter();
   private address?: Endpoint;
+  /** The tap is behind: every relay is paused, new ones start paused. */
+  private held = false;
 
   constructor(private readonly opts: ProxyOptions) {
-    this.hub = new TapHub(opts.onEvent, { maxFrameSize: opts.maxFrameSize, tlsTerminated: !!opts.tlsIntercept });
+    this.hub = opts.tap ?? new TapHub(opts.onEvent ?? (() => {}), { maxFrameSize: opts.maxFrameSize, tlsTerminated: !!opts.tlsIntercept });
+    this.hub.onHold?.((held) => {
+      this.held = held;
+      for (const l of this.live) l.relay?.holdAll(held);
+    });
     this.reverse = new ReverseListeners(opts.host ?? '127.0.0.1', (socket, listener) => this.onReverse(socket, listener));
     this.socks = new SocksServer({
       nextId: this.nextId,
@@ -216,6 +226,7 @@ export class MrimProxy {
           ? { pipe: (r) => (rewriting = new RedirectRewriter(r, tap, (answered) => this.redirectTarget(redirector, client, answered))) }
           : { intercepting: (i) => (interception = i) },
       );
+      if (this.held) live.relay.holdAll(true);
       void live.relay.done.then(async ({ reason }) => {
         rewriting?.flush();
         await interception?.close();
@@ -245,7 +256,7 @@ export class MrimProxy {
    * `how.pipe` is a pipe of its own for this relay (the redirector rewrite); without one the addons'
    * interception is the pipe when there are addons (`how.intercepting` is told of it), the plain path otherwise.
    */
-  private relay(tap: ConnectionTap, client: net.Socket, upstream: net.Socket, target: Endpoint, how: { pipe?: (r: Relay) => RelayPipe; intercepting?: (i: Interception) => void }): Relay {
+  private relay(tap: ProxyConnectionTap, client: net.Socket, upstream: net.Socket, target: Endpoint, how: { pipe?: (r: Relay) => RelayPipe; intercepting?: (i: Interception) => void }): Relay {
     let intercepted = false;
     const sent = (dir: Direction) => {
       // The server's OK to STARTTLS was just handed on: both sides start TLS with their next byte.
@@ -276,7 +287,7 @@ export class MrimProxy {
     return relay;
   }
 
-  private interceptTls(tap: ConnectionTap, client: net.Socket, upstream: net.Socket, target: Endpoint): [Duplex, Duplex] {
+  private interceptTls(tap: ProxyConnectionTap, client: net.Socket, upstream: net.Socket, target: Endpoint): [Duplex, Duplex] {
     const { cert, key } = this.opts.tlsIntercept!;
     const clientTls = new tls.TLSSocket(client, { isServer: true, cert, key });
     const serverTls = tls.connect({

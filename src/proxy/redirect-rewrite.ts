@@ -9,7 +9,7 @@
  */
 import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
 import { Framer, REDIRECT_MAX, type FramerEvent } from '../protocol/framer.js';
-import type { ConnectionTap } from '../tap/tap.js';
+import type { ProxyConnectionTap } from './proxy-tap.js';
 import type { Relay, RelayPipe } from './relay.js';
 
 /**
@@ -30,7 +30,7 @@ export class RedirectRewriter implements RelayPipe {
 
   constructor(
     private readonly relay: Relay,
-    private readonly tap: ConnectionTap,
+    private readonly tap: ProxyConnectionTap,
     private readonly target: RedirectTarget,
   ) {}
 

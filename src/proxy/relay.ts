@@ -6,7 +6,7 @@
  * (no drain) for `stallTimeoutMs` ends the relay with a reset of both sides: a paused socket is not
  * read, so without it a peer that stops reading could hold a connection (and its buffers) for ever,
  * even after the other peer went away. Observers see each chunk after it was handed on; what they do
- * cannot change or delay what is relayed.
+ * cannot change what is relayed, and delays it only by asking to (`holdAll`: a recording that is behind).
  *
  * The two endpoints can be exchanged mid-stream (`swap`) — the TLS interception replaces the raw
  * sockets by TLS sockets layered on them; a reset is still sent on the raw TCP sockets.
@@ -48,8 +48,8 @@ export interface RelayOptions {
   pipe?: (relay: Relay) => RelayPipe;
 }
 
-/** Why a piped sender is paused: its receiver is not draining, or the pipe holds it. */
-type PauseReason = 'drain' | 'pipe';
+/** Why a sender is paused: its receiver is not draining, the pipe holds it, or the recording is behind. */
+type PauseReason = 'drain' | 'pipe' | 'recording';
 
 type Side = 'client' | 'server';
 
@@ -72,7 +72,7 @@ export class Relay {
   /** Per receiving side: running while data waits for it to drain. */
   private readonly stalls: Partial<Record<Side, NodeJS.Timeout>> = {};
   private readonly pipe?: RelayPipe;
-  /** Piped only: why each sender is paused, and the sides our FIN went to (nothing more is written there). */
+  /** Why each sender is paused; piped only: the sides our FIN went to (nothing more is written there). */
   private readonly pauses: Record<Side, Set<PauseReason>> = { client: new Set(), server: new Set() };
   private readonly finished: Record<Side, boolean> = { client: false, server: false };
 
@@ -111,6 +111,11 @@ export class Relay {
   /** Piped: pauses (or resumes) the sender of `dir` while the pipe works on what it sent. */
   hold(dir: Direction, held: boolean): void {
     this.pause(SENDER[dir], 'pipe', held);
+  }
+
+  /** Pauses both senders (true) until released (false): an observer that is behind holds the peers back. */
+  holdAll(held: boolean): void {
+    for (const side of ['client', 'server'] as const) this.pause(side, 'recording', held);
   }
 
   private pause(side: Side, reason: PauseReason, on: boolean): void {
@@ -155,28 +160,22 @@ export class Relay {
     const dst = this.sockets[to];
     const dir = DIR_FROM[from];
     const pipe = this.pipe;
-    if (pipe) {
-      this.on(src, 'data', (chunk: Buffer) => pipe.push(dir, chunk));
-      this.on(dst, 'drain', () => {
-        clearTimeout(this.stalls[to]);
-        this.stalls[to] = undefined;
-        this.pause(from, 'drain', false);
-      });
-    } else {
+    if (pipe) this.on(src, 'data', (chunk: Buffer) => pipe.push(dir, chunk));
+    else {
       this.on(src, 'data', (chunk: Buffer) => {
         if (!dst.write(chunk)) {
-          src.pause();
+          this.pause(from, 'drain', true);
           this.watchStall(to);
         }
         this.observe(() => this.observer.data(dir, chunk));
       });
-      // 'drain' only follows a write that returned false, i.e. a pause of ours.
-      this.on(dst, 'drain', () => {
-        clearTimeout(this.stalls[to]);
-        this.stalls[to] = undefined;
-        src.resume();
-      });
     }
+    // 'drain' only follows a write that returned false, i.e. a pause of ours.
+    this.on(dst, 'drain', () => {
+      clearTimeout(this.stalls[to]);
+      this.stalls[to] = undefined;
+      this.pause(from, 'drain', false);
+    });
     this.on(src, 'end', () => {
       this.ended[from] = true;
       this.firstEnd ??= from;
@@ -198,8 +197,7 @@ export class Relay {
       this.gone[from] = true;
       if (this.gone[to]) this.close(`${this.firstEnd} closed first`);
     });
-    if (pipe && this.pauses[from].size) return;
-    src.resume();
+    if (!this.pauses[from].size) src.resume();
   }
 
   private watchStall(side: Side): void {

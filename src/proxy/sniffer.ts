@@ -1,18 +1,22 @@
 /**
  * A sniffer: the proxy with its recording. Every event goes to the capture as it happens (a write
  * failure ends the recording, not the proxy, and is remembered for the summary), then to the caller
- * (the live log).
+ * (the live log). A recording is decoded and written by a worker thread (recorder.ts) unless asked
+ * otherwise or intercepting TLS (which needs the decoder's verdict on STARTTLS at once): the relay's
+ * thread only relays, and pauses when the worker is behind. Without a recording decoding is in-line.
  */
 import { createWriter } from '../capture/open.js';
 import type { RecordingWriter, RotationOptions } from '../capture/rotate.js';
 import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
 import type { TapEvent } from '../tap/events.js';
 import { MrimProxy, type ProxyOptions } from './proxy.js';
+import type { ProxyTap } from './proxy-tap.js';
+import { RecordingWorker, type WorkerTuning } from './recorder.js';
 import type { ReverseListener } from './reverse.js';
 
 export interface SnifferOptions extends Omit<ProxyOptions, 'host' | 'port' | 'onEvent'> {
   host: string;
-  /** The SOCKS5 port (unless `socks: false`); 0 picks a free one. */
+  /** 0 picks a free one. */
   port: number;
   /** Capture file to write, if any. */
   record?: string;
@@ -24,7 +28,17 @@ export interface SnifferOptions extends Omit<ProxyOptions, 'host' | 'port' | 'on
   onEvent?: (ev: TapEvent) => void;
   /** The recording stopped on a write error (a full disk…); the proxy goes on without it. */
   onRecordingFailed?: (path: string, err: Error) => void;
+  /**
+   * Where a recording is decoded and written: `worker` (the default, unless `tlsIntercept` is given) or
+   * `inline`, on the relay's thread, for callers that need each event before the next chunk is relayed.
+   */
+  decodeIn?: 'worker' | 'inline';
+  /** Tuning and test hooks of the worker (recorder.ts). */
+  worker?: WorkerTuning;
 }
+
+/** What a recording has written so far. */
+export type RecordingStatus = Pick<RecordingWriter, 'path' | 'files' | 'events' | 'bytes' | 'deletedFiles'>;
 
 export interface Sniffer {
   /** The SOCKS5 listener's address; absent when only reverse listeners run (`socks: false`). */
@@ -35,7 +49,7 @@ export interface Sniffer {
   readonly listening: string;
   options: SnifferOptions;
   /** The recording, if there is one (also after it stopped early). */
-  capture?: RecordingWriter;
+  capture?: RecordingStatus;
   /** The recording stopped before the proxy did: when, and why. */
   recordingStopped?: { time: number; error: Error };
   /** Connections seen so far (SOCKS requests refused included). */
@@ -61,12 +75,70 @@ export class SnifferStartError extends Error {
 
 /** Starts the proxy and, if asked, its recording. */
 export async function startSniffer(opts: SnifferOptions): Promise<Sniffer> {
-  const { record, rotation, showSecrets, onEvent, onRecordingFailed, ...proxyOptions } = opts;
+  const { record, decodeIn = opts.tlsIntercept ? 'inline' : 'worker' } = opts;
+  return record !== undefined && decodeIn === 'worker' ? startWithWorker(opts, record) : startInline(opts);
+}
+
+function proxyOptions(opts: SnifferOptions): ProxyOptions {
+  const { record, rotation, showSecrets, onEvent, onRecordingFailed, decodeIn, worker, ...rest } = opts;
+  return rest;
+}
+
+async function listen(proxy: MrimProxy, opts: SnifferOptions): Promise<Endpoint | undefined> {
+  try {
+    return await proxy.listen();
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
+    // The system error names the listener that failed (SOCKS or a reverse one).
+    const where = err.address !== undefined && err.port !== undefined ? { host: err.address, port: err.port } : { host: opts.host, port: opts.port };
+    throw new SnifferStartError('listen', formatEndpoint(where), err);
+  }
+}
+
+/** The sniffer of a started proxy: `recording` tells of its capture, `stop` ends the recording after the proxy. */
+function sniffer(
+  proxy: MrimProxy,
+  address: Endpoint | undefined,
+  opts: SnifferOptions,
+  recording: { capture(): RecordingStatus | undefined; stopped(): Sniffer['recordingStopped']; connections(): number; stop(): void | Promise<void> },
+): Sniffer {
+  return {
+    address,
+    options: opts,
+    get reverse() {
+      return proxy.reverseListeners;
+    },
+    get listening() {
+      return listening(address, proxy.reverseListeners);
+    },
+    get capture() {
+      return recording.capture();
+    },
+    get recordingStopped() {
+      return recording.stopped();
+    },
+    get connections() {
+      return recording.connections();
+    },
+    async stop() {
+      await proxy.close();
+      await recording.stop();
+    },
+  };
+}
+
+function listening(socks: Endpoint | undefined, reverse: ReverseListener[]): string {
+  return [...(socks ? [socks] : []), ...reverse.map((l) => l.address)].map(formatEndpoint).join(', ');
+}
+
+/** Decoding and recording on the relay's thread. */
+async function startInline(opts: SnifferOptions): Promise<Sniffer> {
+  const { record, rotation, showSecrets, onEvent, onRecordingFailed } = opts;
   let capture: RecordingWriter | undefined;
   let stopped: Sniffer['recordingStopped'];
   const seen = new Set<number>();
   const proxy = new MrimProxy({
-    ...proxyOptions,
+    ...proxyOptions(opts),
     onEvent: (ev) => {
       seen.add(ev.conn);
       if (capture && !stopped) {
@@ -81,15 +153,7 @@ export async function startSniffer(opts: SnifferOptions): Promise<Sniffer> {
       onEvent?.(ev);
     },
   });
-  let address: Endpoint | undefined;
-  try {
-    address = await proxy.listen();
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
-    // The system error names the listener that failed (SOCKS or a reverse one).
-    const where = err.address !== undefined && err.port !== undefined ? { host: err.address, port: err.port } : { host: opts.host, port: opts.port };
-    throw new SnifferStartError('listen', formatEndpoint(where), err);
-  }
+  const address = await listen(proxy, opts);
   if (record) {
     try {
       capture = createWriter(record, { listen: listening(address, proxy.reverseListeners) }, { showSecrets, ...rotation });
@@ -98,33 +162,57 @@ export async function startSniffer(opts: SnifferOptions): Promise<Sniffer> {
       throw new SnifferStartError('record', record, e as NodeJS.ErrnoException);
     }
   }
-  return {
-    address,
-    options: opts,
-    get reverse() {
-      return proxy.reverseListeners;
-    },
-    get listening() {
-      return listening(address, proxy.reverseListeners);
-    },
-    get capture() {
-      return capture;
-    },
-    get recordingStopped() {
-      return stopped;
-    },
-    get connections() {
-      return seen.size;
-    },
-    async stop() {
-      await proxy.close();
+  return sniffer(proxy, address, opts, {
+    capture: () => capture,
+    stopped: () => stopped,
+    connections: () => seen.size,
+    stop: () => {
       if (capture && !stopped) closeQuietly(capture);
     },
-  };
+  });
 }
 
-function listening(socks: Endpoint | undefined, reverse: ReverseListener[]): string {
-  return [...(socks ? [socks] : []), ...reverse.map((l) => l.address)].map(formatEndpoint).join(', ');
+/** Decoding and recording in the worker; the relay's thread counts connections and passes events on. */
+async function startWithWorker(opts: SnifferOptions, record: string): Promise<Sniffer> {
+  const { rotation, showSecrets, onEvent, onRecordingFailed } = opts;
+  let stopped: Sniffer['recordingStopped'];
+  const seen = new Set<number>();
+  const recorder = new RecordingWorker({
+    record,
+    capture: { showSecrets, ...rotation },
+    hub: { maxFrameSize: opts.maxFrameSize, tlsTerminated: !!opts.tlsIntercept },
+    onEvent,
+    onFailed: (error, time) => {
+      if (stopped) return;
+      stopped = { time, error };
+      onRecordingFailed?.(record, error);
+    },
+    ...opts.worker,
+  });
+  // Connections are counted here: the worker only sends events back when the live log wants them.
+  const tap: ProxyTap = {
+    open: (conn, ...rest) => (seen.add(conn), recorder.open(conn, ...rest)),
+    report: (conn, ...rest) => (seen.add(conn), recorder.report(conn, ...rest)),
+    onHold: (listener) => recorder.onHold(listener),
+  };
+  const proxy = new MrimProxy({ ...proxyOptions(opts), tap });
+  let address: Endpoint | undefined;
+  try {
+    address = await listen(proxy, opts);
+    await recorder.start(listening(address, proxy.reverseListeners)).catch(async (e: NodeJS.ErrnoException) => {
+      await proxy.close();
+      throw new SnifferStartError('record', record, e);
+    });
+  } catch (e) {
+    await recorder.abort();
+    throw e;
+  }
+  return sniffer(proxy, address, opts, {
+    capture: () => recorder.figures,
+    stopped: () => stopped,
+    connections: () => seen.size,
+    stop: () => recorder.finish(),
+  });
 }
 
 /** A recording that failed may fail to close too; what it wrote is on disk either way. */

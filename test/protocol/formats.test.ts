@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import iconv from 'iconv-lite';
 import {
   decodeAuthBlob,
   decodeEncodedWords,
@@ -29,6 +30,20 @@ describe('text encodings (§4)', () => {
     assert.equal(encodeString('Привет', 'utf16le').toString('hex'), '1f0440043804320435044204');
     assert.deepEqual(decodeString(h('cff0e8e2e5f2'), 'cp1251'), { value: 'Привет', encoding: 'cp1251' });
     assert.deepEqual(decodeString(h('1f0440043804320435044204'), 'utf16le'), { value: 'Привет', encoding: 'utf16le' });
+  });
+
+  it('every CP1251 byte is a character of its own: decoding by the table equals iconv and round-trips', () => {
+    const all = Buffer.from(Array.from({ length: 256 }, (_, b) => b));
+    const text = decodeString(all, 'cp1251').value;
+    assert.equal(text, iconv.decode(all, 'win1251'));
+    assert.equal(new Set(text).size, 256);
+    assert.deepEqual(encodeString(text, 'cp1251'), all);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
+        const d = decodeString(Buffer.from(bytes), 'cp1251');
+        return d.encoding !== 'cp1251' || d.value === iconv.decode(Buffer.from(bytes), 'win1251');
+      }),
+    );
   });
 
   it('MD5 digests travel as hex', () => {

@@ -108,21 +108,24 @@ const contactRecordsType: FieldType<Fields> = {
       return problem !== undefined;
     };
     if (count > 0 && unreadable(groupMask, 'group mask')) return { groups, contacts };
-    // One layout per mask, shared by every record it describes.
+    // One layout per mask, shared by every record it describes, and one context, emptied for each
+    // record (a context spread per record cost more than reading its fields).
+    const probe: FieldContext = { ...c, fields: {}, warnings: [], notes: [] };
     const readRecord = (specs: Layout, prefix: string): Fields | undefined => {
       const start = r.pos;
       const record: Fields = {};
-      const probe: FieldContext = { ...c, fields: record, warnings: [], notes: [] };
+      probe.fields = record;
       for (const spec of specs) {
         const v = spec.type.decode(r, probe, prefix + spec.name);
         if (v === TRUNCATED) {
           r.pos = start;
+          probe.warnings.length = probe.notes.length = 0;
           return undefined;
         }
         record[spec.name] = v;
       }
-      c.warnings.push(...probe.warnings);
-      c.notes.push(...probe.notes);
+      if (probe.warnings.length) c.warnings.push(...probe.warnings.splice(0));
+      if (probe.notes.length) c.notes.push(...probe.notes.splice(0));
       return record;
     };
     const groupSpecs = maskSpecs(groupMask, GROUP_COLUMNS);
