@@ -38,7 +38,11 @@ interface Tracked {
   fields: Fields;
 }
 
-interface Pending extends Tracked {
+interface Pending {
+  type: string;
+  seq: number;
+  /** The request's fields, kept only when a reply may be matched by them (`by: 'field'`): most are not. */
+  fields?: Fields;
   dir: Direction;
   /** When it became outstanding, counted over both sides (for oldest-first across the two lists). */
   order: number;
@@ -64,12 +68,14 @@ interface ReplyCandidates {
   main: PacketDef[];
   extra: PacketDef[];
   expected: string[];
+  /** Some reply is matched by the request's fields: its entry keeps them. */
+  byField: boolean;
 }
 
 const CANDIDATES = new Map<string, ReplyCandidates>();
 
 /** What a frame that is no request has (most frames). */
-const NO_CANDIDATES: ReplyCandidates = { all: [], conditional: false, main: [], extra: [], expected: [] };
+const NO_CANDIDATES: ReplyCandidates = { all: [], conditional: false, main: [], extra: [], expected: [], byField: false };
 
 function candidatesFor(type: string, dir: Direction): ReplyCandidates {
   const replies = REPLIES_OF.get(type);
@@ -81,7 +87,14 @@ function candidatesFor(type: string, dir: Direction): ReplyCandidates {
     // Only replies the other side sends can answer it (S→C MODIFY_CONTACT gets no MODIFY_CONTACT_ACK).
     const all = replies.filter((r) => r.dir !== dir);
     const main = all.filter((r) => !r.reply?.extra);
-    found = { all, conditional: all.some((r) => r.reply?.answers), main, extra: all.filter((r) => r.reply?.extra), expected: main.map((r) => r.name) };
+    found = {
+      all,
+      conditional: all.some((r) => r.reply?.answers),
+      main,
+      extra: all.filter((r) => r.reply?.extra),
+      expected: main.map((r) => r.name),
+      byField: all.some((r) => r.reply?.by === 'field'),
+    };
     CANDIDATES.set(key, found);
   }
   return found;
@@ -105,7 +118,12 @@ function answers(rule: ReplyRule, request: Pending, reply: Tracked): boolean {
   if (rule.by === 'last') return true;
   if (rule.by === 'seq') return request.seq === reply.seq;
   const requestField = requestFieldOf(rule, request.type);
-  return requestField !== undefined && sameValue(request.fields[requestField], reply.fields[rule.field]);
+  return requestField !== undefined && request.fields !== undefined && sameValue(request.fields[requestField], reply.fields[rule.field]);
+}
+
+/** Written out, not spread from a common base (V8 spreads objects slowly), and no closure per request. */
+function pending(frame: Tracked, fields: Fields | undefined, dir: Direction, index: number, time: number | undefined, order: number, group: string, expected: string[], awaited: boolean): Pending {
+  return { type: frame.type, seq: frame.seq, fields, dir, index, time, order, group, expected, awaited };
 }
 
 /**
@@ -141,12 +159,13 @@ class ReplyTracker {
       expected = main.map((r) => r.name);
     }
     const own = this.pending[dir];
-    // Written out, not spread from a common base: V8 spreads an object slowly, and this runs for every request.
-    const entry = (group: string, expected: string[], awaited: boolean): Pending => ({
-      type: frame.type, seq: frame.seq, fields: frame.fields, dir, index, time, order: this.nextOrder++, group, expected, awaited,
-    });
-    if (main.length) own.push(entry('', expected, main.some((r) => r.reply?.awaited?.(frame.fields) ?? true)));
-    for (const r of extra) own.push(entry(r.name, [r.name], false));
+    // Fields held by thousands of unanswered requests (a one-way flood) would outlive young GCs for nothing.
+    const fields = candidates.byField ? frame.fields : undefined;
+    if (main.length) {
+      const awaited = main.some((r) => r.reply?.awaited?.(frame.fields) ?? true);
+      own.push(pending(frame, fields, dir, index, time, this.nextOrder++, '', expected, awaited));
+    }
+    for (const r of extra) own.push(pending(frame, fields, dir, index, time, this.nextOrder++, r.name, [r.name], false));
     if (own.length > MAX_PENDING + TRIM_SLACK) own.splice(0, own.length - MAX_PENDING);
     return info;
   }
