@@ -32,6 +32,12 @@ export const FLUSH_MS = 5;
 const HOLD_BYTES = 4 * FLUSH_BYTES;
 const FIRST_HOLD_BYTES = 8 * 1024;
 
+function unitsOf(parts: readonly string[]): number {
+  let units = 0;
+  for (const part of parts) units += part.length;
+  return units;
+}
+
 /** Files with pieces still in memory: the process flushes them as it exits (also on an uncaught exception). */
 const unflushed = new Set<OwnerOnlyFile>();
 let exitHookInstalled = false;
@@ -75,23 +81,30 @@ export class OwnerOnlyFile {
     return this.fd === undefined;
   }
 
-  write(bytes: Buffer | string): void {
+  /** Writes one piece: bytes, a string (as UTF-8), or strings one after the other (never split by a flush). */
+  write(bytes: Buffer | string | readonly string[]): void {
     if (this.fd === undefined) throw new Error(`capture ${this.path} is closed`);
     this.raiseFailure();
     // A UTF-8 string takes at most 3 bytes per UTF-16 unit.
-    const most = typeof bytes === 'string' ? bytes.length * 3 : bytes.length;
+    const most = typeof bytes === 'string' ? bytes.length * 3 : Buffer.isBuffer(bytes) ? bytes.length : unitsOf(bytes) * 3;
     if (most > HOLD_BYTES - this.heldBytes) {
       this.flush();
       if (most > HOLD_BYTES) {
         // Larger than any hold: out at once, after what was held.
-        const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+        const buf = typeof bytes === 'string' ? Buffer.from(bytes) : Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.join(''));
         this.bytes += buf.length;
         this.writeAll(buf);
         return;
       }
     }
     const hold = this.hold && most <= this.hold.length - this.heldBytes ? this.hold : this.growHold(this.heldBytes + most);
-    const n = typeof bytes === 'string' ? hold.write(bytes, this.heldBytes) : bytes.copy(hold, this.heldBytes);
+    let n: number;
+    if (typeof bytes === 'string') n = hold.write(bytes, this.heldBytes);
+    else if (Buffer.isBuffer(bytes)) n = bytes.copy(hold, this.heldBytes);
+    else {
+      n = 0;
+      for (const part of bytes) n += hold.write(part, this.heldBytes + n);
+    }
     this.heldBytes += n;
     this.bytes += n;
     if (this.heldBytes >= FLUSH_BYTES) this.flush();

@@ -20,8 +20,9 @@ class DocumentWriter extends RecordWriter {
     this.file.write(`${header.slice(0, header.lastIndexOf('}')).trimEnd()},\n  "events": [`);
   }
 
-  protected put(record: string): void {
-    this.file.write(`${this.events === 0 ? '' : ','}\n    ${record}`);
+  protected put(record: string[]): void {
+    record.unshift(this.events === 0 ? '\n    ' : ',\n    ');
+    this.file.write(record);
   }
 
   override close(): void {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TapEvent } from '../tap/events.js';
-import { captureLine } from '../tap/capture-line.js';
+import { captureLineParts } from '../tap/capture-line.js';
 import { recordToTapEvent } from '../tap/line.js';
 import { OwnerOnlyFile } from './file-writer.js';
 import { CaptureFileError, type CaptureEntry, type CaptureWriter, type FileFormat, type RecordingInfo } from './format.js';
@@ -119,7 +119,7 @@ export abstract class RecordWriter implements CaptureWriter {
   }
 
   write(ev: TapEvent): void {
-    this.put(captureLine(ev, this.showSecrets));
+    this.put(captureLineParts(ev, this.showSecrets));
     this.events++;
   }
 
@@ -127,18 +127,19 @@ export abstract class RecordWriter implements CaptureWriter {
     this.file.close();
   }
 
-  /** Writes one record (`events` is still the number written before it). */
-  protected abstract put(record: string): void;
+  /** Writes one record, given in parts that make it one after the other (`events` is still the number written before it). */
+  protected abstract put(record: string[]): void;
 }
 
 class JsonlWriter extends RecordWriter {
   constructor(path: string, info: RecordingInfo, showSecrets: boolean) {
     super(path, showSecrets);
-    this.put(JSON.stringify(captureHeader(info)));
+    this.put([JSON.stringify(captureHeader(info))]);
   }
 
-  protected put(record: string): void {
-    this.file.write(record + '\n');
+  protected put(record: string[]): void {
+    record.push('\n');
+    this.file.write(record);
   }
 }
 

@@ -51,20 +51,25 @@ function timeText(exact: number | undefined): string {
   return `${secondText}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
 }
 
-/** The line of one session event, from `{"conn":…` up to (not including) its peers. */
-function sessionLine(conn: number, ev: SessionEvent, showSecrets: boolean): string {
+/**
+ * A frame's line in parts, `{"conn":…` up to (not including) its peers: the part before its fields,
+ * its fields (none for a large frame), the part after them.
+ */
+function frameParts(conn: number, ev: Extract<SessionEvent, { kind: 'frame' }>, showSecrets: boolean): string[] {
+  const f = ev.frame;
+  const head = `{"conn":${conn},"kind":"frame","dir":"${ev.dir}","offset":${ev.offset}${timeText(ev.time)},"index":${ev.index},"seq":${f.seq},"type":${quote(f.type)}`;
+  const fields = ev.raw.length <= FIELDS_MAX ? `,"fields":${quote(showSecrets ? f.fields : maskFields(f))}` : '';
+  let tail = f.warnings.length ? `,"warnings":${quote(f.warnings)}` : '';
+  tail += `,"raw64":"${ev.raw.toString('base64')}"`;
+  if (ev.replyTo) tail += `,"replyTo":${quote(ev.replyTo)}`;
+  if (ev.sameRead) tail += `,"sameRead":{"position":${ev.sameRead.position},"frames":${ev.sameRead.frames}}`;
+  return [head, fields, tail];
+}
+
+/** The line of one session event other than a frame, from `{"conn":…` up to (not including) its peers. */
+function sessionLine(conn: number, ev: Exclude<SessionEvent, { kind: 'frame' }>, showSecrets: boolean): string {
   const head = `{"conn":${conn},"kind":"${ev.kind}","dir":"${ev.dir}","offset":${ev.offset}${timeText(ev.time)}`;
   switch (ev.kind) {
-    case 'frame': {
-      const f = ev.frame;
-      let line = `${head},"index":${ev.index},"seq":${f.seq},"type":${quote(f.type)}`;
-      if (ev.raw.length <= FIELDS_MAX) line += `,"fields":${quote(showSecrets ? f.fields : maskFields(f))}`;
-      if (f.warnings.length) line += `,"warnings":${quote(f.warnings)}`;
-      line += `,"raw64":"${ev.raw.toString('base64')}"`;
-      if (ev.replyTo) line += `,"replyTo":${quote(ev.replyTo)}`;
-      if (ev.sameRead) line += `,"sameRead":{"position":${ev.sameRead.position},"frames":${ev.sameRead.frames}}`;
-      return line;
-    }
     case 'garbage':
       return `${head},"bytes64":"${ev.bytes.toString('base64')}","reason":${quote(ev.reason)}${ev.skipped ? `,"skipped":${ev.skipped}` : ''}`;
     case 'socks':
@@ -89,15 +94,29 @@ function sessionLine(conn: number, ev: SessionEvent, showSecrets: boolean): stri
  * `showSecrets`. Connection-level events, a few per connection, are the objects of tapEventToJson.
  */
 export function captureLine(ev: TapEvent, showSecrets: boolean): string {
+  const parts = captureLineParts(ev, showSecrets);
+  return parts.length === 1 ? parts[0]! : parts.join('');
+}
+
+/**
+ * The capture line of one event in parts, which make `captureLine` one after the other. A frame's
+ * decoded fields are a part of their own: a chat message's are the only text of its line beyond ASCII,
+ * and a writer that encodes each part as it is spares joining the line into one two-byte string first
+ * (a copy of the whole line for every frame).
+ */
+export function captureLineParts(ev: TapEvent, showSecrets: boolean): string[] {
   const e = ev.event;
   const addon = ev.addon ? `,"addon":${addonLine(ev.addon)}` : '';
   if (isConnEvent(e)) {
     const line = quote(tapEventToJson(ev.addon ? { ...ev, addon: undefined } : ev, { showSecrets, keepRaw: true }));
-    return addon ? `${line.slice(0, -1)}${addon}}` : line;
+    return [addon ? `${line.slice(0, -1)}${addon}}` : line];
   }
   const login = ev.login !== undefined ? `,"login":${quote(ev.login)}` : '';
-  const minor = e.kind === 'frame' ? `,"minor":${e.frame.minor}` : '';
-  return `${sessionLine(ev.conn, e, showSecrets)}${peers(ev.client, ev.server)}${login}${minor}${addon}}`;
+  const rest = `${peers(ev.client, ev.server)}${login}`;
+  if (e.kind !== 'frame') return [`${sessionLine(ev.conn, e, showSecrets)}${rest}${addon}}`];
+  const parts = frameParts(ev.conn, e, showSecrets);
+  parts[2] += `${rest},"minor":${e.frame.minor}${addon}}`;
+  return parts;
 }
 
 /** An addon's mark, its original bytes whole (like raw64: replay and re-decoding need them). */

@@ -51,15 +51,17 @@ describe('OwnerOnlyFile batching', () => {
     f.close();
   });
 
-  it('property: any pieces — strings with characters of 1 to 4 UTF-8 bytes, buffers, up to several times the hold — land whole and in order', () => {
+  it('property: any pieces — strings with characters of 1 to 4 UTF-8 bytes, buffers, strings in parts, up to several times the hold — land whole and in order', () => {
     const path = join(dir, 'pieces.jsonl');
     const text = fc.string({ unit: fc.constantFrom('a', 'ж', '€', '😀'), maxLength: 2000 }).chain((unit) => fc.nat({ max: 200 }).map((n) => unit.repeat(n)));
     const bytes = fc.nat({ max: 5 * FLUSH_BYTES }).map((n) => Buffer.alloc(n, n % 251));
+    const parts = fc.array(text, { maxLength: 4 });
+    const asBuffer = (p: string | Buffer | string[]) => (typeof p === 'string' ? Buffer.from(p) : Buffer.isBuffer(p) ? p : Buffer.from(p.join('')));
     fc.assert(
-      fc.property(fc.array(fc.oneof(text, bytes), { maxLength: 12 }), (pieces) => {
+      fc.property(fc.array(fc.oneof(text, bytes, parts), { maxLength: 12 }), (pieces) => {
         const f = new OwnerOnlyFile(path);
         for (const p of pieces) f.write(p);
-        const expected = Buffer.concat(pieces.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
+        const expected = Buffer.concat(pieces.map(asBuffer));
         assert.equal(f.bytes, expected.length);
         f.close();
         assert.ok(readFileSync(path).equals(expected));

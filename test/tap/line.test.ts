@@ -6,7 +6,7 @@ import type { Endpoint } from '../../src/net/endpoint.js';
 import { decodeFrame, encodePacket } from '../../src/protocol/codec.js';
 import { PACKETS } from '../../src/protocol/packets/index.js';
 import type { SessionEvent } from '../../src/protocol/session.js';
-import { captureLine, FIELDS_MAX } from '../../src/tap/capture-line.js';
+import { captureLine, captureLineParts, FIELDS_MAX } from '../../src/tap/capture-line.js';
 import type { TapEvent } from '../../src/tap/events.js';
 import { recordToTapEvent, tapEventToJson } from '../../src/tap/line.js';
 import { MASK } from '../../src/tap/mask.js';
@@ -191,6 +191,19 @@ describe('capture lines, version 2', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('in parts, make the same line; only the fields part of a frame carries text beyond ASCII that the event does not', () => {
+    const ascii = (s: string) => /^[\x00-\x7f]*$/.test(s);
+    for (const ev of session()) {
+      for (const showSecrets of [true, false]) {
+        const parts = captureLineParts(ev, showSecrets);
+        assert.equal(parts.join(''), captureLine(ev, showSecrets));
+        assert.equal(parts.length, ev.event.kind === 'frame' ? 3 : 1);
+        if (ev.event.kind === 'frame' && !ev.login && !ev.event.frame.warnings.length) assert.ok(ascii(parts[0]!) && ascii(parts[2]!), parts.join(''));
+      }
+    }
+    fc.assert(fc.property(tapEventArb, (ev) => assert.equal(captureLineParts(ev, false).join(''), captureLine(ev, false))), { numRuns: 100 });
   });
 
   it('keep bytes in base64, the fields of small frames (secrets masked) and no fields for large ones', () => {
