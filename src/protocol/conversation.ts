@@ -72,7 +72,8 @@ interface ReplyCandidates {
   byField: boolean;
 }
 
-const CANDIDATES = new Map<string, ReplyCandidates>();
+/** Per direction, keyed by type: a key made of both would be a new string to hash for every frame. */
+const CANDIDATES: Record<Direction, Map<string, ReplyCandidates>> = { c2s: new Map(), s2c: new Map() };
 
 /** What a frame that is no request has (most frames). */
 const NO_CANDIDATES: ReplyCandidates = { all: [], conditional: false, main: [], extra: [], expected: [], byField: false };
@@ -81,8 +82,7 @@ function candidatesFor(type: string, dir: Direction): ReplyCandidates {
   const replies = REPLIES_OF.get(type);
   if (!replies) return NO_CANDIDATES;
   // Keyed by the table's own types only, so this stays as small as the table.
-  const key = `${dir} ${type}`;
-  let found = CANDIDATES.get(key);
+  let found = CANDIDATES[dir].get(type);
   if (!found) {
     // Only replies the other side sends can answer it (S→C MODIFY_CONTACT gets no MODIFY_CONTACT_ACK).
     const all = replies.filter((r) => r.dir !== dir);
@@ -95,7 +95,7 @@ function candidatesFor(type: string, dir: Direction): ReplyCandidates {
       expected: main.map((r) => r.name),
       byField: all.some((r) => r.reply?.by === 'field'),
     };
-    CANDIDATES.set(key, found);
+    CANDIDATES[dir].set(type, found);
   }
   return found;
 }
