@@ -5,7 +5,7 @@
  * (re-decoding and replay need them); only what is displayed is masked.
  */
 import { decodeFrame, frameLayout, type DecodedFrame } from '../protocol/codec.js';
-import { fieldContext, type FieldSpec, type Fields } from '../protocol/fields.js';
+import { fieldContext, type FieldSpec, type Fields, type Layout } from '../protocol/fields.js';
 import type { SocksMessage } from '../protocol/socks.js';
 
 export const MASK = '********';
@@ -18,9 +18,16 @@ export interface MaskScope {
   content?: boolean;
 }
 
+/** Per layout of the table, the fields it may hide (secrets; secrets and content): found once, most frames have none. */
+const hideable: Record<'secrets' | 'content', WeakMap<Layout, FieldSpec[]>> = { secrets: new WeakMap(), content: new WeakMap() };
+
 /** The frame's fields to hide that hold a value. */
 export function secretSpecs(frame: DecodedFrame, scope: MaskScope = {}): FieldSpec[] {
-  return frameLayout(frame).filter((s) => (s.secret || (scope.content && s.content)) && s.name in frame.fields);
+  const layout = frameLayout(frame);
+  const known = hideable[scope.content ? 'content' : 'secrets'];
+  let specs = known.get(layout);
+  if (!specs) known.set(layout, (specs = layout.filter((s) => s.secret || (scope.content && s.content))));
+  return specs.filter((s) => s.name in frame.fields);
 }
 
 /**
