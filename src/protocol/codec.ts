@@ -4,7 +4,7 @@
  */
 import { PayloadReader, PayloadWriter } from './buffer.js';
 import { decodeFields, encodeFields, fieldContext, usualDir, type Direction, type Fields, type Layout } from './fields.js';
-import { HEADER_SIZE, MRIM_MAGIC, headerField, encodeHeader, formatProto, parseProto, protoMinor, reservedHex } from './header.js';
+import { HEADER_OFFSETS, HEADER_SIZE, MRIM_MAGIC, encodeHeader, formatProto, parseProto, protoMinor, reservedHex } from './header.js';
 import { layoutOf, packetByCode, packetByName, packetName, type FieldsOf, type PacketDef, type PacketFields, type PacketName } from './packets/index.js';
 import type { Encoding } from './text.js';
 
@@ -70,16 +70,17 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
       notes,
     };
   }
-  const magic = headerField(frame, 'magic');
+  // Named offsets, not headerField: a load by a varying key is what a frame's header cost most.
+  const magic = frame.readUInt32LE(HEADER_OFFSETS.magic);
   if (magic !== MRIM_MAGIC) warnings.push(`bad magic 0x${magic.toString(16)}`);
-  const proto = headerField(frame, 'proto');
-  const msg = headerField(frame, 'msg');
-  const dlen = headerField(frame, 'dlen');
+  const proto = frame.readUInt32LE(HEADER_OFFSETS.proto);
+  const msg = frame.readUInt32LE(HEADER_OFFSETS.msg);
+  const dlen = frame.readUInt32LE(HEADER_OFFSETS.dlen);
   const minor = opts.minor ?? protoMinor(proto);
   const available = frame.length - HEADER_SIZE;
   if (dlen > available) warnings.push(`length beyond payload: dlen ${dlen} but ${available} bytes present`);
   if (dlen < available) warnings.push(`${available - dlen} bytes after the frame's dlen ignored`);
-  const payload = frame.subarray(HEADER_SIZE, HEADER_SIZE + Math.min(dlen, available));
+  const payloadEnd = HEADER_SIZE + Math.min(dlen, available);
 
   const fields: Fields = {};
   const enc: Record<string, Encoding> = {};
@@ -92,10 +93,10 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
     dir: opts.dir,
     proto: formatProto(proto),
     minor,
-    seq: headerField(frame, 'seq'),
+    seq: frame.readUInt32LE(HEADER_OFFSETS.seq),
     dlen,
-    from: headerField(frame, 'from'),
-    fromPort: headerField(frame, 'fromPort'),
+    from: frame.readUInt32LE(HEADER_OFFSETS.from),
+    fromPort: frame.readUInt32LE(HEADER_OFFSETS.fromPort),
     reserved: reservedHex(frame),
     fields,
     enc,
@@ -104,15 +105,17 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
   };
   if (!def) {
     warnings.push(`unknown packet type 0x${msg.toString(16)}`);
-    if (payload.length) fields.data = payload.toString('hex');
+    if (payloadEnd > HEADER_SIZE) fields.data = frame.toString('hex', HEADER_SIZE, payloadEnd);
     return out;
   }
   if (def.dir !== 'both' && def.dir !== opts.dir) {
     warnings.push(`${def.name} is a ${def.dir === 'c2s' ? 'client' : 'server'} packet but was sent by the ${opts.dir === 'c2s' ? 'client' : 'server'}`);
   }
-  const { variant, layout } = layoutOf(def, c, payload);
+  // Only a packet with several wire forms needs the payload as a buffer of its own (to choose one by).
+  const { variant, layout } = layoutOf(def, c, def.variant ? frame.subarray(HEADER_SIZE, payloadEnd) : undefined);
   if (variant) out.variant = variant;
-  const r = new PayloadReader(payload);
+  // Read in place: field offsets are the frame's own (spans need no translation).
+  const r = new PayloadReader(frame, HEADER_SIZE, payloadEnd);
   decodeFields(layout, r, c);
   if (!r.atEnd) {
     const remaining = r.remaining;
