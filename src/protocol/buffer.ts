@@ -66,6 +66,13 @@ export class PayloadReader {
     return this.bytes(len);
   }
 
+  /** Steps over an LPS as `lps()` reads one, without making a view of its bytes. */
+  skipLps(): void {
+    if (this.remaining < 4) return;
+    const len = this.buf.readUInt32LE(this.pos);
+    this.pos = len > this.remaining - 4 ? this.end : this.pos + 4 + len;
+  }
+
   /**
    * An LPS of ASCII bytes as text, read in place (no view of the bytes is made); `undefined`, with
    * nothing consumed, when it is not whole or not ASCII.
