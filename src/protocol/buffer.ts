@@ -5,6 +5,15 @@
  */
 import { isAscii } from 'node:buffer';
 
+/** Short ASCII strings read lately, by a hash of their bytes (one per slot: a new one replaces the old). */
+const RECENT_ASCII: (string | undefined)[] = new Array(1024).fill(undefined);
+
+/** `text` is what the bytes at `start` spell, one byte per character. */
+function spells(text: string, buf: Buffer, start: number): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) !== buf[start + i]) return false;
+  return true;
+}
+
 export class PayloadReader {
   pos: number;
 
@@ -85,11 +94,21 @@ export class PayloadReader {
     const end = start + len;
     if (len > 64) {
       if (!isAscii(this.buf.subarray(start, end))) return undefined;
-    } else {
-      for (let i = start; i < end; i++) if (this.buf[i] >= 0x80) return undefined;
+      this.pos = end;
+      return this.buf.toString('latin1', start, end);
+    }
+    // Short ones (logins, status URIs, user agents) recur: hashed while checked, and found again.
+    let hash = len;
+    for (let i = start; i < end; i++) {
+      const b = this.buf[i];
+      if (b >= 0x80) return undefined;
+      hash = (hash * 31 + b) | 0;
     }
     this.pos = end;
-    return this.buf.toString('latin1', start, end);
+    const slot = hash & (RECENT_ASCII.length - 1);
+    const seen = RECENT_ASCII[slot];
+    if (seen !== undefined && seen.length === len && spells(seen, this.buf, start)) return seen;
+    return (RECENT_ASCII[slot] = this.buf.toString('latin1', start, end));
   }
 
   /** NUL-terminated string (mask char `z`); without a NUL, the rest of the payload. */
