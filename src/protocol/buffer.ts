@@ -4,6 +4,7 @@
  * routinely absent (reference §3.3).
  */
 import { isAscii } from 'node:buffer';
+import { plainUtf16 } from './text.js';
 
 /** Short ASCII strings read lately, by a hash of their bytes (one per slot: a new one replaces the old). */
 const RECENT_ASCII: (string | undefined)[] = new Array(1024).fill(undefined);
@@ -109,6 +110,16 @@ export class PayloadReader {
     const seen = RECENT_ASCII[slot];
     if (seen !== undefined && seen.length === len && spells(seen, this.buf, start)) return seen;
     return (RECENT_ASCII[slot] = this.buf.toString('latin1', start, end));
+  }
+
+  /** An LPS of UTF-16LE text read in place when it is whole and plain (see `plainUtf16`); nothing consumed otherwise. */
+  plainUtf16Lps(): string | undefined {
+    if (this.remaining < 4) return undefined;
+    const len = this.buf.readUInt32LE(this.pos);
+    if (len > this.remaining - 4) return undefined;
+    const text = plainUtf16(this.buf, this.pos + 4, this.pos + 4 + len);
+    if (text !== undefined) this.pos += 4 + len;
+    return text;
   }
 
   /** NUL-terminated string (mask char `z`); without a NUL, the rest of the payload. */
