@@ -58,9 +58,8 @@ const ZERO_RESERVED = '0'.repeat(32);
 
 /** The reserved bytes as hex, read in place; zero, as most peers send them, without building a string. */
 export function reservedHex(frame: Buffer): string {
-  let any = 0;
-  for (let i = RESERVED_OFFSET; i < HEADER_SIZE; i++) any |= frame[i];
-  return any === 0 ? ZERO_RESERVED : frame.toString('hex', RESERVED_OFFSET, HEADER_SIZE);
+  for (let i = RESERVED_OFFSET; i < HEADER_SIZE; i += 4) if (frame.readUInt32LE(i) !== 0) return frame.toString('hex', RESERVED_OFFSET, HEADER_SIZE);
+  return ZERO_RESERVED;
 }
 
 export function encodeHeader(h: Partial<Header> & Pick<Header, 'proto' | 'seq' | 'msg' | 'dlen'>): Buffer {
