@@ -4,6 +4,16 @@
  * routinely absent (reference §3.3).
  */
 import { isAscii } from 'node:buffer';
+import { plainUtf16 } from './text.js';
+
+/** Short ASCII strings read lately, by a hash of their bytes (one per slot: a new one replaces the old). */
+const RECENT_ASCII: (string | undefined)[] = new Array(1024).fill(undefined);
+
+/** `text` is what the bytes at `start` spell, one byte per character. */
+function spells(text: string, buf: Buffer, start: number): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) !== buf[start + i]) return false;
+  return true;
+}
 
 export class PayloadReader {
   pos: number;
@@ -66,6 +76,13 @@ export class PayloadReader {
     return this.bytes(len);
   }
 
+  /** Steps over an LPS as `lps()` reads one, without making a view of its bytes. */
+  skipLps(): void {
+    if (this.remaining < 4) return;
+    const len = this.buf.readUInt32LE(this.pos);
+    this.pos = len > this.remaining - 4 ? this.end : this.pos + 4 + len;
+  }
+
   /**
    * An LPS of ASCII bytes as text, read in place (no view of the bytes is made); `undefined`, with
    * nothing consumed, when it is not whole or not ASCII.
@@ -78,11 +95,31 @@ export class PayloadReader {
     const end = start + len;
     if (len > 64) {
       if (!isAscii(this.buf.subarray(start, end))) return undefined;
-    } else {
-      for (let i = start; i < end; i++) if (this.buf[i] >= 0x80) return undefined;
+      this.pos = end;
+      return this.buf.toString('latin1', start, end);
+    }
+    // Short ones (logins, status URIs, user agents) recur: hashed while checked, and found again.
+    let hash = len;
+    for (let i = start; i < end; i++) {
+      const b = this.buf[i];
+      if (b >= 0x80) return undefined;
+      hash = (hash * 31 + b) | 0;
     }
     this.pos = end;
-    return this.buf.toString('latin1', start, end);
+    const slot = hash & (RECENT_ASCII.length - 1);
+    const seen = RECENT_ASCII[slot];
+    if (seen !== undefined && seen.length === len && spells(seen, this.buf, start)) return seen;
+    return (RECENT_ASCII[slot] = this.buf.toString('latin1', start, end));
+  }
+
+  /** An LPS of UTF-16LE text read in place when it is whole and plain (see `plainUtf16`); nothing consumed otherwise. */
+  plainUtf16Lps(): string | undefined {
+    if (this.remaining < 4) return undefined;
+    const len = this.buf.readUInt32LE(this.pos);
+    if (len > this.remaining - 4) return undefined;
+    const text = plainUtf16(this.buf, this.pos + 4, this.pos + 4 + len);
+    if (text !== undefined) this.pos += 4 + len;
+    return text;
   }
 
   /** NUL-terminated string (mask char `z`); without a NUL, the rest of the payload. */

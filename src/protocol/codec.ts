@@ -4,7 +4,7 @@
  */
 import { PayloadReader, PayloadWriter } from './buffer.js';
 import { decodeFields, encodeFields, fieldContext, usualDir, type Direction, type Fields, type Layout } from './fields.js';
-import { HEADER_SIZE, MRIM_MAGIC, headerField, encodeHeader, formatProto, parseProto, protoMinor, reservedHex } from './header.js';
+import { HEADER_OFFSETS, HEADER_SIZE, MRIM_MAGIC, encodeHeader, formatProto, parseProto, protoMinor, reservedHex } from './header.js';
 import { layoutOf, packetByCode, packetByName, packetName, type FieldsOf, type PacketDef, type PacketFields, type PacketName } from './packets/index.js';
 import type { Encoding } from './text.js';
 
@@ -26,13 +26,13 @@ export interface DecodedFrame {
   /** Which wire form, for packets that have several (USER_STATUS short/extended…). */
   variant?: string;
   fields: Fields;
-  /** String encodings that differ from the field's rule, by field path, for byte-exact re-encoding. */
+  /** String encodings that differ from the field's rule, by field path, for byte-exact re-encoding. Empty: shared, frozen. */
   enc: Record<string, Encoding>;
   /** Payload bytes after the last field (hex), kept for re-encoding. */
   trailing?: string;
-  /** What is wrong with the frame: a clean session of real peers has none. */
+  /** What is wrong with the frame: a clean session of real peers has none. Empty: one shared frozen array. */
   warnings: string[];
-  /** What is worth knowing but not wrong: known peer quirks, encoding fallbacks the reference prescribes. */
+  /** What is worth knowing but not wrong: known peer quirks, encoding fallbacks the reference prescribes. Empty: shared, frozen. */
   notes: string[];
   /** With `spans: true`: the bytes of each field in the frame, `[start, end)` by field path. */
   spans?: Record<string, [number, number]>;
@@ -49,9 +49,40 @@ export interface DecodeOptions {
   spans?: boolean;
 }
 
+/**
+ * Where a frame's warnings, notes and encodings are collected. Nearly every frame has none: its lists are
+ * then the shared empty ones below, and the collectors serve the next frame (taken while in use, so a
+ * decode inside a decode gets collectors of its own).
+ */
+interface Collectors {
+  warnings: string[];
+  notes: string[];
+  enc: Record<string, Encoding>;
+}
+let spare: Collectors | undefined;
+const NONE = Object.freeze([]) as unknown as string[];
+const NO_ENC = Object.freeze({}) as Record<string, Encoding>;
+
+/** Gives the frame what its collectors hold, and takes back for later frames what stayed empty. */
+function handOver(out: DecodedFrame, k: Collectors): DecodedFrame {
+  if (k.warnings.length) {
+    out.warnings = k.warnings;
+    k.warnings = [];
+  }
+  if (k.notes.length) {
+    out.notes = k.notes;
+    k.notes = [];
+  }
+  for (const _ in k.enc) {
+    out.enc = k.enc;
+    k.enc = {};
+    break;
+  }
+  spare = k;
+  return out;
+}
+
 export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
-  const warnings: string[] = [];
-  const notes: string[] = [];
   if (frame.length < HEADER_SIZE) {
     return {
       msg: 0,
@@ -65,25 +96,28 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
       fromPort: 0,
       reserved: '',
       fields: { data: frame.toString('hex') },
-      enc: {},
+      enc: NO_ENC,
       warnings: [`frame shorter than the 44-byte header (${frame.length} bytes)`],
-      notes,
+      notes: NONE,
     };
   }
-  const magic = headerField(frame, 'magic');
+  const k = spare ?? { warnings: [], notes: [], enc: {} };
+  spare = undefined;
+  const { warnings, notes } = k;
+  // Named offsets, not headerField: a load by a varying key is what a frame's header cost most.
+  const magic = frame.readUInt32LE(HEADER_OFFSETS.magic);
   if (magic !== MRIM_MAGIC) warnings.push(`bad magic 0x${magic.toString(16)}`);
-  const proto = headerField(frame, 'proto');
-  const msg = headerField(frame, 'msg');
-  const dlen = headerField(frame, 'dlen');
+  const proto = frame.readUInt32LE(HEADER_OFFSETS.proto);
+  const msg = frame.readUInt32LE(HEADER_OFFSETS.msg);
+  const dlen = frame.readUInt32LE(HEADER_OFFSETS.dlen);
   const minor = opts.minor ?? protoMinor(proto);
   const available = frame.length - HEADER_SIZE;
   if (dlen > available) warnings.push(`length beyond payload: dlen ${dlen} but ${available} bytes present`);
   if (dlen < available) warnings.push(`${available - dlen} bytes after the frame's dlen ignored`);
-  const payload = frame.subarray(HEADER_SIZE, HEADER_SIZE + Math.min(dlen, available));
+  const payloadEnd = HEADER_SIZE + Math.min(dlen, available);
 
   const fields: Fields = {};
-  const enc: Record<string, Encoding> = {};
-  const c = fieldContext(minor, opts.dir, fields, enc, warnings, notes);
+  const c = fieldContext(minor, opts.dir, fields, k.enc, warnings, notes);
   if (opts.spans) c.spans = { frame, ranges: {} };
   const def = packetByCode(msg);
   const out: DecodedFrame = {
@@ -92,27 +126,28 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
     dir: opts.dir,
     proto: formatProto(proto),
     minor,
-    seq: headerField(frame, 'seq'),
+    seq: frame.readUInt32LE(HEADER_OFFSETS.seq),
     dlen,
-    from: headerField(frame, 'from'),
-    fromPort: headerField(frame, 'fromPort'),
+    from: frame.readUInt32LE(HEADER_OFFSETS.from),
+    fromPort: frame.readUInt32LE(HEADER_OFFSETS.fromPort),
     reserved: reservedHex(frame),
     fields,
-    enc,
-    warnings,
-    notes,
+    enc: NO_ENC,
+    warnings: NONE,
+    notes: NONE,
   };
   if (!def) {
     warnings.push(`unknown packet type 0x${msg.toString(16)}`);
-    if (payload.length) fields.data = payload.toString('hex');
-    return out;
+    if (payloadEnd > HEADER_SIZE) fields.data = frame.toString('hex', HEADER_SIZE, payloadEnd);
+    return handOver(out, k);
   }
   if (def.dir !== 'both' && def.dir !== opts.dir) {
     warnings.push(`${def.name} is a ${def.dir === 'c2s' ? 'client' : 'server'} packet but was sent by the ${opts.dir === 'c2s' ? 'client' : 'server'}`);
   }
-  const { variant, layout } = layoutOf(def, c, payload);
+  // Read in place: field offsets are the frame's own (spans need no translation).
+  const r = new PayloadReader(frame, HEADER_SIZE, payloadEnd);
+  const { variant, layout } = layoutOf(def, c, r);
   if (variant) out.variant = variant;
-  const r = new PayloadReader(payload);
   decodeFields(layout, r, c);
   if (!r.atEnd) {
     const remaining = r.remaining;
@@ -124,7 +159,7 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
   const derived = def.derive?.(fields, c);
   if (derived) Object.assign(fields, derived);
   if (c.spans) out.spans = c.spans.ranges;
-  return out;
+  return handOver(out, k);
 }
 
 /** The field layout a decoded frame was read with: its packet's, in the wire form it was found in. */

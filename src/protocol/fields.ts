@@ -256,9 +256,23 @@ export const guidType = fixedBytes(16, 'GUID');
 export type EncodingRule = ((c: FieldContext, bytes?: Buffer) => Encoding) & {
   /** Set when the encoding is the same whatever the context and the bytes (so ASCII text can be read in place). */
   readonly fixed?: Encoding;
+  /**
+   * Whether, in this context, the bytes can change the rule's choice; when they cannot, text is read in
+   * place. Without it, they always can.
+   */
+  readonly bytesDecide?: (c: FieldContext) => boolean;
 };
 
 export const fixedEncoding = (e: Encoding): EncodingRule => Object.assign(() => e, { fixed: e });
+
+/** A rule that looks at the bytes only where `bytesDecide` says so. */
+export const encodingRule = (rule: (c: FieldContext, bytes?: Buffer) => Encoding, bytesDecide: (c: FieldContext) => boolean): EncodingRule =>
+  Object.assign(rule, { bytesDecide });
+
+/** The encoding a rule picks before the bytes are seen, when the bytes cannot change it. */
+function choiceWithoutBytes(rule: EncodingRule, c: FieldContext): Encoding | undefined {
+  return rule.fixed ?? (rule.bytesDecide && !rule.bytesDecide(c) ? rule(c) : undefined);
+}
 
 /** Reads an LPS and reports a length prefix beyond the payload; shared by every LPS-based type. */
 export function readLps(r: PayloadReader, c: FieldContext, path: string): Buffer | typeof TRUNCATED {
@@ -299,9 +313,11 @@ export function textType(rule: EncodingRule, wire = 'LPS', describe?: (value: st
     rule,
     ...(describe ? { describe } : {}),
     decode(r, c, path) {
-      // Logins, URIs, user agents: ASCII nearly always, read straight off the payload.
-      const ascii = rule.fixed === 'cp1251' ? r.asciiLps() : undefined;
-      if (ascii !== undefined) return ascii;
+      // Logins, URIs, user agents: ASCII nearly always; texts of 1.16+: plain UTF-16. Read straight off
+      // the payload (what is not plain is read again below, with every check).
+      const wanted = choiceWithoutBytes(rule, c);
+      const plain = wanted === 'cp1251' ? r.asciiLps() : wanted === 'utf16le' ? r.plainUtf16Lps() : undefined;
+      if (plain !== undefined) return plain;
       const b = readLps(r, c, path);
       return b === TRUNCATED ? b : decodeText(b, rule, c, path);
     },

@@ -301,7 +301,8 @@ function decodePart(headers: Record<string, string>, body: string): OfflinePart 
   const contentType = headers['content-type'] ?? 'text/plain';
   const base64 = /base64/i.test(headers['content-transfer-encoding'] ?? '');
   const part: OfflinePart = { contentType, headers, body };
-  const type = contentType.split(';')[0].trim().toLowerCase();
+  const semicolon = contentType.indexOf(';');
+  const type = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
   if (type === 'text/plain' || type === '') {
     const charset = (param(contentType, 'charset') ?? 'cp1251').toLowerCase();
     const bytes = base64 ? Buffer.from(body.replace(/\s+/g, ''), 'base64') : Buffer.from(body, 'latin1');

@@ -31,7 +31,11 @@ export const HEADER_SPANS: Readonly<Record<HeaderNumber | 'reserved', readonly [
 
 /** One number of a header, read in place: what framing and version learning need, without a copy. */
 export function headerField(buf: Buffer, name: HeaderNumber, offset = 0): number {
-  return buf.readUInt32LE(offset + OFFSETS[name]);
+  // Byte by byte: the framer asks on every push, and readUInt32LE's argument checks cost more than the read.
+  const at = offset + OFFSETS[name];
+  const last = buf[at + 3];
+  if (last === undefined || at < 0) return buf.readUInt32LE(at); // out of range: its error
+  return buf[at] + buf[at + 1] * 0x100 + buf[at + 2] * 0x10000 + last * 0x1000000;
 }
 
 /** A copy of a frame with one number of its header changed (replay renumbers recorded frames). */

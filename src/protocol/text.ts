@@ -85,6 +85,13 @@ function invalidCharacters(value: string, encoding: Encoding): string {
   return '';
 }
 
+/** The UTF-16LE text of `buf[start, end)` when nothing about it needs a word (even length, no surrogates). */
+export function plainUtf16(buf: Buffer, start: number, end: number): string | undefined {
+  if ((end - start) % 2 !== 0) return undefined;
+  const value = buf.toString('utf16le', start, end);
+  return SURROGATE.test(value) ? undefined : value;
+}
+
 /** `text` as CP1251 carries it: a character it has no byte for becomes "?". */
 export function asCp1251(text: string): string {
   return rawDecode(encodeString(text, 'cp1251'), 'cp1251');

@@ -3,6 +3,7 @@
  * reply finds the request, and what the packet does to a session. Every part of the toolkit that needs
  * one of these facts reads it here, never from a list of its own.
  */
+import type { PayloadReader } from '../buffer.js';
 import type { Direction, FieldContext, Fields, Layout } from '../fields.js';
 
 export type PacketDirection = 'c2s' | 's2c' | 'both';
@@ -83,10 +84,10 @@ export interface PacketDef<Name extends string = string, L extends Layout = Layo
   summary: string;
   layout?: L;
   /**
-   * For packets with several wire forms: picks one from the payload when decoding (payload given) or
-   * from the fields when encoding.
+   * For packets with several wire forms: picks one from the payload when decoding (a reader at its
+   * start, to be left there) or from the fields when encoding.
    */
-  variant?: (c: FieldContext, payload?: Buffer) => Variant;
+  variant?: (c: FieldContext, payload?: PayloadReader) => Variant;
   /** Every wire form `variant` can pick, for documentation, tests and the field types. */
   variants?: V;
   /** Decode-only annotations derived from the fields (unpacked RTF, parsed offline mail…). */
@@ -116,7 +117,7 @@ export const packet = <const Name extends string, const L extends Layout = reado
 export const variant = <const L extends Layout>(name: string, layout: L, dir?: Direction): Variant<L> => ({ name, layout, ...(dir ? { dir } : {}) });
 
 /** The layout a packet has in the form the context (and, when decoding, the payload) selects. */
-export function layoutOf(def: PacketDef, c: FieldContext, payload?: Buffer): { variant?: string; layout: Layout } {
+export function layoutOf(def: PacketDef, c: FieldContext, payload?: PayloadReader): { variant?: string; layout: Layout } {
   if (def.variant) {
     const v = def.variant(c, payload);
     return { variant: v.name, layout: v.layout };

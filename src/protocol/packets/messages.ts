@@ -25,8 +25,10 @@ const multichatEvent = [
 
 /** Unpacked RTF / authorization blob / multicast recipients of MESSAGE and MESSAGE_ACK. */
 function deriveMessage(f: Fields, c: FieldContext): Fields | undefined {
-  const out: Fields = {};
   const flags = Number(f.flags);
+  // Most messages are plain text: nothing to derive, decided without allocating.
+  if (!(flags & (K.MESSAGE_FLAG.RTF | K.MESSAGE_FLAG.FLASH | K.MESSAGE_FLAG.AUTHORIZE | K.MESSAGE_FLAG.MULTICAST))) return undefined;
+  const out: Fields = {};
   const rtf = typeof f.rtf === 'string' ? f.rtf.trim() : '';
   if (flags & (K.MESSAGE_FLAG.RTF | K.MESSAGE_FLAG.FLASH) && rtf) {
     const unpacked = unpackRtf(rtf);

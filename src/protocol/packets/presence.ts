@@ -1,5 +1,5 @@
 /** Presence: own and contacts' statuses, extended statuses, microblog posts. */
-import { PayloadReader } from '../buffer.js';
+import type { PayloadReader } from '../buffer.js';
 import * as K from '../constants.js';
 import { clpsType, field, u64Type, ul, type FieldContext } from '../fields.js';
 import { packet, variant } from './def.js';
@@ -31,12 +31,14 @@ const CHANGE_STATUS_CONTACT_EXTENDED = variant('contact-extended', USER_STATUS_L
  * decoded by shape, as the reference advises (payload ends after UL + one LPS → short form); encoded by
  * the fields given.
  */
-function userStatusForm(c: FieldContext, payload?: Buffer): 'short' | 'extended' {
+function userStatusForm(c: FieldContext, payload?: PayloadReader): 'short' | 'extended' {
   if (payload) {
-    const r = new PayloadReader(payload);
-    r.ul();
-    r.lps();
-    return r.atEnd ? 'short' : 'extended';
+    const start = payload.pos;
+    payload.ul();
+    payload.skipLps();
+    const short = payload.atEnd;
+    payload.pos = start;
+    return short ? 'short' : 'extended';
   }
   return c.fields.statusUri !== undefined ? 'extended' : 'short';
 }
@@ -62,7 +64,7 @@ export const PRESENCE_PACKETS = [
     // the client's short form), encoded by the fields given.
     variant: (c, payload) => {
       if (c.dir === 's2c') return userStatusForm(c, payload) === 'short' ? CHANGE_STATUS_CONTACT_SHORT : CHANGE_STATUS_CONTACT_EXTENDED;
-      if (payload) return payload.length <= 4 ? CHANGE_STATUS_SHORT : CHANGE_STATUS_EXTENDED;
+      if (payload) return payload.remaining <= 4 ? CHANGE_STATUS_SHORT : CHANGE_STATUS_EXTENDED;
       return c.fields.statusUri !== undefined ? CHANGE_STATUS_EXTENDED : CHANGE_STATUS_SHORT;
     },
     variants: [CHANGE_STATUS_SHORT, CHANGE_STATUS_EXTENDED, CHANGE_STATUS_CONTACT_SHORT, CHANGE_STATUS_CONTACT_EXTENDED],
