@@ -140,7 +140,7 @@ export class ConnectionTap {
     const reason = this.undecoded[dir];
     if (reason !== undefined) return this.report({ kind: 'garbage', dir, offset, time, bytes: chunk, reason });
     if (this.stopped[dir]) return;
-    this.decode(dir, time, () => this.session.push(dir, chunk, time), addon);
+    this.decode(dir, time, () => this.session.push(dir, chunk, time), addon, { offset, bytes: chunk });
   }
 
   /** That side finished sending (FIN). */
@@ -160,15 +160,18 @@ export class ConnectionTap {
     this.report({ kind: 'close', time, bytes: { ...this.bytes }, durationMs: time - this.openedAt, reason } satisfies ConnEvent);
   }
 
-  private decode(dir: Direction, time: number, run: () => SessionEvent[], addon?: AddonMark): void {
+  /** `chunk`: the bytes `run` decodes, recorded undecoded should it throw. */
+  private decode(dir: Direction, time: number, run: () => SessionEvent[], addon?: AddonMark, chunk?: { offset: number; bytes: Buffer }): void {
     let events: SessionEvent[];
     try {
       events = run();
     } catch (e) {
       // The decoder's state is unknown after a throw: stop decoding this direction, keep relaying.
       this.stopped[dir] = true;
-      this.undecoded[dir] = 'not decoded: the decoder failed';
+      const reason = (this.undecoded[dir] = 'not decoded: the decoder failed');
       this.note(`decoder failed (${(e as Error).message}); the rest of this direction is relayed and recorded without decoding`, 'warn', time, dir);
+      // What the decoder held from earlier chunks is lost with its state; this chunk is not.
+      if (chunk) this.report({ kind: 'garbage', dir, offset: chunk.offset, time, bytes: chunk.bytes, reason });
       return;
     }
     for (const ev of events) {

@@ -145,4 +145,27 @@ describe('a direction that is not MRIM', () => {
     assert.ok(pieces.at(-1)!.reason === 'not MRIM: not decoded');
     assert.ok(events.some((e) => e.event.kind === 'note' && /^\d+ bytes without an MRIM frame: not MRIM/.test(e.event.message)));
   });
+
+  it('after a decoder failure: the chunk it failed on and every one after are reported undecoded', () => {
+    const { hub: h, events } = hub();
+    const tap = h.open(1, at(50000), at(2041), 1000);
+    const push = SessionDecoder.prototype.push;
+    let calls = 0;
+    SessionDecoder.prototype.push = function (...args) {
+      if (++calls === 2) throw new Error('a bug');
+      return push.apply(this, args);
+    };
+    try {
+      const first = encodePacket('HELLO', {}, { proto: '1.21', seq: 1 });
+      const second = Buffer.from('second chunk');
+      const third = Buffer.from('third');
+      for (const chunk of [first, second, third]) tap.push('c2s', chunk, 1001);
+      const undecoded = events.flatMap((e) => (e.event.kind === 'garbage' ? [e.event] : []));
+      assert.deepEqual(undecoded.map((g) => [g.offset, g.bytes.toString()]), [[first.length, 'second chunk'], [first.length + second.length, 'third']]);
+      assert.ok(undecoded.every((g) => g.reason === 'not decoded: the decoder failed'));
+      assert.ok(events.some((e) => e.event.kind === 'note' && e.event.message.startsWith('decoder failed (a bug)')));
+    } finally {
+      SessionDecoder.prototype.push = push;
+    }
+  });
 });
