@@ -26,6 +26,29 @@ export interface RecordingWriter extends CaptureWriter {
   readonly deletedFiles: number;
 }
 
+/**
+ * Writes one event to a recording; a write error (a full disk…) closes it, quietly, and is returned:
+ * the recording stops there, what it wrote stays on disk, and the caller goes on without it.
+ */
+export function recordOrStop(capture: RecordingWriter, ev: TapEvent): Error | undefined {
+  try {
+    capture.write(ev);
+    return undefined;
+  } catch (e) {
+    closeQuietly(capture);
+    return e as Error;
+  }
+}
+
+/** A recording that failed may fail to close too; what it wrote is on disk either way. */
+export function closeQuietly(capture: RecordingWriter): void {
+  try {
+    capture.close();
+  } catch {
+    // Nothing more to save.
+  }
+}
+
 /** `captures/x.jsonl`, part 2 → `captures/x.2.jsonl`; part 0 is the path as given. */
 export function partPath(path: string, part: number): string {
   if (part === 0) return path;

@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createWriter } from '../capture/open.js';
-import type { RecordingWriter, RotationOptions } from '../capture/rotate.js';
+import { closeQuietly, recordOrStop, type RecordingWriter, type RotationOptions } from '../capture/rotate.js';
 import type { Endpoint } from '../net/endpoint.js';
 import type { Direction } from '../protocol/fields.js';
 import type { AddonMark, AnyEvent, TapEvent } from '../tap/events.js';
@@ -73,13 +73,11 @@ let capture: RecordingWriter | undefined;
 let outgoing: TapEvent[] = [];
 const hub = new TapHub((ev) => {
   if (capture) {
-    try {
-      capture.write(ev);
-    } catch (e) {
+    const error = recordOrStop(capture, ev);
+    if (error) {
       // As a write failure in-line: the recording stops, decoding for the live log goes on.
-      closeQuietly(capture);
       capture = undefined;
-      port.postMessage({ type: 'recording-failed', time: Date.now(), error: errorOf(e) } satisfies FromWorker);
+      port.postMessage({ type: 'recording-failed', time: Date.now(), error: errorOf(error) } satisfies FromWorker);
     }
   }
   if (init.events) outgoing.push(ev);
@@ -90,14 +88,6 @@ let figures: RecordingFigures = { path: init.record, files: [init.record], event
 function currentFigures(): RecordingFigures {
   if (capture) figures = { path: capture.path, files: [...capture.files], events: capture.events, bytes: capture.bytes, deletedFiles: capture.deletedFiles };
   return figures;
-}
-
-function closeQuietly(c: RecordingWriter): void {
-  try {
-    c.close();
-  } catch {
-    // What it wrote is on disk either way.
-  }
 }
 
 function run(ops: RelayOp[], bytes: Buffer): void {

@@ -6,7 +6,7 @@
  * thread only relays, and pauses when the worker is behind. Without a recording decoding is in-line.
  */
 import { createWriter } from '../capture/open.js';
-import type { RecordingWriter, RotationOptions } from '../capture/rotate.js';
+import { closeQuietly, recordOrStop, type RecordingWriter, type RotationOptions } from '../capture/rotate.js';
 import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
 import type { TapEvent } from '../tap/events.js';
 import { MrimProxy, type ProxyOptions } from './proxy.js';
@@ -142,12 +142,10 @@ async function startInline(opts: SnifferOptions): Promise<Sniffer> {
     onEvent: (ev) => {
       seen.add(ev.conn);
       if (capture && !stopped) {
-        try {
-          capture.write(ev);
-        } catch (e) {
-          stopped = { time: Date.now(), error: e as Error };
-          closeQuietly(capture);
-          onRecordingFailed?.(capture.path, e as Error);
+        const error = recordOrStop(capture, ev);
+        if (error) {
+          stopped = { time: Date.now(), error };
+          onRecordingFailed?.(capture.path, error);
         }
       }
       onEvent?.(ev);
@@ -213,13 +211,4 @@ async function startWithWorker(opts: SnifferOptions, record: string): Promise<Sn
     connections: () => seen.size,
     stop: () => recorder.finish(),
   });
-}
-
-/** A recording that failed may fail to close too; what it wrote is on disk either way. */
-function closeQuietly(capture: RecordingWriter): void {
-  try {
-    capture.close();
-  } catch {
-    // Nothing more to save.
-  }
 }
