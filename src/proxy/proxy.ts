@@ -146,6 +146,11 @@ export class MrimProxy {
     return [...(this.address ? [this.address] : []), ...this.reverse.list.map((l) => l.address)];
   }
 
+  /** A destination the allow rules match (every one, without rules). */
+  private allows(e: Endpoint): boolean {
+    return !this.opts.allow || this.opts.allow.some((rule) => rule.matches(e));
+  }
+
   private isOwn(e: Endpoint): boolean {
     return this.ownAddresses().some((own) => reachesListener(e.host, e.port, own));
   }
@@ -172,7 +177,7 @@ export class MrimProxy {
     const dest = mapped ?? target;
     const listener = req.listener?.address;
     const base = { kind: 'connect' as const, client: req.client, ...(listener ? { listener } : {}), target, ...(mapped ? { mapped } : {}), ...(req.user !== undefined ? { user: req.user } : {}) };
-    if (this.opts.allow && !this.opts.allow.some((rule) => rule.matches(target))) {
+    if (!this.allows(target)) {
       decision.deny(SOCKS_REPLY.NOT_ALLOWED);
       this.hub.report(req.id, req.client, undefined, { ...base, time: Date.now(), reply: SOCKS_REPLY.NOT_ALLOWED, error: 'not an allowed destination' });
       return;
@@ -213,23 +218,13 @@ export class MrimProxy {
       upstream.on('error', () => {});
       this.hub.report(req.id, req.client, server, { ...base, time: Date.now(), upstream: server, reply: SOCKS_REPLY.SUCCEEDED });
       const tap = this.hub.open(req.id, req.client, server, Date.now(), [target, ...(mapped ? [mapped] : []), server]);
-      let rewriting: RedirectRewriter | undefined;
-      let interception: Interception | undefined;
       const redirector = req.listener?.redirector ? req.listener : undefined;
       // A redirector's stream carries its answer, not frames: the rewrite takes it, addons do not.
-      live.relay = this.relay(
-        tap,
-        client,
-        upstream,
-        target,
-        redirector
-          ? { pipe: (r) => (rewriting = new RedirectRewriter(r, tap, (answered) => this.redirectTarget(redirector, client, answered))) }
-          : { intercepting: (i) => (interception = i) },
-      );
-      if (this.held) live.relay.holdAll(true);
-      void live.relay.done.then(async ({ reason }) => {
-        rewriting?.flush();
-        await interception?.close();
+      const relay = this.relay(tap, client, upstream, target, redirector && ((r) => new RedirectRewriter(r, tap, (answered) => this.redirectTarget(redirector, client, answered))));
+      live.relay = relay;
+      if (this.held) relay.holdAll(true);
+      void relay.done.then(async ({ reason }) => {
+        await relay.pipe?.close();
         tap.close(reason, Date.now());
         this.live.delete(live);
         finish();
@@ -243,7 +238,7 @@ export class MrimProxy {
    * the client reached, when that host is a wildcard.
    */
   private async redirectTarget(redirector: ReverseListener, client: net.Socket, answered: Endpoint): ReturnType<RedirectTarget> {
-    if (this.opts.allow && !this.opts.allow.some((rule) => rule.matches(answered))) return { refused: 'not an allowed destination' };
+    if (!this.allows(answered)) return { refused: 'not an allowed destination' };
     if (this.isOwn(answered)) return { refused: "it is the proxy's own address" };
     const known = new Set(this.reverse.list);
     const listener = await this.reverse.toUpstream(answered, redirector.address.host);
@@ -253,10 +248,10 @@ export class MrimProxy {
   }
 
   /**
-   * `how.pipe` is a pipe of its own for this relay (the redirector rewrite); without one the addons'
-   * interception is the pipe when there are addons (`how.intercepting` is told of it), the plain path otherwise.
+   * `ownPipe` is a pipe of its own for this relay (the redirector rewrite); without one the addons'
+   * interception is the pipe when there are addons, the plain path otherwise.
    */
-  private relay(tap: ProxyConnectionTap, client: net.Socket, upstream: net.Socket, target: Endpoint, how: { pipe?: (r: Relay) => RelayPipe; intercepting?: (i: Interception) => void }): Relay {
+  private relay(tap: ProxyConnectionTap, client: net.Socket, upstream: net.Socket, target: Endpoint, ownPipe?: (r: Relay) => RelayPipe): Relay {
     let intercepted = false;
     const sent = (dir: Direction) => {
       // The server's OK to STARTTLS was just handed on: both sides start TLS with their next byte.
@@ -268,14 +263,8 @@ export class MrimProxy {
     const addons = this.opts.addons;
     // With addons the interception writes on and tells the tap what it wrote; the plain path is untouched.
     const pipe =
-      how.pipe ??
-      (addons?.length
-        ? (r: Relay) => {
-            const i = new Interception(r, tap, addons, { maxFrameSize: this.opts.maxFrameSize, tlsTerminated: !!this.opts.tlsIntercept, onSent: sent });
-            how.intercepting?.(i);
-            return i;
-          }
-        : undefined);
+      ownPipe ??
+      (addons?.length ? (r: Relay) => new Interception(r, tap, addons, { maxFrameSize: this.opts.maxFrameSize, tlsTerminated: !!this.opts.tlsIntercept, onSent: sent }) : undefined);
     const relay: Relay = new Relay(client, upstream, {
       data: (dir, chunk) => {
         tap.push(dir, chunk, Date.now());

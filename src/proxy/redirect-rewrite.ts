@@ -56,7 +56,7 @@ export class RedirectRewriter implements RelayPipe {
   }
 
   /** The relay ended with the answer still held: the tap gets the server's bytes (the client got none). */
-  flush(): void {
+  close(): void {
     if (this.state !== 'passing') this.release();
   }
 

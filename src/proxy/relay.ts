@@ -39,6 +39,8 @@ export interface RelayPipe {
   push(dir: Direction, chunk: Buffer): void;
   /** The sender of `dir` sent FIN: resolves once all it sent before is written on (the FIN follows). */
   end(dir: Direction): Promise<void>;
+  /** The relay ended: what the pipe still holds or awaits is settled before the connection's close is reported. */
+  close(): void | Promise<void>;
 }
 
 export interface RelayOptions {
@@ -71,7 +73,7 @@ export class Relay {
   private observerBroken = false;
   /** Per receiving side: running while data waits for it to drain. */
   private readonly stalls: Partial<Record<Side, NodeJS.Timeout>> = {};
-  private readonly pipe?: RelayPipe;
+  readonly pipe?: RelayPipe;
   /** Why each sender is paused; piped only: the sides our FIN went to (nothing more is written there). */
   private readonly pauses: Record<Side, Set<PauseReason>> = { client: new Set(), server: new Set() };
   private readonly finished: Record<Side, boolean> = { client: false, server: false };
