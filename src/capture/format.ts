@@ -48,6 +48,12 @@ export interface RecordingInfo {
 export interface WriterOptions {
   /** Secret fields as they are instead of masked (raw bytes are kept whole either way). */
   showSecrets?: boolean;
+  /**
+   * Each small frame's decoded fields in its line (default true), for `jq`. A live recording leaves
+   * them out unless asked (`--record-fields`): readers decode every frame from its bytes anyway, and
+   * building them is most of what recording a chatty session costs.
+   */
+  fields?: boolean;
 }
 
 /** A recording being written, one event at a time; what was written survives a crash. */

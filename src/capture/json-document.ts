@@ -13,8 +13,8 @@ import { RecordWriter, captureHeader, checkHeader, describeHeader, headerInfo, i
 export const MAX_DOCUMENT_BYTES = 256 * 1024 * 1024;
 
 class DocumentWriter extends RecordWriter {
-  constructor(path: string, info: RecordingInfo, showSecrets: boolean) {
-    super(path, showSecrets);
+  constructor(path: string, info: RecordingInfo, opts: WriterOptions) {
+    super(path, !!opts.showSecrets, opts.fields !== false);
     const header = JSON.stringify(captureHeader(info), null, 2);
     // The header object, still open for its last key: the events.
     this.file.write(`${header.slice(0, header.lastIndexOf('}')).trimEnd()},\n  "events": [`);
@@ -65,5 +65,5 @@ export const captureDocument: FileFormat = {
     if (!Array.isArray(events)) throw new CaptureFileError('not a mrimtap capture document: no "events" array');
     return { format: 'mrimtap-json', description: describeHeader(h, 'capture document'), info: headerInfo(h), entries: entries(events) };
   },
-  create: (path: string, info: RecordingInfo, opts: WriterOptions) => new DocumentWriter(path, info, !!opts.showSecrets),
+  create: (path: string, info: RecordingInfo, opts: WriterOptions) => new DocumentWriter(path, info, opts),
 };

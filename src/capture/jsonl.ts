@@ -16,7 +16,7 @@ import type { TapEvent } from '../tap/events.js';
 import { captureLineParts } from '../tap/capture-line.js';
 import { recordToTapEvent } from '../tap/line.js';
 import { OwnerOnlyFile } from './file-writer.js';
-import { CaptureFileError, type CaptureEntry, type CaptureWriter, type FileFormat, type RecordingInfo } from './format.js';
+import { CaptureFileError, type CaptureEntry, type CaptureWriter, type FileFormat, type RecordingInfo, type WriterOptions } from './format.js';
 
 export const CAPTURE_FORMAT = 'mrimtap-capture';
 /**
@@ -109,6 +109,7 @@ export abstract class RecordWriter implements CaptureWriter {
   constructor(
     readonly path: string,
     private readonly showSecrets: boolean,
+    private readonly withFields: boolean,
   ) {
     this.file = new OwnerOnlyFile(path);
   }
@@ -119,7 +120,7 @@ export abstract class RecordWriter implements CaptureWriter {
   }
 
   write(ev: TapEvent): void {
-    this.put(captureLineParts(ev, this.showSecrets));
+    this.put(captureLineParts(ev, this.showSecrets, this.withFields));
     this.events++;
   }
 
@@ -132,8 +133,8 @@ export abstract class RecordWriter implements CaptureWriter {
 }
 
 class JsonlWriter extends RecordWriter {
-  constructor(path: string, info: RecordingInfo, showSecrets: boolean) {
-    super(path, showSecrets);
+  constructor(path: string, info: RecordingInfo, opts: WriterOptions) {
+    super(path, !!opts.showSecrets, opts.fields !== false);
     this.put([JSON.stringify(captureHeader(info))]);
   }
 
@@ -143,8 +144,8 @@ class JsonlWriter extends RecordWriter {
   }
 }
 
-function create(path: string, info: RecordingInfo, opts: { showSecrets?: boolean }): CaptureWriter {
-  return new JsonlWriter(path, info, !!opts.showSecrets);
+function create(path: string, info: RecordingInfo, opts: WriterOptions): CaptureWriter {
+  return new JsonlWriter(path, info, opts);
 }
 
 type Json = Record<string, unknown>;

@@ -21,6 +21,7 @@ interface DemoFlags {
   exit?: boolean;
   freePorts?: boolean;
   record?: string;
+  recordFields?: boolean;
   hex?: boolean;
   script: string[];
 }
@@ -48,6 +49,7 @@ export function register(program: Command): void {
     .option('--exit', 'stop after the scripted session instead of staying up until Ctrl-C')
     .option('--free-ports', `use free ports instead of ${PREFERRED.proxy} (proxy) and ${PREFERRED.server}/${PREFERRED.redirector} (server)`)
     .option('--record <file>', 'where to save the capture (default captures/mrimtap-DATE-TIME.jsonl)')
+    .option('--record-fields', 'keep each frame\'s decoded fields (frames up to 1 KiB) in its line of the capture, for jq')
     .option('--hex', 'add a hexdump of every frame to the log')
     .option(...SCRIPT_OPTION, collect, [])
     .action(async (flags: DemoFlags) => {
@@ -219,6 +221,7 @@ async function runDemo(flags: DemoFlags): Promise<boolean> {
       // For clients without a SOCKS setting; on a free port, the usual ones being the server's.
       reverse: [{ listen: { port: 0 }, upstream: { host: HOST, port: address.redirectorPort! }, redirector: true }],
       record: flags.record ?? defaultCapturePath(),
+      recordFields: flags.recordFields,
       addons,
     }, { hex: flags.hex, onEvent: web.onEvent }, !!flags.freePorts);
     sniffer = started.sniffer;

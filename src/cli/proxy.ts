@@ -30,6 +30,7 @@ interface ProxyFlags {
   record?: string | boolean;
   maxSize?: string;
   maxFiles?: string;
+  recordFields?: boolean;
   hex?: boolean;
   filter?: string;
   quiet?: boolean;
@@ -59,6 +60,7 @@ export function register(program: Command): void {
     .option('--record [file]', 'record the session as a capture (default captures/mrimtap-DATE-TIME.jsonl)')
     .option('--max-size <size>', 'with --record: start a new file once one holds SIZE (e.g. 100M; K, M, G are powers of 1024)')
     .option('--max-files <n>', 'with --max-size: keep N files at most, deleting the oldest')
+    .option('--record-fields', 'with --record: keep each frame\'s decoded fields (frames up to 1 KiB) in its line, for jq; slower (`decode CAPTURE --json` prints them from any capture)')
     .option('--hex', 'add a hexdump of every frame')
     .option('--filter <expr>', `show only some events: ${FILTER_SYNTAX}`)
     .option('--quiet', 'print no events (only the start and the summary)')
@@ -198,6 +200,7 @@ function parseFlags(flags: ProxyFlags, portGiven: boolean): [Omit<SnifferOptions
   const handshakeSeconds = Number(flags.handshakeTimeout);
   if (!(handshakeSeconds > 0 && handshakeSeconds <= 3600)) throw new CliError(`--handshake-timeout takes seconds, more than 0 and at most 3600, not "${flags.handshakeTimeout}"`);
   if ((flags.tlsCert || flags.tlsKey) && !flags.tlsIntercept) throw new CliError('--tls-cert and --tls-key go with --tls-intercept');
+  if (flags.recordFields && flags.record === undefined) throw new CliError('--record-fields goes with --record');
   const filter = parseFilterOption(flags.filter);
   const sniffer = {
     host: flags.host,
@@ -212,6 +215,7 @@ function parseFlags(flags: ProxyFlags, portGiven: boolean): [Omit<SnifferOptions
     tlsIntercept: flags.tlsIntercept ? { cert: readPem(flags.tlsCert, '--tls-cert'), key: readPem(flags.tlsKey, '--tls-key') } : undefined,
     record: flags.record === undefined ? undefined : flags.record === true ? defaultCapturePath() : String(flags.record),
     showSecrets: flags.showSecrets,
+    recordFields: flags.recordFields,
   };
   return [sniffer, { filter, quiet: flags.quiet, json: flags.json, hex: flags.hex }];
 }

@@ -6,6 +6,7 @@
  * them, and the recording's figures.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import type { WriterOptions } from '../capture/format.js';
 import { createWriter } from '../capture/open.js';
 import { closeQuietly, recordOrStop, type RecordingWriter, type RotationOptions } from '../capture/rotate.js';
 import type { Endpoint } from '../net/endpoint.js';
@@ -53,7 +54,7 @@ export type FromWorker =
 
 export interface WorkerInit {
   record: string;
-  capture: RotationOptions & { showSecrets?: boolean };
+  capture: RotationOptions & WriterOptions;
   hub: TapHubOptions;
   /** Post the events back (the live log, the web view). */
   events: boolean;

@@ -24,6 +24,8 @@ export interface SnifferOptions extends Omit<ProxyOptions, 'host' | 'port' | 'on
   rotation?: RotationOptions;
   /** Keep passwords and session keys unmasked in the recording's fields. */
   showSecrets?: boolean;
+  /** Keep each small frame's decoded fields in the recording's lines (WriterOptions.fields; default: left out). */
+  recordFields?: boolean;
   /** Every event, after it was recorded; it runs inside the relay, so it must not throw. */
   onEvent?: (ev: TapEvent) => void;
   /** The recording stopped on a write error (a full disk…); the proxy goes on without it. */
@@ -80,7 +82,7 @@ export async function startSniffer(opts: SnifferOptions): Promise<Sniffer> {
 }
 
 function proxyOptions(opts: SnifferOptions): ProxyOptions {
-  const { record, rotation, showSecrets, onEvent, onRecordingFailed, decodeIn, worker, ...rest } = opts;
+  const { record, rotation, showSecrets, recordFields, onEvent, onRecordingFailed, decodeIn, worker, ...rest } = opts;
   return rest;
 }
 
@@ -133,7 +135,7 @@ function listening(socks: Endpoint | undefined, reverse: ReverseListener[]): str
 
 /** Decoding and recording on the relay's thread. */
 async function startInline(opts: SnifferOptions): Promise<Sniffer> {
-  const { record, rotation, showSecrets, onEvent, onRecordingFailed } = opts;
+  const { record, rotation, showSecrets, recordFields, onEvent, onRecordingFailed } = opts;
   let capture: RecordingWriter | undefined;
   let stopped: Sniffer['recordingStopped'];
   const seen = new Set<number>();
@@ -154,7 +156,7 @@ async function startInline(opts: SnifferOptions): Promise<Sniffer> {
   const address = await listen(proxy, opts);
   if (record) {
     try {
-      capture = createWriter(record, { listen: listening(address, proxy.reverseListeners) }, { showSecrets, ...rotation });
+      capture = createWriter(record, { listen: listening(address, proxy.reverseListeners) }, { showSecrets, fields: !!recordFields, ...rotation });
     } catch (e) {
       await proxy.close();
       throw new SnifferStartError('record', record, e as NodeJS.ErrnoException);
@@ -172,12 +174,12 @@ async function startInline(opts: SnifferOptions): Promise<Sniffer> {
 
 /** Decoding and recording in the worker; the relay's thread counts connections and passes events on. */
 async function startWithWorker(opts: SnifferOptions, record: string): Promise<Sniffer> {
-  const { rotation, showSecrets, onEvent, onRecordingFailed } = opts;
+  const { rotation, showSecrets, recordFields, onEvent, onRecordingFailed } = opts;
   let stopped: Sniffer['recordingStopped'];
   const seen = new Set<number>();
   const recorder = new RecordingWorker({
     record,
-    capture: { showSecrets, ...rotation },
+    capture: { showSecrets, fields: !!recordFields, ...rotation },
     hub: { maxFrameSize: opts.maxFrameSize, tlsTerminated: !!opts.tlsIntercept },
     onEvent,
     onFailed: (error, time) => {

@@ -3,9 +3,10 @@
  * relayed frame, so it makes no intermediate objects. A line keeps what cannot be derived again — the
  * bytes (base64: `raw64`, `bytes64`), where and when they went, the layout version (`minor`), the
  * links to other frames — plus, for `jq`, each frame's `type` and `seq`, its `warnings` when it has
- * any, and the decoded `fields` of frames up to FIELDS_MAX bytes. Larger frames (contact lists, long
- * messages, file chunks) leave `fields` out: they are as large as the frame again, and every reader
- * decodes the frame from its bytes anyway (line.ts reads this and version 1 alike).
+ * any, and when asked (`withFields`) the decoded `fields` of frames up to FIELDS_MAX bytes. Larger
+ * frames (contact lists, long messages, file chunks) always leave `fields` out: they are as large as
+ * the frame again, and every reader decodes the frame from its bytes anyway (line.ts reads this and
+ * version 1 alike).
  */
 import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
 import type { SessionEvent } from '../protocol/session.js';
@@ -55,10 +56,10 @@ function timeText(exact: number | undefined): string {
  * A frame's line in parts, `{"conn":…` up to (not including) its peers: the part before its fields,
  * its fields (none for a large frame), the part after them.
  */
-function frameParts(conn: number, ev: Extract<SessionEvent, { kind: 'frame' }>, showSecrets: boolean): string[] {
+function frameParts(conn: number, ev: Extract<SessionEvent, { kind: 'frame' }>, showSecrets: boolean, withFields: boolean): string[] {
   const f = ev.frame;
   const head = `{"conn":${conn},"kind":"frame","dir":"${ev.dir}","offset":${ev.offset}${timeText(ev.time)},"index":${ev.index},"seq":${f.seq},"type":${quote(f.type)}`;
-  const fields = ev.raw.length <= FIELDS_MAX ? `,"fields":${quote(showSecrets ? f.fields : maskFields(f))}` : '';
+  const fields = withFields && ev.raw.length <= FIELDS_MAX ? `,"fields":${quote(showSecrets ? f.fields : maskFields(f))}` : '';
   let tail = f.warnings.length ? `,"warnings":${quote(f.warnings)}` : '';
   tail += `,"raw64":"${ev.raw.toString('base64')}"`;
   if (ev.replyTo) tail += `,"replyTo":${quote(ev.replyTo)}`;
@@ -91,10 +92,11 @@ function sessionLine(conn: number, ev: Exclude<SessionEvent, { kind: 'frame' }>,
 
 /**
  * The capture line (no newline) of one event: raw bytes whole, secret fields masked unless
- * `showSecrets`. Connection-level events, a few per connection, are the objects of tapEventToJson.
+ * `showSecrets`, a small frame's decoded fields unless not `withFields`. Connection-level events, a
+ * few per connection, are the objects of tapEventToJson.
  */
-export function captureLine(ev: TapEvent, showSecrets: boolean): string {
-  const parts = captureLineParts(ev, showSecrets);
+export function captureLine(ev: TapEvent, showSecrets: boolean, withFields = true): string {
+  const parts = captureLineParts(ev, showSecrets, withFields);
   return parts.length === 1 ? parts[0]! : parts.join('');
 }
 
@@ -104,7 +106,7 @@ export function captureLine(ev: TapEvent, showSecrets: boolean): string {
  * and a writer that encodes each part as it is spares joining the line into one two-byte string first
  * (a copy of the whole line for every frame).
  */
-export function captureLineParts(ev: TapEvent, showSecrets: boolean): string[] {
+export function captureLineParts(ev: TapEvent, showSecrets: boolean, withFields = true): string[] {
   const e = ev.event;
   const addon = ev.addon ? `,"addon":${addonLine(ev.addon)}` : '';
   if (isConnEvent(e)) {
@@ -114,7 +116,7 @@ export function captureLineParts(ev: TapEvent, showSecrets: boolean): string[] {
   const login = ev.login !== undefined ? `,"login":${quote(ev.login)}` : '';
   const rest = `${peers(ev.client, ev.server)}${login}`;
   if (e.kind !== 'frame') return [`${sessionLine(ev.conn, e, showSecrets)}${rest}${addon}}`];
-  const parts = frameParts(ev.conn, e, showSecrets);
+  const parts = frameParts(ev.conn, e, showSecrets, withFields);
   parts[2] += `${rest},"minor":${e.frame.minor}${addon}}`;
   return parts;
 }

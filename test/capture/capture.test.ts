@@ -35,9 +35,10 @@ describe('proxy --record and decode CAPTURE', () => {
   let sentByServer: Buffer[] = [];
   let stderrAtStop = '';
 
-  before(async () => {
+  /** Runs the sentByClient exchange through `proxy --record path ...extra`; returns what the server sent and the proxy's stderr at stop. */
+  async function recordExchange(path: string, extra: string[] = []): Promise<{ sent: Buffer[]; stderr: string }> {
     const upstream = await startScriptedServer(answerEachRequest());
-    const proxy = spawnCli(['proxy', '--port', '0', '--record', capturePath, '--quiet']);
+    const proxy = spawnCli(['proxy', '--port', '0', '--record', path, '--quiet', ...extra]);
     try {
       const [, port] = await proxy.waitFor(/SOCKS5 on 127\.0\.0\.1:(\d+)/);
       const client = await socksConnect(Number(port), '127.0.0.1', upstream.port);
@@ -48,19 +49,24 @@ describe('proxy --record and decode CAPTURE', () => {
       }
       client.end();
       await readAll(client);
-      sentByServer = upstream.connections[0].sent;
       // Written as it happens: the close is in the file before the proxy stops.
       const deadline = Date.now() + 5000;
-      while (!readFileSync(capturePath, 'utf8').includes('"kind":"close"')) {
+      while (!readFileSync(path, 'utf8').includes('"kind":"close"')) {
         if (Date.now() > deadline) throw new Error('the close event never reached the capture');
         await new Promise((r) => setTimeout(r, 20));
       }
       assert.equal(await proxy.stop('SIGINT'), 0);
-      stderrAtStop = proxy.stderr();
+      return { sent: upstream.connections[0].sent, stderr: proxy.stderr() };
     } finally {
       if (proxy.child.exitCode === null) await proxy.stop('SIGKILL');
       await upstream.close();
     }
+  }
+  const lineOf = (path: string, type: string) =>
+    readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.type === type)!;
+
+  before(async () => {
+    ({ sent: sentByServer, stderr: stderrAtStop } = await recordExchange(capturePath));
   });
 
   it('holds exactly the frames exchanged, with a header, in a file only its owner can read, valid by the schema', async () => {
@@ -84,12 +90,23 @@ describe('proxy --record and decode CAPTURE', () => {
       ['connect', 'open', 'frame', 'frame', 'frame', 'frame', 'frame', 'frame', 'close'],
     );
     assert.ok(events.every((e) => e.conn === 1 && e.client.host === '127.0.0.1'));
-    // Masked in the fields, whole in the raw bytes (so the capture can be decoded and replayed).
-    const lines = readFileSync(capturePath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    const login = lines.find((l) => l.type === 'LOGIN2')!;
-    assert.equal((login.fields as Record<string, unknown>).password, '********');
+    // Whole in the raw bytes (so the capture can be decoded and replayed); no decoded fields unless asked.
+    const login = lineOf(capturePath, 'LOGIN2');
+    assert.equal(login.fields, undefined);
     assert.ok(Buffer.from(String(login.raw64), 'base64').includes('hunter2'));
     assert.match(stderrAtStop, /1 connection\n\s+9 events recorded in/);
+  });
+
+  it('--record-fields keeps each small frame\'s decoded fields in its line, secrets masked', async () => {
+    const path = join(dir, 'with-fields.jsonl');
+    await recordExchange(path, ['--record-fields']);
+    assert.deepEqual(captureFileErrors(path), []);
+    const login = lineOf(path, 'LOGIN2');
+    assert.deepEqual(login.fields, { login: 'alice@mail.ru', password: '********', status: 1, description: 'capture test' });
+    assert.equal((lineOf(path, 'MESSAGE').fields as Record<string, unknown>).text, 'Привет из записи');
+    const r = await runCli(['proxy', '--record-fields']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--record-fields goes with --record/);
   });
 
   it('decode CAPTURE prints the session with the live log renderer', async () => {
