@@ -1,19 +1,21 @@
 /**
- * The recording worker's thread: it decodes the proxy's connections and writes the capture, so that
- * neither holds up the relay. The relay thread sends what happened on its sockets in batches, in
- * order, each chunk with the time the relay stamped on it; the worker answers each batch with how many
- * bytes it took (what the relay's backpressure counts), the events it produced when the live log wants
- * them, and the recording's figures.
+ * The recording worker's thread: it decodes the proxy's connections, so that decoding does not hold up
+ * the relay, and hands each batch's events to the writing thread it starts (record-writer.ts), which
+ * writes the capture while this one decodes the next batch. The relay thread sends what happened on
+ * its sockets in batches, in order, each chunk with the time the relay stamped on it; the worker
+ * answers each batch once it is written with how many bytes it took (what the relay's backpressure
+ * counts), the events it produced when the live log wants them, and the recording's figures.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type Worker } from 'node:worker_threads';
 import type { WriterOptions } from '../capture/format.js';
-import { createWriter } from '../capture/open.js';
-import { closeQuietly, recordOrStop, type RecordingWriter, type RotationOptions } from '../capture/rotate.js';
+import type { RotationOptions } from '../capture/rotate.js';
 import type { Endpoint } from '../net/endpoint.js';
 import type { Direction } from '../protocol/fields.js';
 import type { AddonMark, AnyEvent, TapEvent } from '../tap/events.js';
 import { TapHub, type ConnectionTap, type TapHubOptions } from '../tap/tap.js';
-import { asBuffer } from './worker-buffers.js';
+import { EventBatcher } from './event-batch.js';
+import type { FromWriter, ToWriter, WriterInit } from './record-writer.js';
+import { asBuffer, spawnWorker } from './worker-threads.js';
 
 /** One thing that happened on the relay thread, as the worker replays it. Chunks point into the batch's bytes. */
 export type RelayOp =
@@ -68,28 +70,58 @@ const init = workerData as WorkerInit;
 const port = parentPort!;
 const finished = new Int32Array(init.finished);
 
-const errorOf = (e: unknown): WorkerError => ({ message: (e as Error).message, ...((e as NodeJS.ErrnoException).code ? { code: (e as NodeJS.ErrnoException).code } : {}) });
-
-let capture: RecordingWriter | undefined;
 let outgoing: TapEvent[] = [];
+const batcher = new EventBatcher();
 const hub = new TapHub((ev) => {
-  if (capture) {
-    const error = recordOrStop(capture, ev);
-    if (error) {
-      // As a write failure in-line: the recording stops, decoding for the live log goes on.
-      capture = undefined;
-      port.postMessage({ type: 'recording-failed', time: Date.now(), error: errorOf(error) } satisfies FromWorker);
-    }
-  }
+  batcher.add(ev);
   if (init.events) outgoing.push(ev);
 }, init.hub);
 const taps = new Map<number, ConnectionTap>();
 let figures: RecordingFigures = { path: init.record, files: [init.record], events: 0, bytes: 0, deletedFiles: 0 };
 
-function currentFigures(): RecordingFigures {
-  if (capture) figures = { path: capture.path, files: [...capture.files], events: capture.events, bytes: capture.bytes, deletedFiles: capture.deletedFiles };
-  return figures;
-}
+/** The writing thread; undefined once it is gone (it failed: the batches are answered here from then on). */
+let writer: Worker | undefined = spawnWorker('record-writer', { record: init.record, capture: init.capture, finished: init.finished } satisfies WriterInit);
+let started = false;
+/** Batches handed to the writer, by id: their size and live-log events go back to the relay once written. */
+const writing = new Map<number, { size: number; events?: TapEvent[] }>();
+let nextId = 0;
+
+const post = (msg: FromWorker) => port.postMessage(msg);
+const done = (size: number, events: TapEvent[] | undefined) => post({ type: 'done', size, ...(events ? { events } : {}), figures });
+
+writer.on('message', (msg: FromWriter) => {
+  switch (msg.type) {
+    case 'ready':
+      started = true;
+      figures = msg.figures;
+      return post(msg);
+    case 'start-failed':
+    case 'recording-failed':
+      return post(msg);
+    case 'written': {
+      figures = msg.figures;
+      const batch = writing.get(msg.id)!;
+      writing.delete(msg.id);
+      return done(batch.size, batch.events);
+    }
+    case 'finished':
+      figures = msg.figures;
+      writer = undefined;
+      post({ type: 'finished', figures });
+      port.close();
+  }
+});
+const writerFailed = (why: string) => {
+  if (!writer) return;
+  writer = undefined;
+  const error = { message: `the recording's writing thread ${why}` };
+  post(started ? { type: 'recording-failed', time: Date.now(), error } : { type: 'start-failed', error });
+  // What it had not written is lost with it; the relay must not wait for it.
+  for (const batch of writing.values()) done(batch.size, batch.events);
+  writing.clear();
+};
+writer.on('error', (e) => writerFailed(`failed: ${e.message}`));
+writer.on('exit', (code) => writerFailed(`exited (code ${code})`));
 
 function run(ops: RelayOp[], bytes: Buffer): void {
   for (const op of ops) {
@@ -120,7 +152,6 @@ function run(ops: RelayOp[], bytes: Buffer): void {
   }
 }
 
-
 function addonMark(mark: AddonMark | undefined): AddonMark | undefined {
   return mark?.original ? { ...mark, original: asBuffer(mark.original) } : mark;
 }
@@ -128,31 +159,25 @@ function addonMark(mark: AddonMark | undefined): AddonMark | undefined {
 const pause = new Int32Array(new SharedArrayBuffer(4));
 let batches = 0;
 
-function start(listen: string): void {
-  try {
-    capture = createWriter(init.record, { listen }, init.capture);
-    port.postMessage({ type: 'ready', figures: currentFigures() } satisfies FromWorker);
-  } catch (e) {
-    port.postMessage({ type: 'start-failed', error: errorOf(e) } satisfies FromWorker);
-  }
-}
-
 port.on('message', (msg: ToWorker) => {
-  if (msg.type === 'start') return start(msg.listen);
+  if (msg.type === 'start') return writer ? writer.postMessage(msg satisfies ToWriter) : post({ type: 'start-failed', error: { message: "the recording's writing thread is gone" } });
   if (msg.type === 'batch') {
     if (init.test.delayMs) Atomics.wait(pause, 0, 0, init.test.delayMs);
     if (++batches === init.test.failAfterBatches) throw new Error(`failing after ${batches} batches, as the test asked`);
     run(msg.ops, Buffer.from(msg.bytes, 0, msg.size));
-    const events = outgoing;
+    const events = init.events ? outgoing : undefined;
     outgoing = [];
-    port.postMessage({ type: 'done', size: msg.size, ...(init.events ? { events } : {}), figures: currentFigures() } satisfies FromWorker);
+    const { batch, transfer } = batcher.take();
+    if (!writer) return done(msg.size, events);
+    const id = nextId++;
+    writing.set(id, { size: msg.size, events });
+    writer.postMessage({ type: 'events', id, batch } satisfies ToWriter, transfer);
     return;
   }
-  if (capture) closeQuietly(capture);
-  const last = currentFigures();
-  capture = undefined;
+  // Finish: the writer closes the capture after the batches posted before (one port, in order).
+  if (writer) return writer.postMessage(msg satisfies ToWriter);
   Atomics.store(finished, 0, 1);
   Atomics.notify(finished, 0);
-  port.postMessage({ type: 'finished', figures: last } satisfies FromWorker);
+  post({ type: 'finished', figures });
   port.close();
 });

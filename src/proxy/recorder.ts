@@ -7,14 +7,14 @@
  * come back batched for the live log. At exit (a crash included) what is queued still reaches the file:
  * the exit hook hands it over and waits for the worker to close the capture.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Endpoint } from '../net/endpoint.js';
 import type { Direction } from '../protocol/fields.js';
 import type { AddonMark, AnyEvent, TapEvent } from '../tap/events.js';
 import type { TapHubOptions } from '../tap/tap.js';
 import type { ProxyConnectionTap, ProxyTap } from './proxy-tap.js';
 import type { FromWorker, RecordingFigures, RelayOp, ToWorker, WorkerError, WorkerInit } from './record-worker.js';
-import { asBuffer } from './worker-buffers.js';
+import { spawnWorker, withBuffers } from './worker-threads.js';
 
 /** Bytes waiting for the worker at which the relay pauses; it goes on once a quarter of that is left. */
 const QUEUE_BYTES = 16 * 1024 * 1024;
@@ -40,19 +40,6 @@ export interface RecorderOptions extends WorkerTuning {
   onEvent?: (ev: TapEvent) => void;
   /** The recording stopped: a write error, or the worker failed. */
   onFailed: (err: Error, time: number) => void;
-}
-
-/**
- * The worker for the built `.js` files, or, run from the sources, a bootstrap that registers tsx in the
- * worker first: on Node 20 a worker inherits neither a programmatic registration (the bin script's) nor
- * one by `--import`.
- */
-function spawnWorker(workerData: WorkerInit): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./record-worker.js', import.meta.url), { workerData });
-  const entry = new URL('./record-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(bootstrap, { eval: true, workerData });
 }
 
 export class RecordingWorker implements ProxyTap {
@@ -84,7 +71,7 @@ export class RecordingWorker implements ProxyTap {
     this.finishedFlag = new Int32Array(finished);
     const { delayMs, failAfterBatches } = opts;
     const init: WorkerInit = { record: opts.record, capture: opts.capture, hub: opts.hub, events: !!opts.onEvent, finished, test: { delayMs, failAfterBatches } };
-    this.worker = spawnWorker(init);
+    this.worker = spawnWorker('record-worker', init);
     this.figures = { path: opts.record, files: [opts.record], events: 0, bytes: 0, deletedFiles: 0 };
     this.ready = new Promise((resolve, reject) => {
       this.settleStart = (err) => (err ? reject(err) : resolve());
@@ -267,14 +254,3 @@ export class RecordingWorker implements ProxyTap {
 function asError(e: WorkerError): Error {
   return Object.assign(new Error(e.message), e.code ? { code: e.code } : {});
 }
-
-/** Buffers come back from the worker as plain Uint8Arrays: consumers get them as the tap made them. */
-function withBuffers(ev: TapEvent): TapEvent {
-  const e = ev.event as { raw?: Uint8Array; bytes?: unknown; rewritten?: { bytes: Uint8Array } };
-  if (e.raw instanceof Uint8Array) e.raw = asBuffer(e.raw);
-  if (e.bytes instanceof Uint8Array) e.bytes = asBuffer(e.bytes);
-  if (e.rewritten) e.rewritten.bytes = asBuffer(e.rewritten.bytes);
-  if (ev.addon?.original) ev.addon.original = asBuffer(ev.addon.original);
-  return ev;
-}
-

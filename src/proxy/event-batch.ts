@@ -1,0 +1,170 @@
+/**
+ * The decoded events of one batch, as the recording's decoding thread hands them to its writing thread
+ * (record-worker.ts → record-writer.ts). Structured clone costs microseconds per object, as much as
+ * writing the line, so a frame — nearly every event — crosses as one row of numbers in a Float64Array
+ * with its bytes in one moved ArrayBuffer and its strings (type, login, warnings) in small tables; the
+ * few other events (open, close, notes, garbage, frames an addon marked) cross as they are.
+ * What a frame's line does not keep (its decoded fields) does not cross: the writer decodes the frame
+ * again from its bytes when it records fields.
+ */
+import { decodeFrame, type DecodedFrame } from '../protocol/codec.js';
+import { HEADER_SIZE, decodeHeader, formatProto, reservedHex } from '../protocol/header.js';
+import type { Endpoint } from '../net/endpoint.js';
+import type { SessionEvent } from '../protocol/session.js';
+import type { TapEvent } from '../tap/events.js';
+import { withBuffers } from './worker-threads.js';
+
+type FrameEvent = Extract<SessionEvent, { kind: 'frame' }>;
+
+/** The columns of a frame's row. */
+const CONN = 0, DIR = 1, OFFSET = 2, TIME = 3, INDEX = 4, MINOR = 5, RAW_AT = 6, RAW_LEN = 7, TYPE = 8,
+  WARNINGS = 9, LOGIN = 10, REPLY_TYPE = 11, REPLY_SEQ = 12, REPLY_INDEX = 13, REPLY_LATENCY = 14, SAME_POSITION = 15, SAME_FRAMES = 16;
+const COLUMNS = 17;
+const NONE = -1;
+
+export interface EventBatch {
+  /** One row of COLUMNS numbers per frame. */
+  rows: Float64Array;
+  frames: number;
+  /** The frames' bytes, one after the other. */
+  bytes: ArrayBuffer;
+  /** Types, logins and warnings the rows name by index. */
+  strings: string[];
+  /** The other events, each with how many frames come before it. */
+  others: Array<[number, TapEvent]>;
+}
+
+/** Gathers a batch's events on the decoding thread; `take` hands it over (with what to transfer) and starts the next. */
+export class EventBatcher {
+  private rows = new Float64Array(COLUMNS * 256);
+  private frames = 0;
+  private raws: Buffer[] = [];
+  private rawBytes = 0;
+  private strings: string[] = [];
+  private stringIds = new Map<string, number>();
+  private others: Array<[number, TapEvent]> = [];
+
+  get empty(): boolean {
+    return this.frames === 0 && this.others.length === 0;
+  }
+
+  add(ev: TapEvent): void {
+    const e = ev.event;
+    if (e.kind !== 'frame' || ev.addon) return void this.others.push([this.frames, ev]);
+    if ((this.frames + 1) * COLUMNS > this.rows.length) {
+      const grown = new Float64Array(this.rows.length * 2);
+      grown.set(this.rows);
+      this.rows = grown;
+    }
+    const r = this.rows;
+    const at = this.frames++ * COLUMNS;
+    const f = e.frame;
+    r[at + CONN] = ev.conn;
+    r[at + DIR] = e.dir === 'c2s' ? 0 : 1;
+    r[at + OFFSET] = e.offset;
+    r[at + TIME] = e.time ?? NaN;
+    r[at + INDEX] = e.index;
+    r[at + MINOR] = f.minor;
+    r[at + RAW_AT] = this.rawBytes;
+    r[at + RAW_LEN] = e.raw.length;
+    r[at + TYPE] = this.id(f.type);
+    r[at + WARNINGS] = f.warnings.length ? this.id(JSON.stringify(f.warnings)) : NONE;
+    r[at + LOGIN] = ev.login !== undefined ? this.id(ev.login) : NONE;
+    const reply = e.replyTo;
+    r[at + REPLY_TYPE] = reply ? this.id(reply.type) : NONE;
+    r[at + REPLY_SEQ] = reply ? reply.seq : 0;
+    r[at + REPLY_INDEX] = reply ? reply.index : 0;
+    r[at + REPLY_LATENCY] = reply?.latencyMs ?? NaN;
+    r[at + SAME_POSITION] = e.sameRead ? e.sameRead.position : 0;
+    r[at + SAME_FRAMES] = e.sameRead ? e.sameRead.frames : 0;
+    this.raws.push(e.raw);
+    this.rawBytes += e.raw.length;
+  }
+
+  take(): { batch: EventBatch; transfer: ArrayBuffer[] } {
+    const view = Buffer.allocUnsafeSlow(this.rawBytes);
+    let at = 0;
+    for (const raw of this.raws) at += raw.copy(view, at);
+    const rows = this.rows.slice(0, this.frames * COLUMNS);
+    const batch: EventBatch = { rows, frames: this.frames, bytes: view.buffer as ArrayBuffer, strings: this.strings, others: this.others };
+    this.frames = 0;
+    this.raws = [];
+    this.rawBytes = 0;
+    this.strings = [];
+    this.stringIds.clear();
+    this.others = [];
+    return { batch, transfer: [batch.bytes, rows.buffer as ArrayBuffer] };
+  }
+
+  private id(text: string): number {
+    let id = this.stringIds.get(text);
+    if (id === undefined) {
+      id = this.strings.push(text) - 1;
+      this.stringIds.set(text, id);
+    }
+    return id;
+  }
+}
+
+/**
+ * The batch's events again, in order, on the writing thread. `peers` holds each open connection's
+ * endpoints (the same objects for all its events, as on the decoding thread); `withFields`: frames are
+ * decoded again for their fields, else they carry their header, type and warnings only.
+ */
+export function* batchEvents(batch: EventBatch, peers: Map<number, { client: Endpoint; server?: Endpoint }>, withFields: boolean): Generator<TapEvent> {
+  const { rows, strings, others } = batch;
+  const bytes = Buffer.from(batch.bytes);
+  let other = 0;
+  for (let i = 0; i <= batch.frames; i++) {
+    while (other < others.length && others[other]![0] === i) {
+      const ev = withBuffers(others[other++]![1]);
+      if (ev.event.kind === 'open') peers.set(ev.conn, { client: ev.client, server: ev.server });
+      else if (!peers.has(ev.conn)) peers.set(ev.conn, { client: ev.client, server: ev.server });
+      const known = peers.get(ev.conn)!;
+      // One Endpoint object per connection: the line writer caches its text by it.
+      yield { ...ev, client: known.client, ...(ev.server ? { server: known.server ?? ev.server } : {}) };
+      if (ev.event.kind === 'close') peers.delete(ev.conn);
+    }
+    if (i === batch.frames) break;
+    const at = i * COLUMNS;
+    const conn = rows[at + CONN]!;
+    const raw = bytes.subarray(rows[at + RAW_AT], rows[at + RAW_AT]! + rows[at + RAW_LEN]!);
+    const dir = rows[at + DIR] === 0 ? 'c2s' : 's2c';
+    const minor = rows[at + MINOR]!;
+    const warnings = rows[at + WARNINGS]! === NONE ? [] : (JSON.parse(strings[rows[at + WARNINGS]!]!) as string[]);
+    // (A frame shorter than a header has only what decodeFrame makes of it.)
+    const frame = withFields || raw.length < HEADER_SIZE ? decodeFrame(raw, { dir, minor }) : headerFrame(raw, dir, minor, strings[rows[at + TYPE]!]!, warnings);
+    const time = rows[at + TIME]!;
+    const event: FrameEvent = { kind: 'frame', dir, offset: rows[at + OFFSET]!, time: Number.isNaN(time) ? undefined : time, index: rows[at + INDEX]!, raw, frame };
+    if (rows[at + REPLY_TYPE] !== NONE) {
+      const latency = rows[at + REPLY_LATENCY]!;
+      event.replyTo = { type: strings[rows[at + REPLY_TYPE]!]!, seq: rows[at + REPLY_SEQ]!, index: rows[at + REPLY_INDEX]!, ...(Number.isNaN(latency) ? {} : { latencyMs: latency }) };
+    }
+    if (rows[at + SAME_FRAMES]) event.sameRead = { position: rows[at + SAME_POSITION]!, frames: rows[at + SAME_FRAMES]! };
+    const { client, server } = peers.get(conn) ?? { client: { host: '?', port: 0 } };
+    const login = rows[at + LOGIN] === NONE ? undefined : strings[rows[at + LOGIN]!];
+    if (login !== undefined) event.login = login;
+    yield login !== undefined ? { conn, client, server, login, event } : { conn, client, server, event };
+  }
+}
+
+/** A frame as far as its line needs it without fields: the header's values, its type and warnings as decoded. */
+function headerFrame(raw: Buffer, dir: 'c2s' | 's2c', minor: number, type: string, warnings: string[]): DecodedFrame {
+  const h = decodeHeader(raw);
+  return {
+    msg: h.msg,
+    type,
+    dir,
+    proto: formatProto(h.proto),
+    minor,
+    seq: h.seq,
+    dlen: h.dlen,
+    from: h.from,
+    fromPort: h.fromPort,
+    reserved: reservedHex(raw),
+    fields: {},
+    enc: {},
+    warnings,
+    notes: [],
+  };
+}
