@@ -1,6 +1,7 @@
 /** What every capture writer does to its file: created (or truncated) readable by its owner only, written whole. */
 import { closeSync, constants, fchmodSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { LinePart } from '../tap/capture-line.js';
 
 /**
  * Creates or truncates `path` (and its missing folders) with mode 0600; returns the fd. A symbolic link
@@ -32,10 +33,24 @@ export const FLUSH_MS = 5;
 const HOLD_BYTES = 4 * FLUSH_BYTES;
 const FIRST_HOLD_BYTES = 8 * 1024;
 
-function unitsOf(parts: readonly string[]): number {
-  let units = 0;
-  for (const part of parts) units += part.length;
-  return units;
+/** Bytes encoded as base64 a slice at a time (a multiple of 3 bytes): each slice's string is small and dies young. */
+const BASE64_SLICE = 12 * 1024;
+
+/** The most bytes parts take: a UTF-8 string at most 3 per UTF-16 unit, bytes 4 per 3 as base64. */
+function mostOf(parts: readonly LinePart[]): number {
+  let most = 0;
+  for (const part of parts) most += typeof part === 'string' ? part.length * 3 : Math.ceil(part.length / 3) * 4;
+  return most;
+}
+
+/** Writes the parts into `buf` from `at` (it has room for them); returns how many bytes they took. */
+function putParts(buf: Buffer, at: number, parts: readonly LinePart[]): number {
+  let n = 0;
+  for (const part of parts) {
+    if (typeof part === 'string') n += buf.write(part, at + n);
+    else for (let a = 0; a < part.length; a += BASE64_SLICE) n += buf.write(part.toString('base64', a, a + BASE64_SLICE), at + n, 'latin1');
+  }
+  return n;
 }
 
 /** Files with pieces still in memory: the process flushes them as it exits (also on an uncaught exception). */
@@ -81,17 +96,25 @@ export class OwnerOnlyFile {
     return this.fd === undefined;
   }
 
-  /** Writes one piece: bytes, a string (as UTF-8), or strings one after the other (never split by a flush). */
-  write(bytes: Buffer | string | readonly string[]): void {
+  /**
+   * Writes one piece: bytes, a string (as UTF-8), or parts one after the other (never split by a
+   * flush), strings as UTF-8 and bytes as their base64.
+   */
+  write(bytes: Buffer | string | readonly LinePart[]): void {
     if (this.fd === undefined) throw new Error(`capture ${this.path} is closed`);
     this.raiseFailure();
-    // A UTF-8 string takes at most 3 bytes per UTF-16 unit.
-    const most = typeof bytes === 'string' ? bytes.length * 3 : Buffer.isBuffer(bytes) ? bytes.length : unitsOf(bytes) * 3;
+    const most = typeof bytes === 'string' ? bytes.length * 3 : Buffer.isBuffer(bytes) ? bytes.length : mostOf(bytes);
     if (most > HOLD_BYTES - this.heldBytes) {
       this.flush();
       if (most > HOLD_BYTES) {
         // Larger than any hold: out at once, after what was held.
-        const buf = typeof bytes === 'string' ? Buffer.from(bytes) : Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.join(''));
+        let buf: Buffer;
+        if (typeof bytes === 'string') buf = Buffer.from(bytes);
+        else if (Buffer.isBuffer(bytes)) buf = bytes;
+        else {
+          const whole = Buffer.allocUnsafe(most);
+          buf = whole.subarray(0, putParts(whole, 0, bytes));
+        }
         this.bytes += buf.length;
         this.writeAll(buf);
         return;
@@ -101,10 +124,7 @@ export class OwnerOnlyFile {
     let n: number;
     if (typeof bytes === 'string') n = hold.write(bytes, this.heldBytes);
     else if (Buffer.isBuffer(bytes)) n = bytes.copy(hold, this.heldBytes);
-    else {
-      n = 0;
-      for (const part of bytes) n += hold.write(part, this.heldBytes + n);
-    }
+    else n = putParts(hold, this.heldBytes, bytes);
     this.heldBytes += n;
     this.bytes += n;
     if (this.heldBytes >= FLUSH_BYTES) this.flush();

@@ -6,6 +6,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { recordToTapEvent } from '../tap/line.js';
+import type { LinePart } from '../tap/capture-line.js';
 import { CaptureFileError, type CaptureEntry, type FileFormat, type RecordingInfo, type WriterOptions } from './format.js';
 import { RecordWriter, captureHeader, checkHeader, describeHeader, headerInfo, isJsonLinesHead } from './jsonl.js';
 
@@ -20,7 +21,7 @@ class DocumentWriter extends RecordWriter {
     this.file.write(`${header.slice(0, header.lastIndexOf('}')).trimEnd()},\n  "events": [`);
   }
 
-  protected put(record: string[]): void {
+  protected put(record: LinePart[]): void {
     record.unshift(this.events === 0 ? '\n    ' : ',\n    ');
     this.file.write(record);
   }

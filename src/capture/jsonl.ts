@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TapEvent } from '../tap/events.js';
-import { captureLineParts } from '../tap/capture-line.js';
+import { captureLineParts, type LinePart } from '../tap/capture-line.js';
 import { recordToTapEvent } from '../tap/line.js';
 import { OwnerOnlyFile } from './file-writer.js';
 import { CaptureFileError, type CaptureEntry, type CaptureWriter, type FileFormat, type RecordingInfo, type WriterOptions } from './format.js';
@@ -129,7 +129,7 @@ export abstract class RecordWriter implements CaptureWriter {
   }
 
   /** Writes one record, given in parts that make it one after the other (`events` is still the number written before it). */
-  protected abstract put(record: string[]): void;
+  protected abstract put(record: LinePart[]): void;
 }
 
 class JsonlWriter extends RecordWriter {
@@ -138,7 +138,7 @@ class JsonlWriter extends RecordWriter {
     this.put([JSON.stringify(captureHeader(info))]);
   }
 
-  protected put(record: string[]): void {
+  protected put(record: LinePart[]): void {
     record.push('\n');
     this.file.write(record);
   }

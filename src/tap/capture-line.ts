@@ -19,6 +19,15 @@ export const FIELDS_MAX = 1024;
 
 const quote = JSON.stringify;
 
+/**
+ * A part of a line: text, or bytes that stand for their base64 text. A 64 KiB frame's base64 is an
+ * 87 KB string, garbage once written: the file writer encodes the bytes into its own buffer instead.
+ */
+export type LinePart = string | Buffer;
+
+/** A part's text: bytes as base64. */
+const partText = (part: LinePart): string => (typeof part === 'string' ? part : part.toString('base64'));
+
 /** `,"client":"…","server":"…"` of a connection, made once: the same Endpoint objects come with each of its events. */
 const clientText = new WeakMap<Endpoint, string>();
 const peersText = new WeakMap<Endpoint, WeakMap<Endpoint, string>>();
@@ -54,25 +63,28 @@ function timeText(exact: number | undefined): string {
 
 /**
  * A frame's line in parts, `{"conn":…` up to (not including) its peers: the part before its fields,
- * its fields (none for a large frame), the part after them.
+ * its fields (none for a large frame), the part up to its bytes, its bytes, the part after them.
  */
-function frameParts(conn: number, ev: Extract<SessionEvent, { kind: 'frame' }>, showSecrets: boolean, withFields: boolean): string[] {
+function frameParts(conn: number, ev: Extract<SessionEvent, { kind: 'frame' }>, showSecrets: boolean, withFields: boolean): LinePart[] {
   const f = ev.frame;
   const head = `{"conn":${conn},"kind":"frame","dir":"${ev.dir}","offset":${ev.offset}${timeText(ev.time)},"index":${ev.index},"seq":${f.seq},"type":${quote(f.type)}`;
   const fields = withFields && ev.raw.length <= FIELDS_MAX ? `,"fields":${quote(showSecrets ? f.fields : maskFields(f))}` : '';
   let tail = f.warnings.length ? `,"warnings":${quote(f.warnings)}` : '';
-  tail += `,"raw64":"${ev.raw.toString('base64')}"`;
-  if (ev.replyTo) tail += `,"replyTo":${quote(ev.replyTo)}`;
-  if (ev.sameRead) tail += `,"sameRead":{"position":${ev.sameRead.position},"frames":${ev.sameRead.frames}}`;
-  return [head, fields, tail];
+  let after = '"';
+  if (ev.replyTo) after += `,"replyTo":${quote(ev.replyTo)}`;
+  if (ev.sameRead) after += `,"sameRead":{"position":${ev.sameRead.position},"frames":${ev.sameRead.frames}}`;
+  return [head, fields, `${tail},"raw64":"`, ev.raw, after];
 }
 
-/** The line of one session event other than a frame, from `{"conn":…` up to (not including) its peers. */
-function sessionLine(conn: number, ev: Exclude<SessionEvent, { kind: 'frame' }>, showSecrets: boolean): string {
+/**
+ * The line of one session event other than a frame, from `{"conn":…` up to (not including) its peers:
+ * in parts where its bytes may be large (garbage, TLS records, compressed streams), else one string.
+ */
+function sessionParts(conn: number, ev: Exclude<SessionEvent, { kind: 'frame' }>, showSecrets: boolean): LinePart[] | string {
   const head = `{"conn":${conn},"kind":"${ev.kind}","dir":"${ev.dir}","offset":${ev.offset}${timeText(ev.time)}`;
   switch (ev.kind) {
     case 'garbage':
-      return `${head},"bytes64":"${ev.bytes.toString('base64')}","reason":${quote(ev.reason)}${ev.skipped ? `,"skipped":${ev.skipped}` : ''}`;
+      return [`${head},"bytes64":"`, ev.bytes, `","reason":${quote(ev.reason)}${ev.skipped ? `,"skipped":${ev.skipped}` : ''}`];
     case 'socks':
       // Raw bytes stay whole in a capture (replay needs them); the decoded message is masked.
       return `${head},"bytes64":"${ev.bytes.toString('base64')}","message":${quote(showSecrets ? ev.message : maskSocks(ev.message))}`;
@@ -86,7 +98,7 @@ function sessionLine(conn: number, ev: Exclude<SessionEvent, { kind: 'frame' }>,
     }
     case 'tls':
     case 'compressed':
-      return `${head},"bytes64":"${ev.bytes.toString('base64')}","start":${ev.start}`;
+      return [`${head},"bytes64":"`, ev.bytes, `","start":${ev.start}`];
   }
 }
 
@@ -97,16 +109,16 @@ function sessionLine(conn: number, ev: Exclude<SessionEvent, { kind: 'frame' }>,
  */
 export function captureLine(ev: TapEvent, showSecrets: boolean, withFields = true): string {
   const parts = captureLineParts(ev, showSecrets, withFields);
-  return parts.length === 1 ? parts[0]! : parts.join('');
+  return parts.length === 1 ? partText(parts[0]!) : parts.map(partText).join('');
 }
 
 /**
- * The capture line of one event in parts, which make `captureLine` one after the other. A frame's
- * decoded fields are a part of their own: a chat message's are the only text of its line beyond ASCII,
- * and a writer that encodes each part as it is spares joining the line into one two-byte string first
- * (a copy of the whole line for every frame).
+ * The capture line of one event in parts, which make `captureLine` one after the other (bytes as
+ * their base64). A frame's decoded fields are a part of their own: a chat message's are the only text
+ * of its line beyond ASCII, and a writer that encodes each part as it is spares joining the line into
+ * one two-byte string first (a copy of the whole line for every frame).
  */
-export function captureLineParts(ev: TapEvent, showSecrets: boolean, withFields = true): string[] {
+export function captureLineParts(ev: TapEvent, showSecrets: boolean, withFields = true): LinePart[] {
   const e = ev.event;
   const addon = ev.addon ? `,"addon":${addonLine(ev.addon)}` : '';
   if (isConnEvent(e)) {
@@ -115,9 +127,10 @@ export function captureLineParts(ev: TapEvent, showSecrets: boolean, withFields 
   }
   const login = ev.login !== undefined ? `,"login":${quote(ev.login)}` : '';
   const rest = `${peers(ev.client, ev.server)}${login}`;
-  if (e.kind !== 'frame') return [`${sessionLine(ev.conn, e, showSecrets)}${rest}${addon}}`];
-  const parts = frameParts(ev.conn, e, showSecrets, withFields);
-  parts[2] += `${rest},"minor":${e.frame.minor}${addon}}`;
+  const end = e.kind === 'frame' ? `${rest},"minor":${e.frame.minor}${addon}}` : `${rest}${addon}}`;
+  const parts = e.kind === 'frame' ? frameParts(ev.conn, e, showSecrets, withFields) : sessionParts(ev.conn, e, showSecrets);
+  if (typeof parts === 'string') return [`${parts}${end}`];
+  parts.push(end);
   return parts;
 }
 

@@ -51,12 +51,14 @@ describe('OwnerOnlyFile batching', () => {
     f.close();
   });
 
-  it('property: any pieces — strings with characters of 1 to 4 UTF-8 bytes, buffers, strings in parts, up to several times the hold — land whole and in order', () => {
+  it('property: any pieces — strings with characters of 1 to 4 UTF-8 bytes, buffers, parts of strings and bytes as base64, up to several times the hold — land whole and in order', () => {
     const path = join(dir, 'pieces.jsonl');
     const text = fc.string({ unit: fc.constantFrom('a', 'ж', '€', '😀'), maxLength: 2000 }).chain((unit) => fc.nat({ max: 200 }).map((n) => unit.repeat(n)));
     const bytes = fc.nat({ max: 5 * FLUSH_BYTES }).map((n) => Buffer.alloc(n, n % 251));
-    const parts = fc.array(text, { maxLength: 4 });
-    const asBuffer = (p: string | Buffer | string[]) => (typeof p === 'string' ? Buffer.from(p) : Buffer.isBuffer(p) ? p : Buffer.from(p.join('')));
+    // Parts: strings, and bytes written as their base64 (any length, up to past the hold).
+    const parts = fc.array(fc.oneof(text, fc.uint8Array({ maxLength: 300 }).map(Buffer.from), bytes), { maxLength: 4 });
+    const partText = (p: string | Buffer) => (typeof p === 'string' ? p : p.toString('base64'));
+    const asBuffer = (p: string | Buffer | Array<string | Buffer>) => (typeof p === 'string' ? Buffer.from(p) : Buffer.isBuffer(p) ? p : Buffer.from(p.map(partText).join('')));
     fc.assert(
       fc.property(fc.array(fc.oneof(text, bytes, parts), { maxLength: 12 }), (pieces) => {
         const f = new OwnerOnlyFile(path);
