@@ -5,7 +5,7 @@
  */
 import { PayloadReader, PayloadWriter } from './buffer.js';
 import { nameFlags, type FlagNames, type ValueNames } from './constants.js';
-import { decodeString, encodeString, missingFromCp1251, type Encoding } from './text.js';
+import { LazyText, decodeString, encodeString, missingFromCp1251, plainText, type Encoding } from './text.js';
 
 export type Direction = 'c2s' | 's2c';
 export type Fields = Record<string, unknown>;
@@ -26,6 +26,11 @@ export interface FieldContext {
   notes: string[];
   /** When asked for: where each decoded field's bytes lie in the frame, by field path. */
   spans?: FieldSpans;
+  /**
+   * In a lazy decode: text that decodes with nothing to report is left as its bytes (a LazyText);
+   * `texts` counts them, so a frame with none gets its fields as they are.
+   */
+  lazy?: { texts: number };
 }
 
 /** Byte ranges `[start, end)` in the frame, by field path; `frame` is the buffer the offsets count from. */
@@ -285,14 +290,71 @@ export function readLps(r: PayloadReader, c: FieldContext, path: string): Buffer
   return b;
 }
 
-export function decodeText(bytes: Buffer, rule: EncodingRule, c: FieldContext, path: string): string {
+/**
+ * A text field's value. In a lazy decode, text proven plain stays bytes: a LazyText, typed as the string
+ * it stands for (the frame's `fields` turn every one into its string before anyone outside sees them);
+ * `now` is for text the decode itself goes on with (ANKETA_INFO's column names key its rows).
+ */
+export function decodeText(bytes: Buffer, rule: EncodingRule, c: FieldContext, path: string, now = false): string {
   const wanted = rule(c, bytes);
+  if (c.lazy && !now && plainText(bytes, 0, bytes.length, wanted)) {
+    if (wanted !== rule(c)) c.enc[path] = wanted;
+    return lazyText(c, new LazyText(bytes, 0, bytes.length, wanted));
+  }
   const d = decodeString(bytes, wanted);
   if (d.warning) c.warnings.push(`invalid string bytes in "${path}": ${d.warning}`);
   if (d.note) c.notes.push(`"${path}": ${d.note}`);
   if (d.encoding !== rule(c)) c.enc[path] = d.encoding;
   return d.value;
 }
+
+function lazyText(c: FieldContext, text: LazyText): string {
+  c.lazy!.texts++;
+  return text as unknown as string;
+}
+
+/** Replaces, in place, every LazyText in a record (and the records and lists inside it) by its string. */
+export function materialiseTexts(value: unknown): void {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      if (v instanceof LazyText) value[i] = v.value();
+      else if (typeof v === 'object' && v !== null) materialiseTexts(v);
+    }
+  } else if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    const record = value as Fields;
+    for (const k in record) {
+      const v = record[k];
+      if (v instanceof LazyText) record[k] = v.value();
+      else if (typeof v === 'object' && v !== null) materialiseTexts(v);
+    }
+  }
+}
+
+/** Makes a top-level field's texts, in place, when it is read (its value or its descriptor). */
+const READ_TEXTS: ProxyHandler<Fields> = {
+  get(record, key, receiver) {
+    if (typeof key === 'string') settleTexts(record, key);
+    return Reflect.get(record, key, receiver);
+  },
+  getOwnPropertyDescriptor(record, key) {
+    if (typeof key === 'string') settleTexts(record, key);
+    return Reflect.getOwnPropertyDescriptor(record, key);
+  },
+};
+
+function settleTexts(record: Fields, key: string): void {
+  const v = record[key];
+  if (v instanceof LazyText) record[key] = v.value();
+  else if (typeof v === 'object' && v !== null) materialiseTexts(v);
+}
+
+/**
+ * The fields of a lazy decode as everyone reads them: a record whose top-level fields have their
+ * texts made on their first read (and kept), so reading a few (a packet's `derive`, the session's
+ * login and reply rules) makes only theirs.
+ */
+export const readingTexts = (record: Fields): Fields => new Proxy(record, READ_TEXTS);
 
 /** Encodes a text field; characters its encoding cannot carry (CP1251 lacks many) become "?" and a note. */
 export function encodeText(value: unknown, rule: EncodingRule, c: FieldContext, path: string): Buffer {
@@ -316,6 +378,10 @@ export function textType(rule: EncodingRule, wire = 'LPS', describe?: (value: st
       // Logins, URIs, user agents: ASCII nearly always; texts of 1.16+: plain UTF-16. Read straight off
       // the payload (what is not plain is read again below, with every check).
       const wanted = choiceWithoutBytes(rule, c);
+      if (c.lazy && wanted) {
+        const text = r.lazyLps(wanted);
+        if (text) return lazyText(c, text);
+      }
       const plain = wanted === 'cp1251' ? r.asciiLps() : wanted === 'utf16le' ? r.plainUtf16Lps() : undefined;
       if (plain !== undefined) return plain;
       const b = readLps(r, c, path);

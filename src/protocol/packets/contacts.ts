@@ -97,6 +97,7 @@ const contactRecordsType: FieldType<Fields> = {
     contacts: maskSpecs(String(f.contactMask ?? ''), CONTACT_COLUMNS),
   }),
   decode(r, c) {
+    // String(): in a lazy decode (strings: 'lazy') the masks are still their bytes, a LazyText.
     const groupMask = String(c.fields.groupMask ?? '');
     const contactMask = String(c.fields.contactMask ?? '');
     const groups: Fields[] = [];

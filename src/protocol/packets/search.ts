@@ -46,7 +46,7 @@ const anketaType: FieldType<Fields> = {
         c.warnings.push(`ANKETA_INFO announces ${count} columns, the payload holds ${columns.length}`);
         return { maxRows, serverTime, columns, rows: [] };
       }
-      columns.push(decodeText(b, ascii, c, `columns.${i}`));
+      columns.push(decodeText(b, ascii, c, `columns.${i}`, true));
     }
     const rows: Fields[] = [];
     while (!r.atEnd && columns.length > 0) {
