@@ -3,6 +3,7 @@
  * encoding it expects; the decoder records the encoding it actually used so a re-encode is byte-exact.
  */
 import { isAscii, isUtf8 } from 'node:buffer';
+import { inspect } from 'node:util';
 import iconv from 'iconv-lite';
 
 /**
@@ -85,11 +86,9 @@ function invalidCharacters(value: string, encoding: Encoding): string {
   return '';
 }
 
-/** The UTF-16LE text of `buf[start, end)` when nothing about it needs a word (even length, no surrogates). */
+/** The UTF-16LE text of `buf[start, end)` when nothing about it needs a word (see `plainText`). */
 export function plainUtf16(buf: Buffer, start: number, end: number): string | undefined {
-  if ((end - start) % 2 !== 0) return undefined;
-  const value = buf.toString('utf16le', start, end);
-  return SURROGATE.test(value) ? undefined : value;
+  return plainText(buf, start, end, 'utf16le') ? buf.toString('utf16le', start, end) : undefined;
 }
 
 /** CP1251's one byte without a character (0x98): iconv reads it as U+FFFD. */
@@ -176,6 +175,11 @@ export class LazyText {
 
   toString(): string {
     return this.value();
+  }
+
+  /** Printed (console.log of a frame shows a Proxy's record as it is) as the string it stands for. */
+  [inspect.custom](): string {
+    return inspect(this.value());
   }
 }
 
