@@ -3,7 +3,8 @@
  * cannot read becomes a warning, and what it could read is returned.
  */
 import { PayloadReader, PayloadWriter } from './buffer.js';
-import { decodeFields, encodeFields, fieldContext, readingTexts, usualDir, type Direction, type Fields, type Layout } from './fields.js';
+import { decodeFields, encodeFields, fieldContext, usualDir, type Direction, type Fields, type Layout } from './fields.js';
+import { readingTexts } from './text-fields.js';
 import { HEADER_OFFSETS, HEADER_SIZE, MRIM_MAGIC, encodeHeader, formatProto, parseProto, protoMinor, reservedHex } from './header.js';
 import { layoutOf, packetByCode, packetByName, packetName, type FieldsOf, type PacketDef, type PacketFields, type PacketName } from './packets/index.js';
 import type { Encoding } from './text.js';

@@ -96,6 +96,7 @@ const CP1251_HOLE = CP1251_CHARS.indexOf(0xfffd);
 /** Below this many bytes a JS loop over the code units beats eight native searches. */
 const SHORT_UTF16 = 256;
 
+/** Up to this many bytes, CP1251 text is checked for ASCII in place, without a view (see plainText). */
 const SHORT_ASCII = 64;
 
 function asciiAt(buf: Buffer, start: number, end: number): boolean {
