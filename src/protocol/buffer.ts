@@ -4,7 +4,7 @@
  * routinely absent (reference §3.3).
  */
 import { isAscii } from 'node:buffer';
-import { plainUtf16 } from './text.js';
+import { LazyText, plainText, plainUtf16, type Encoding } from './text.js';
 
 /** Short ASCII strings read lately, by a hash of their bytes (one per slot: a new one replaces the old). */
 const RECENT_ASCII: (string | undefined)[] = new Array(1024).fill(undefined);
@@ -120,6 +120,17 @@ export class PayloadReader {
     const text = plainUtf16(this.buf, this.pos + 4, this.pos + 4 + len);
     if (text !== undefined) this.pos += 4 + len;
     return text;
+  }
+
+  /** An LPS left as its bytes when it is whole and plain in `encoding` (see `plainText`); nothing consumed otherwise. */
+  lazyLps(encoding: Encoding): LazyText | undefined {
+    if (this.remaining < 4) return undefined;
+    const len = this.buf.readUInt32LE(this.pos);
+    if (len > this.remaining - 4) return undefined;
+    const start = this.pos + 4;
+    if (!plainText(this.buf, start, start + len, encoding)) return undefined;
+    this.pos = start + len;
+    return new LazyText(this.buf, start, this.pos, encoding);
   }
 
   /** NUL-terminated string (mask char `z`); without a NUL, the rest of the payload. */

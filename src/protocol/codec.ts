@@ -4,6 +4,7 @@
  */
 import { PayloadReader, PayloadWriter } from './buffer.js';
 import { decodeFields, encodeFields, fieldContext, usualDir, type Direction, type Fields, type Layout } from './fields.js';
+import { readingTexts } from './text-fields.js';
 import { HEADER_OFFSETS, HEADER_SIZE, MRIM_MAGIC, encodeHeader, formatProto, parseProto, protoMinor, reservedHex } from './header.js';
 import { layoutOf, packetByCode, packetByName, packetName, type FieldsOf, type PacketDef, type PacketFields, type PacketName } from './packets/index.js';
 import type { Encoding } from './text.js';
@@ -47,6 +48,16 @@ export interface DecodeOptions {
   minor?: number;
   /** Also report where each field's bytes are (hexdump highlighting, masking secrets in raw bytes). */
   spans?: boolean;
+  /**
+   * `lazy`: text fields are not made into strings while decoding, for a reader that mostly never looks
+   * at them (a recorder). Their bytes are checked instead, and the frame is all a full decode gives —
+   * type, lengths, warnings, notes, encodings — except that its texts are made when read: `fields` is then
+   * a Proxy of the record that decodes each top-level field's texts on its first read (from the frame's
+   * bytes, which must stay unchanged), so it reads, spreads and serialises as the full decode's (but
+   * cannot be `structuredClone`d: clone `{ ...fields }`). Text whose check fails (bytes a full decode
+   * warns about or reads in another encoding) is decoded at once, as by `full` (the default).
+   */
+  strings?: 'full' | 'lazy';
 }
 
 /**
@@ -119,6 +130,7 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
   const fields: Fields = {};
   const c = fieldContext(minor, opts.dir, fields, k.enc, warnings, notes);
   if (opts.spans) c.spans = { frame, ranges: {} };
+  if (opts.strings === 'lazy') c.lazy = { texts: 0 };
   const def = packetByCode(msg);
   const out: DecodedFrame = {
     msg,
@@ -156,7 +168,9 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
     if (known) notes.push(`${remaining} trailing bytes ignored (${known.by})`);
     else warnings.push(`${remaining} trailing bytes ignored`);
   }
-  const derived = def.derive?.(fields, c);
+  // Texts left as bytes are made when read, each top-level field's on its first read (derive's too).
+  if (c.lazy?.texts) out.fields = readingTexts(fields);
+  const derived = def.derive?.(out.fields, c);
   if (derived) Object.assign(fields, derived);
   if (c.spans) out.spans = c.spans.ranges;
   return handOver(out, k);

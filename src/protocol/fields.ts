@@ -5,7 +5,8 @@
  */
 import { PayloadReader, PayloadWriter } from './buffer.js';
 import { nameFlags, type FlagNames, type ValueNames } from './constants.js';
-import { decodeString, encodeString, missingFromCp1251, type Encoding } from './text.js';
+import { encodeString, type Encoding } from './text.js';
+import type { EncodingRule } from './text-fields.js';
 
 export type Direction = 'c2s' | 's2c';
 export type Fields = Record<string, unknown>;
@@ -26,6 +27,8 @@ export interface FieldContext {
   notes: string[];
   /** When asked for: where each decoded field's bytes lie in the frame, by field path. */
   spans?: FieldSpans;
+  /** In a lazy decode: counts the texts left as bytes (LazyText), as they decode with nothing to report. */
+  lazy?: { texts: number };
 }
 
 /** Byte ranges `[start, end)` in the frame, by field path; `frame` is the buffer the offsets count from. */
@@ -247,32 +250,7 @@ export const uidlType = fixedBytes(8, 'UIDL');
 export const guidType = fixedBytes(16, 'GUID');
 
 // ---------------------------------------------------------------------------------------------------
-// Strings
-
-/**
- * Chooses a string field's encoding. Called with the bytes when decoding (so heuristics for disputed
- * versions can look at them) and without when encoding.
- */
-export type EncodingRule = ((c: FieldContext, bytes?: Buffer) => Encoding) & {
-  /** Set when the encoding is the same whatever the context and the bytes (so ASCII text can be read in place). */
-  readonly fixed?: Encoding;
-  /**
-   * Whether, in this context, the bytes can change the rule's choice; when they cannot, text is read in
-   * place. Without it, they always can.
-   */
-  readonly bytesDecide?: (c: FieldContext) => boolean;
-};
-
-export const fixedEncoding = (e: Encoding): EncodingRule => Object.assign(() => e, { fixed: e });
-
-/** A rule that looks at the bytes only where `bytesDecide` says so. */
-export const encodingRule = (rule: (c: FieldContext, bytes?: Buffer) => Encoding, bytesDecide: (c: FieldContext) => boolean): EncodingRule =>
-  Object.assign(rule, { bytesDecide });
-
-/** The encoding a rule picks before the bytes are seen, when the bytes cannot change it. */
-function choiceWithoutBytes(rule: EncodingRule, c: FieldContext): Encoding | undefined {
-  return rule.fixed ?? (rule.bytesDecide && !rule.bytesDecide(c) ? rule(c) : undefined);
-}
+// Bytes (text field types are in text-fields.ts)
 
 /** Reads an LPS and reports a length prefix beyond the payload; shared by every LPS-based type. */
 export function readLps(r: PayloadReader, c: FieldContext, path: string): Buffer | typeof TRUNCATED {
@@ -283,65 +261,6 @@ export function readLps(r: PayloadReader, c: FieldContext, path: string): Buffer
     return TRUNCATED;
   }
   return b;
-}
-
-export function decodeText(bytes: Buffer, rule: EncodingRule, c: FieldContext, path: string): string {
-  const wanted = rule(c, bytes);
-  const d = decodeString(bytes, wanted);
-  if (d.warning) c.warnings.push(`invalid string bytes in "${path}": ${d.warning}`);
-  if (d.note) c.notes.push(`"${path}": ${d.note}`);
-  if (d.encoding !== rule(c)) c.enc[path] = d.encoding;
-  return d.value;
-}
-
-/** Encodes a text field; characters its encoding cannot carry (CP1251 lacks many) become "?" and a note. */
-export function encodeText(value: unknown, rule: EncodingRule, c: FieldContext, path: string): Buffer {
-  const text = String(value ?? '');
-  const encoding = c.enc[path] ?? rule(c);
-  if (encoding === 'cp1251') {
-    const missing = missingFromCp1251(text);
-    if (missing.length) c.notes.push(`"${path}": CP1251 has no ${missing.join(' ')}, sent as "?"`);
-  }
-  return encodeString(text, encoding);
-}
-
-export function textType(rule: EncodingRule, wire = 'LPS', describe?: (value: string) => string | undefined): FieldType<string> {
-  return {
-    wire,
-    shape: { kind: 'lps-text' },
-    empty: '',
-    rule,
-    ...(describe ? { describe } : {}),
-    decode(r, c, path) {
-      // Logins, URIs, user agents: ASCII nearly always; texts of 1.16+: plain UTF-16. Read straight off
-      // the payload (what is not plain is read again below, with every check).
-      const wanted = choiceWithoutBytes(rule, c);
-      const plain = wanted === 'cp1251' ? r.asciiLps() : wanted === 'utf16le' ? r.plainUtf16Lps() : undefined;
-      if (plain !== undefined) return plain;
-      const b = readLps(r, c, path);
-      return b === TRUNCATED ? b : decodeText(b, rule, c, path);
-    },
-    encode(w, v, c, path) {
-      w.lps(encodeText(v, rule, c, path));
-    },
-  };
-}
-
-/** NUL-terminated string (mask char `z`). */
-export function cstringType(rule: EncodingRule): FieldType<string> {
-  return {
-    wire: 'z',
-    shape: { kind: 'cstring' },
-    empty: '',
-    rule,
-    decode(r, c, path) {
-      const b = r.cstring();
-      return b === undefined ? TRUNCATED : decodeText(b, rule, c, path);
-    },
-    encode(w, v, c, path) {
-      w.cstring(encodeText(v, rule, c, path));
-    },
-  };
 }
 
 /** LPS of opaque bytes, as hex. */
@@ -355,42 +274,6 @@ export const lpsBytesType: FieldType<string> = {
   },
   encode: (w, v) => void w.lps(encodeString(String(v), 'hex')),
 };
-
-/** CLPS: an LPS holding `UL count` and that many LPS strings (reference §3.4). */
-export function clpsType(rule: EncodingRule): FieldType<string[]> {
-  return {
-    wire: 'CLPS',
-    shape: { kind: 'clps' },
-    empty: [],
-    rule,
-    decode(r, c, path) {
-      const outer = readLps(r, c, path);
-      if (outer === TRUNCATED) return outer;
-      const inner = new PayloadReader(outer);
-      const count = inner.ul() ?? 0;
-      // An empty LPS holds not even the count: read as no items, but it is not how an empty list is written.
-      if (outer.length === 0) c.warnings.push(`CLPS "${path}" is empty (no item count)`);
-      const items: string[] = [];
-      for (let i = 0; i < count; i++) {
-        const b = readLps(inner, c, `${path}.${i}`);
-        if (b === TRUNCATED) {
-          c.warnings.push(`CLPS "${path}" announces ${count} items but holds ${i}`);
-          break;
-        }
-        items.push(decodeText(b, rule, c, `${path}.${i}`));
-      }
-      if (!inner.atEnd) c.warnings.push(`CLPS "${path}": ${inner.remaining} bytes after the last item ignored`);
-      return items;
-    },
-    encode(w, v, c, path) {
-      const inner = new PayloadWriter();
-      const items = Array.isArray(v) ? v : [];
-      inner.ul(items.length);
-      items.forEach((item, i) => inner.lps(encodeText(item, rule, c, `${path}.${i}`)));
-      w.lps(inner.finish());
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Composite

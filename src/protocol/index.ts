@@ -3,6 +3,7 @@ export * from './buffer.js';
 export * from './text.js';
 export * from './constants.js';
 export * from './fields.js';
+export * from './text-fields.js';
 export * from './formats.js';
 export * from './packets/index.js';
 export * from './codec.js';

@@ -4,7 +4,7 @@
  * with the right layout and says which request it answers. Used alike by the proxy, `decode`, capture
  * tools and replay.
  */
-import { decodeFrame, type DecodedFrame } from './codec.js';
+import { decodeFrame, type DecodeOptions, type DecodedFrame } from './codec.js';
 import { SessionState, type ReplyInfo, type Unanswered } from './conversation.js';
 import type { Direction } from './fields.js';
 import { Framer, type FramerEvent } from './framer.js';
@@ -66,6 +66,12 @@ export interface SessionOptions {
   tlsTerminated?: boolean;
   /** Each chunk pushed is one read or one TCP segment (not a file's buffer): frames it completes together are marked (`sameRead`). */
   chunksAreReads?: boolean;
+  /**
+   * `lazy`: frames are decoded with `strings: 'lazy'` (see DecodeOptions): their texts are made only
+   * when read. The events are the same; the session's own reads (login, reply rules) make only the
+   * texts they read.
+   */
+  strings?: DecodeOptions['strings'];
 }
 
 export class SessionDecoder {
@@ -127,7 +133,7 @@ export class SessionDecoder {
   private onFrame(dir: Direction, offset: number, raw: Buffer, time?: number): SessionEvent {
     const headerMinor = protoMinor(headerField(raw, 'proto'));
     if (dir === 'c2s') this.state.clientHeader(headerField(raw, 'msg'), headerField(raw, 'proto'));
-    const frame = decodeFrame(raw, { dir, minor: this.minor ?? headerMinor });
+    const frame = decodeFrame(raw, { dir, minor: this.minor ?? headerMinor, strings: this.opts.strings });
     const { index, replyTo, switchTo } = this.state.learn(dir, frame, time);
     if (switchTo === 'tls' && !this.opts.tlsTerminated) {
       this.framers.c2s.enterTls();

@@ -2,7 +2,8 @@
  * String encodings (reference §4). An LPS carries no encoding tag, so every string field states which
  * encoding it expects; the decoder records the encoding it actually used so a re-encode is byte-exact.
  */
-import { isAscii } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
+import { inspect } from 'node:util';
 import iconv from 'iconv-lite';
 
 /**
@@ -85,11 +86,102 @@ function invalidCharacters(value: string, encoding: Encoding): string {
   return '';
 }
 
-/** The UTF-16LE text of `buf[start, end)` when nothing about it needs a word (even length, no surrogates). */
+/** The UTF-16LE text of `buf[start, end)` when nothing about it needs a word (see `plainText`). */
 export function plainUtf16(buf: Buffer, start: number, end: number): string | undefined {
-  if ((end - start) % 2 !== 0) return undefined;
-  const value = buf.toString('utf16le', start, end);
-  return SURROGATE.test(value) ? undefined : value;
+  return plainText(buf, start, end, 'utf16le') ? buf.toString('utf16le', start, end) : undefined;
+}
+
+/** CP1251's one byte without a character (0x98): iconv reads it as U+FFFD. */
+const CP1251_HOLE = CP1251_CHARS.indexOf(0xfffd);
+/** Below this many bytes a JS loop over the code units beats eight native searches. */
+const SHORT_UTF16 = 256;
+
+/** Up to this many bytes, CP1251 text is checked for ASCII in place, without a view (see plainText). */
+const SHORT_ASCII = 64;
+
+function asciiAt(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i] >= 0x80) return false;
+  return true;
+}
+
+/**
+ * Whether UTF-16LE code units `buf[start, end)` (an even number of bytes) hold a surrogate without its
+ * partner, as `UNPAIRED_SURROGATE` finds in their text. Long ones are first searched for any byte a
+ * surrogate's high byte can be (memchr speed); only from the first one found is each unit looked at.
+ */
+function unpairedSurrogate(buf: Buffer, start: number, end: number): boolean {
+  let from = start;
+  if (end - start >= SHORT_UTF16) {
+    const bytes = buf.subarray(start, end);
+    let first = bytes.length;
+    for (let b = 0xd8; b <= 0xdf; b++) {
+      const at = bytes.indexOf(b);
+      if (at !== -1 && at < first) first = at;
+    }
+    if (first === bytes.length) return false;
+    // Nothing before it is a surrogate, so the scan can start at its code unit.
+    from = start + (first & ~1);
+  }
+  for (let i = from + 1; i < end; i += 2) {
+    const high = buf[i];
+    if ((high & 0xf8) !== 0xd8) continue;
+    // A low surrogate here had no high one before it (that one's partner is stepped over).
+    if (high >= 0xdc || i + 2 >= end || (buf[i + 2] & 0xfc) !== 0xdc) return true;
+    i += 2;
+  }
+  return false;
+}
+
+/**
+ * Whether `decodeString` of `buf[start, end)` as `encoding` gives a value in that very encoding with
+ * no warning and no note, proven from the bytes alone without making the string: false when it would
+ * not, or when proving it is not worth it (CP1251 that is valid UTF-8: the full decode decides).
+ */
+export function plainText(buf: Buffer, start: number, end: number, encoding: Encoding): boolean {
+  switch (encoding) {
+    case 'cp1251': {
+      // Short ones (logins, URIs, " " for no RTF) are looked at in place: a view costs more than they do.
+      if (end - start <= SHORT_ASCII && asciiAt(buf, start, end)) return true;
+      const bytes = buf.subarray(start, end);
+      return isAscii(bytes) || (bytes.indexOf(CP1251_HOLE) === -1 && !isMultibyteUtf8(bytes));
+    }
+    case 'utf16le':
+      return (end - start) % 2 === 0 && !unpairedSurrogate(buf, start, end);
+    case 'utf8':
+      // Exactly the bytes that survive decodeString's round trip: invalid ones would read as U+FFFD.
+      return isUtf8(buf.subarray(start, end));
+    case 'latin1':
+    case 'hex':
+      return true;
+  }
+}
+
+/**
+ * A string field left as its bytes by a lazy decode (`strings: 'lazy'`), which proved with `plainText`
+ * that decoding it raises nothing: its text is made only when asked for (and by `String()`, for the
+ * few readers inside a decode, CONTACT_LIST2's masks).
+ */
+export class LazyText {
+  constructor(
+    readonly buf: Buffer,
+    readonly start: number,
+    readonly end: number,
+    readonly encoding: Encoding,
+  ) {}
+
+  /** What `decodeString` gives for these bytes (plain, so with no fallback to take). */
+  value(): string {
+    return rawDecode(this.buf.subarray(this.start, this.end), this.encoding);
+  }
+
+  toString(): string {
+    return this.value();
+  }
+
+  /** Printed (console.log of a frame shows a Proxy's record as it is) as the string it stands for. */
+  [inspect.custom](): string {
+    return inspect(this.value());
+  }
 }
 
 /** `text` as CP1251 carries it: a character it has no byte for becomes "?". */

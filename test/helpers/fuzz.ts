@@ -79,7 +79,7 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('cut' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 200 }) }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
 );
-const mutationsArb = fc.array(mutationArb, { minLength: 1, maxLength: 6 });
+export const mutationsArb = fc.array(mutationArb, { minLength: 1, maxLength: 6 });
 
 /** Applies field writes first (they keep offsets), then unit edits, then byte edits. */
 export function mutate(seed: Seed, mutations: Mutation[]): Buffer {
@@ -146,7 +146,7 @@ function streamSeed(name: string, bytes: Buffer): Seed {
 }
 
 /** Both directions of each recorded connection, and a synthetic stream of frames of many types. */
-function sessionSeeds(): Array<{ c2s: Seed; s2c: Seed }> {
+export function sessionSeeds(): Array<{ c2s: Seed; s2c: Seed }> {
   const names = [...new Set(readdirSync(VECTORS).filter((f) => f.endsWith('.c2s.bin')).map((f) => f.slice(0, -'.c2s.bin'.length)))].sort();
   const seeds = names.map((n) => ({
     c2s: streamSeed(`${n}.c2s`, readFileSync(join(VECTORS, `${n}.c2s.bin`))),

@@ -11,20 +11,8 @@
  */
 import fc from 'fast-check';
 import { PayloadWriter } from '../../src/protocol/buffer.js';
-import {
-  byteType,
-  fieldContext,
-  lpsBytesType,
-  restType,
-  u64Type,
-  type Direction,
-  type EncodingRule,
-  type FieldContext,
-  type FieldSpec,
-  type FieldType,
-  type Fields,
-  type Layout,
-} from '../../src/protocol/fields.js';
+import { byteType, fieldContext, lpsBytesType, restType, u64Type, type Direction, type FieldContext, type FieldSpec, type FieldType, type Fields, type Layout } from '../../src/protocol/fields.js';
+import type { EncodingRule } from '../../src/protocol/text-fields.js';
 import { packRtf } from '../../src/protocol/formats.js';
 import { encodeString, type Encoding } from '../../src/protocol/text.js';
 import type { PacketDef, Variant } from '../../src/protocol/packets/index.js';

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PayloadReader, PayloadWriter } from '../../src/protocol/buffer.js';
 import { decodeFrame, encodePacket, reencode } from '../../src/protocol/codec.js';
-import { clpsType, fixedEncoding, textType, type FieldContext } from '../../src/protocol/fields.js';
+import type { FieldContext } from '../../src/protocol/fields.js';
+import { clpsType, fixedEncoding, textType } from '../../src/protocol/text-fields.js';
 import { parseOfflineMessage } from '../../src/protocol/formats.js';
 
 /** `"ef be ad de …"` (spaces, newlines and `|` separators allowed) → bytes. */

@@ -1,6 +1,7 @@
 /** The contact list: CONTACT_LIST2 and its mask-described records, edits, authorization, the legacy list. */
 import * as K from '../constants.js';
-import { annotations, annotationType, childContext, clpsType, cstringType, field, lpsRecordType, restType, since, spread, TRUNCATED, ul, type EncodingRule, type FieldContext, type FieldSpec, type FieldType, type Fields, type Layout } from '../fields.js';
+import { annotations, annotationType, childContext, field, lpsRecordType, restType, since, spread, TRUNCATED, ul, type FieldContext, type FieldSpec, type FieldType, type Fields, type Layout } from '../fields.js';
+import { clpsType, cstringType, type EncodingRule } from '../text-fields.js';
 import { decodeAuthBlob } from '../formats.js';
 import { decodeString } from '../text.js';
 import { packet } from './def.js';
@@ -97,6 +98,7 @@ const contactRecordsType: FieldType<Fields> = {
     contacts: maskSpecs(String(f.contactMask ?? ''), CONTACT_COLUMNS),
   }),
   decode(r, c) {
+    // String(): in a lazy decode (strings: 'lazy') the masks are still their bytes, a LazyText.
     const groupMask = String(c.fields.groupMask ?? '');
     const contactMask = String(c.fields.contactMask ?? '');
     const groups: Fields[] = [];

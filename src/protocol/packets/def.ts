@@ -90,7 +90,10 @@ export interface PacketDef<Name extends string = string, L extends Layout = Layo
   variant?: (c: FieldContext, payload?: PayloadReader) => Variant;
   /** Every wire form `variant` can pick, for documentation, tests and the field types. */
   variants?: V;
-  /** Decode-only annotations derived from the fields (unpacked RTF, parsed offline mail…). */
+  /**
+   * Decode-only annotations derived from the fields (unpacked RTF, parsed offline mail…). In a lazy
+   * decode `f` makes a top-level field's texts when read; texts nested deeper are still LazyText.
+   */
   derive?: (f: Fields, c: FieldContext) => Fields | undefined;
   /**
    * The annotations `derive` adds, declared like fields: filters know their names, the listing the

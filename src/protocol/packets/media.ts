@@ -1,6 +1,7 @@
 /** Peer-to-peer features the server relays: files, calls, games, the MRIM proxy, UDP media, VoIP. */
 import * as K from '../constants.js';
-import { clpsType, field, guidType, lpsBytesType, lpsRecordType, restType, since, ul } from '../fields.js';
+import { field, guidType, lpsBytesType, lpsRecordType, restType, since, ul } from '../fields.js';
+import { clpsType } from '../text-fields.js';
 import { packet } from './def.js';
 import { ascii, utf16, guessed, str } from './rules.js';
 

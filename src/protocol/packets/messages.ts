@@ -1,6 +1,7 @@
 /** Messages: sending, receiving, delivery status, offline storage, SMS, server-side history. */
 import * as K from '../constants.js';
-import { annotations, annotationType, clpsType, field, lpsBytesType, lpsRecordType, restType, since, u64Type, uidlType, ul, type FieldContext, type Fields } from '../fields.js';
+import { annotations, annotationType, field, lpsBytesType, lpsRecordType, restType, since, u64Type, uidlType, ul, type FieldContext, type Fields } from '../fields.js';
+import { clpsType } from '../text-fields.js';
 import { decodeAuthBlob, parseOfflineMessage, parseRecipients, unpackRtf } from '../formats.js';
 import { encodeString } from '../text.js';
 import { packet } from './def.js';

@@ -1,7 +1,8 @@
 /** Presence: own and contacts' statuses, extended statuses, microblog posts. */
 import type { PayloadReader } from '../buffer.js';
 import * as K from '../constants.js';
-import { clpsType, field, u64Type, ul, type FieldContext } from '../fields.js';
+import { field, u64Type, ul, type FieldContext } from '../fields.js';
+import { clpsType } from '../text-fields.js';
 import { packet, variant } from './def.js';
 import { ascii, guessed, str, utf16, xstatusFields } from './rules.js';
 

@@ -1,6 +1,7 @@
 /** The text encoding rules of the reference (§4), and the field declarations built on them. */
 import * as K from '../constants.js';
-import { encodingRule, field, fixedEncoding, spread, textType, type EncodingRule, type FieldContext, type FieldSpec, type Fields } from '../fields.js';
+import { field, spread, type FieldContext, type FieldSpec, type Fields } from '../fields.js';
+import { encodingRule, fixedEncoding, textType, type EncodingRule } from '../text-fields.js';
 import { decodeString, looksLikeUtf16, textEncodingFor } from '../text.js';
 
 /** Logins, URIs, user agents, keys: ASCII / CP1251 in every version. */

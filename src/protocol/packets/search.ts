@@ -1,6 +1,7 @@
 /** White-pages search, profiles and id lookups. */
 import * as K from '../constants.js';
-import { countedType, decodeText, encodeText, field, readLps, repeatType, restType, spread, textType, TRUNCATED, ul, type EncodingRule, type FieldType, type Fields, type Layout } from '../fields.js';
+import { countedType, field, readLps, repeatType, restType, spread, TRUNCATED, ul, type FieldType, type Fields, type Layout } from '../fields.js';
+import { decodeText, encodeText, textType, type EncodingRule } from '../text-fields.js';
 import { packet } from './def.js';
 import { ascii, asciiOrUnicodeText, str, versionText } from './rules.js';
 
@@ -46,7 +47,7 @@ const anketaType: FieldType<Fields> = {
         c.warnings.push(`ANKETA_INFO announces ${count} columns, the payload holds ${columns.length}`);
         return { maxRows, serverTime, columns, rows: [] };
       }
-      columns.push(decodeText(b, ascii, c, `columns.${i}`));
+      columns.push(decodeText(b, ascii, c, `columns.${i}`, true));
     }
     const rows: Fields[] = [];
     while (!r.atEnd && columns.length > 0) {

@@ -1,6 +1,7 @@
 /** Account services: mailbox, web session keys, stored user data and settings, alerts, push, pubsub. */
 import * as K from '../constants.js';
-import { annotations, clpsType, field, fixedBytes, restType, since, uidlType, ul, type Fields } from '../fields.js';
+import { annotations, field, fixedBytes, restType, since, uidlType, ul, type Fields } from '../fields.js';
+import { clpsType } from '../text-fields.js';
 import { decodeEncodedWords } from '../formats.js';
 import { packet } from './def.js';
 import { ascii, utf8, binary, guessed, str } from './rules.js';

@@ -1,6 +1,7 @@
 /** The session's packets: hello, login, ping, logout, STARTTLS/compression, capabilities, results. */
 import * as K from '../constants.js';
-import { byteType, clpsType, countedType, decodeText, encodeText, field, repeatType, restType, since, ul, type FieldType, type Fields } from '../fields.js';
+import { byteType, countedType, field, repeatType, restType, since, ul, type FieldType, type Fields } from '../fields.js';
+import { clpsType, decodeText, encodeText } from '../text-fields.js';
 import { packet } from './def.js';
 import { ascii, guessed, passwordText, str, versionText, xstatusFields } from './rules.js';
 
