@@ -72,10 +72,16 @@ const finished = new Int32Array(init.finished);
 
 let outgoing: TapEvent[] = [];
 const batcher = new EventBatcher();
-const hub = new TapHub((ev) => {
-  batcher.add(ev);
-  if (init.events) outgoing.push(ev);
-}, init.hub);
+// Events that stay on this thread are read only for what their lines keep (the writing thread decodes
+// fields again when it records them): their texts need not be made. Those posted to the live log are
+// cloned, so they are decoded whole.
+const hub = new TapHub(
+  (ev) => {
+    batcher.add(ev);
+    if (init.events) outgoing.push(ev);
+  },
+  init.events ? init.hub : { ...init.hub, strings: 'lazy' },
+);
 const taps = new Map<number, ConnectionTap>();
 let figures: RecordingFigures = { path: init.record, files: [init.record], events: 0, bytes: 0, deletedFiles: 0 };
 

@@ -6,7 +6,7 @@
  */
 import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
 import type { Direction } from '../protocol/fields.js';
-import { SessionDecoder, type SessionEvent } from '../protocol/session.js';
+import { SessionDecoder, type SessionEvent, type SessionOptions } from '../protocol/session.js';
 import type { AddonMark, AnyEvent, ConnEvent, TapEvent } from './events.js';
 
 /**
@@ -19,6 +19,8 @@ export interface TapHubOptions {
   maxFrameSize?: number;
   /** The proxy terminates TLS itself: STARTTLS does not make the stream opaque. */
   tlsTerminated?: boolean;
+  /** `lazy`: frames' texts are made only when read (SessionOptions.strings), for a sink that mostly never reads them. */
+  strings?: SessionOptions['strings'];
 }
 
 /** Receives every event; it runs inside the relay's data handlers, so it must not throw. */
@@ -105,7 +107,8 @@ export class ConnectionTap {
     readonly openedAt: number,
   ) {
     // Relayed chunks are reads, a pcap's are TCP segments: both are what a peer receives at once.
-    this.session = new SessionDecoder({ maxFrameSize: hub.opts.maxFrameSize, tlsTerminated: hub.opts.tlsTerminated, chunksAreReads: true });
+    const { maxFrameSize, tlsTerminated, strings } = hub.opts;
+    this.session = new SessionDecoder({ maxFrameSize, tlsTerminated, strings, chunksAreReads: true });
   }
 
   /** STARTTLS was accepted on this connection. */
