@@ -50,7 +50,9 @@ export class EventBatcher {
 
   add(ev: TapEvent): void {
     const e = ev.event;
-    if (e.kind !== 'frame' || ev.addon) return void this.others.push([this.frames, ev]);
+    if (e.kind !== 'frame') return void this.others.push([this.frames, ev]);
+    // A frame an addon marked crosses whole; a lazy decode's fields are a Proxy, which does not clone.
+    if (ev.addon) return void this.others.push([this.frames, { ...ev, event: { ...e, frame: { ...e.frame, fields: { ...e.frame.fields } } } }]);
     if ((this.frames + 1) * COLUMNS > this.rows.length) {
       const grown = new Float64Array(this.rows.length * 2);
       grown.set(this.rows);

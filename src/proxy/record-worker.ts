@@ -88,12 +88,12 @@ let figures: RecordingFigures = { path: init.record, files: [init.record], event
 /** The writing thread; undefined once it is gone (it failed: the batches are answered here from then on). */
 let writer: Worker | undefined = spawnWorker('record-writer', { record: init.record, capture: init.capture, finished: init.finished } satisfies WriterInit);
 let started = false;
-/** Batches handed to the writer, by id: their size and live-log events go back to the relay once written. */
-const writing = new Map<number, { size: number; events?: TapEvent[] }>();
+/** Batches handed to the writer, by id: their size goes back to the relay once written (what its queue counts). */
+const writing = new Map<number, number>();
 let nextId = 0;
 
 const post = (msg: FromWorker) => port.postMessage(msg);
-const done = (size: number, events: TapEvent[] | undefined) => post({ type: 'done', size, ...(events ? { events } : {}), figures });
+const done = (size: number, events?: TapEvent[]) => post({ type: 'done', size, ...(events ? { events } : {}), figures });
 
 writer.on('message', (msg: FromWriter) => {
   switch (msg.type) {
@@ -106,9 +106,9 @@ writer.on('message', (msg: FromWriter) => {
       return post(msg);
     case 'written': {
       figures = msg.figures;
-      const batch = writing.get(msg.id)!;
+      const size = writing.get(msg.id)!;
       writing.delete(msg.id);
-      return done(batch.size, batch.events);
+      return done(size);
     }
     case 'finished':
       figures = msg.figures;
@@ -123,7 +123,7 @@ const writerFailed = (why: string) => {
   const error = { message: `the recording's writing thread ${why}` };
   post(started ? { type: 'recording-failed', time: Date.now(), error } : { type: 'start-failed', error });
   // What it had not written is lost with it; the relay must not wait for it.
-  for (const batch of writing.values()) done(batch.size, batch.events);
+  for (const size of writing.values()) done(size);
   writing.clear();
 };
 writer.on('error', (e) => writerFailed(`failed: ${e.message}`));
@@ -171,12 +171,14 @@ port.on('message', (msg: ToWorker) => {
     if (init.test.delayMs) Atomics.wait(pause, 0, 0, init.test.delayMs);
     if (++batches === init.test.failAfterBatches) throw new Error(`failing after ${batches} batches, as the test asked`);
     run(msg.ops, Buffer.from(msg.bytes, 0, msg.size));
+    // The live log's events go at once: held until written, the queue's 16 MiB of bytes would be held as decoded objects.
     const events = init.events ? outgoing : undefined;
     outgoing = [];
     const { batch, transfer } = batcher.take();
     if (!writer) return done(msg.size, events);
+    if (events) done(0, events);
     const id = nextId++;
-    writing.set(id, { size: msg.size, events });
+    writing.set(id, msg.size);
     writer.postMessage({ type: 'events', id, batch } satisfies ToWriter, transfer);
     return;
   }
