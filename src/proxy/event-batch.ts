@@ -44,10 +44,6 @@ export class EventBatcher {
   private stringIds = new Map<string, number>();
   private others: Array<[number, TapEvent]> = [];
 
-  get empty(): boolean {
-    return this.frames === 0 && this.others.length === 0;
-  }
-
   add(ev: TapEvent): void {
     const e = ev.event;
     if (e.kind !== 'frame') return void this.others.push([this.frames, ev]);
@@ -120,8 +116,7 @@ export function* batchEvents(batch: EventBatch, peers: Map<number, { client: End
   for (let i = 0; i <= batch.frames; i++) {
     while (other < others.length && others[other]![0] === i) {
       const ev = withBuffers(others[other++]![1]);
-      if (ev.event.kind === 'open') peers.set(ev.conn, { client: ev.client, server: ev.server });
-      else if (!peers.has(ev.conn)) peers.set(ev.conn, { client: ev.client, server: ev.server });
+      if (ev.event.kind === 'open' || !peers.has(ev.conn)) peers.set(ev.conn, { client: ev.client, server: ev.server });
       const known = peers.get(ev.conn)!;
       // One Endpoint object per connection: the line writer caches its text by it.
       yield { ...ev, client: known.client, ...(ev.server ? { server: known.server ?? ev.server } : {}) };

@@ -15,7 +15,7 @@ import type { AddonMark, AnyEvent, TapEvent } from '../tap/events.js';
 import { TapHub, type ConnectionTap, type TapHubOptions } from '../tap/tap.js';
 import { EventBatcher } from './event-batch.js';
 import type { FromWriter, ToWriter, WriterInit } from './record-writer.js';
-import { asBuffer, spawnWorker } from './worker-threads.js';
+import { asBuffer, figuresBefore, signalFinished, spawnWorker } from './worker-threads.js';
 
 /** One thing that happened on the relay thread, as the worker replays it. Chunks point into the batch's bytes. */
 export type RelayOp =
@@ -83,7 +83,7 @@ const hub = new TapHub(
   init.events ? init.hub : { ...init.hub, strings: 'lazy' },
 );
 const taps = new Map<number, ConnectionTap>();
-let figures: RecordingFigures = { path: init.record, files: [init.record], events: 0, bytes: 0, deletedFiles: 0 };
+let figures = figuresBefore(init.record);
 
 /** The writing thread; undefined once it is gone (it failed: the batches are answered here from then on). */
 let writer: Worker | undefined = spawnWorker('record-writer', { record: init.record, capture: init.capture, finished: init.finished } satisfies WriterInit);
@@ -184,8 +184,7 @@ port.on('message', (msg: ToWorker) => {
   }
   // Finish: the writer closes the capture after the batches posted before (one port, in order).
   if (writer) return writer.postMessage(msg satisfies ToWriter);
-  Atomics.store(finished, 0, 1);
-  Atomics.notify(finished, 0);
+  signalFinished(finished);
   post({ type: 'finished', figures });
   port.close();
 });

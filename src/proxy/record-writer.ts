@@ -12,7 +12,7 @@ import { closeQuietly, recordOrStop, type RecordingWriter, type RotationOptions 
 import type { Endpoint } from '../net/endpoint.js';
 import { batchEvents, type EventBatch } from './event-batch.js';
 import type { RecordingFigures, WorkerError } from './record-worker.js';
-import { errorOf } from './worker-threads.js';
+import { errorOf, figuresBefore, signalFinished } from './worker-threads.js';
 
 export interface WriterInit {
   record: string;
@@ -36,7 +36,7 @@ const finished = new Int32Array(init.finished);
 const withFields = init.capture.fields !== false;
 const peers = new Map<number, { client: Endpoint; server?: Endpoint }>();
 let capture: RecordingWriter | undefined;
-let figures: RecordingFigures = { path: init.record, files: [init.record], events: 0, bytes: 0, deletedFiles: 0 };
+let figures = figuresBefore(init.record);
 const currentFigures = (): RecordingFigures => {
   if (capture) figures = { path: capture.path, files: [...capture.files], events: capture.events, bytes: capture.bytes, deletedFiles: capture.deletedFiles };
   return figures;
@@ -69,8 +69,7 @@ port.on('message', (msg: ToWriter) => {
       if (capture) closeQuietly(capture);
       const last = currentFigures();
       capture = undefined;
-      Atomics.store(finished, 0, 1);
-      Atomics.notify(finished, 0);
+      signalFinished(finished);
       post({ type: 'finished', figures: last });
       port.close();
     }

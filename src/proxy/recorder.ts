@@ -14,7 +14,7 @@ import type { AddonMark, AnyEvent, TapEvent } from '../tap/events.js';
 import type { TapHubOptions } from '../tap/tap.js';
 import type { ProxyConnectionTap, ProxyTap } from './proxy-tap.js';
 import type { FromWorker, RecordingFigures, RelayOp, ToWorker, WorkerError, WorkerInit } from './record-worker.js';
-import { spawnWorker, withBuffers } from './worker-threads.js';
+import { figuresBefore, spawnWorker, withBuffers } from './worker-threads.js';
 
 /** Bytes waiting for the worker at which the relay pauses; it goes on once a quarter of that is left. */
 const QUEUE_BYTES = 16 * 1024 * 1024;
@@ -72,7 +72,7 @@ export class RecordingWorker implements ProxyTap {
     const { delayMs, failAfterBatches } = opts;
     const init: WorkerInit = { record: opts.record, capture: opts.capture, hub: opts.hub, events: !!opts.onEvent, finished, test: { delayMs, failAfterBatches } };
     this.worker = spawnWorker('record-worker', init);
-    this.figures = { path: opts.record, files: [opts.record], events: 0, bytes: 0, deletedFiles: 0 };
+    this.figures = figuresBefore(opts.record);
     this.ready = new Promise((resolve, reject) => {
       this.settleStart = (err) => (err ? reject(err) : resolve());
     });

@@ -1,7 +1,7 @@
 /** What the recording's threads share: starting one, and Buffers across structured clone. */
 import { Worker } from 'node:worker_threads';
 import type { TapEvent } from '../tap/events.js';
-import type { WorkerError } from './record-worker.js';
+import type { RecordingFigures, WorkerError } from './record-worker.js';
 
 /** Buffers cross to and from the recording worker as plain Uint8Arrays (structured clone); this makes them Buffers again, without a copy. */
 export function asBuffer(bytes: Uint8Array): Buffer {
@@ -33,3 +33,12 @@ export function spawnWorker(name: 'record-worker' | 'record-writer', workerData:
 
 /** An error as it can cross to another thread, its system code (`EFBIG`, `EACCES`) kept. */
 export const errorOf = (e: unknown): WorkerError => ({ message: (e as Error).message, ...((e as NodeJS.ErrnoException).code ? { code: (e as NodeJS.ErrnoException).code } : {}) });
+
+/** A recording's figures before its first event. */
+export const figuresBefore = (path: string): RecordingFigures => ({ path, files: [path], events: 0, bytes: 0, deletedFiles: 0 });
+
+/** Tells the relay thread, waiting on `flag` while the process exits, that the capture is closed. */
+export function signalFinished(flag: Int32Array): void {
+  Atomics.store(flag, 0, 1);
+  Atomics.notify(flag, 0);
+}
