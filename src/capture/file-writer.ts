@@ -47,7 +47,7 @@ function mostOf(parts: readonly LinePart[]): number {
 function putParts(buf: Buffer, at: number, parts: readonly LinePart[]): number {
   let n = 0;
   for (const part of parts) {
-    if (typeof part === 'string') n += buf.write(part, at + n);
+    if (typeof part === 'string') n += part.length === 0 ? 0 : buf.write(part, at + n);
     else for (let a = 0; a < part.length; a += BASE64_SLICE) n += buf.write(part.toString('base64', a, a + BASE64_SLICE), at + n, 'latin1');
   }
   return n;

@@ -139,7 +139,10 @@ class JsonlWriter extends RecordWriter {
   }
 
   protected put(record: LinePart[]): void {
-    record.push('\n');
+    const last = record.length - 1;
+    // Onto the last text rather than a part of its own: a part costs a write.
+    if (typeof record[last] === 'string') record[last] += '\n';
+    else record.push('\n');
     this.file.write(record);
   }
 }

@@ -8,7 +8,7 @@
  * again from its bytes when it records fields.
  */
 import { decodeFrame, type DecodedFrame } from '../protocol/codec.js';
-import { HEADER_SIZE, decodeHeader, formatProto, reservedHex } from '../protocol/header.js';
+import { HEADER_SIZE, formatProto, headerField, reservedHex } from '../protocol/header.js';
 import type { Endpoint } from '../net/endpoint.js';
 import type { SessionEvent } from '../protocol/session.js';
 import type { TapEvent } from '../tap/events.js';
@@ -145,19 +145,18 @@ export function* batchEvents(batch: EventBatch, peers: Map<number, { client: End
   }
 }
 
-/** A frame as far as its line needs it without fields: the header's values, its type and warnings as decoded. */
+/** A frame as far as its line needs it without fields: the header's values (read in place), its type and warnings as decoded. */
 function headerFrame(raw: Buffer, dir: 'c2s' | 's2c', minor: number, type: string, warnings: string[]): DecodedFrame {
-  const h = decodeHeader(raw);
   return {
-    msg: h.msg,
+    msg: headerField(raw, 'msg'),
     type,
     dir,
-    proto: formatProto(h.proto),
+    proto: formatProto(headerField(raw, 'proto')),
     minor,
-    seq: h.seq,
-    dlen: h.dlen,
-    from: h.from,
-    fromPort: h.fromPort,
+    seq: headerField(raw, 'seq'),
+    dlen: headerField(raw, 'dlen'),
+    from: headerField(raw, 'from'),
+    fromPort: headerField(raw, 'fromPort'),
     reserved: reservedHex(raw),
     fields: {},
     enc: {},

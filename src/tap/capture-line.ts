@@ -61,19 +61,27 @@ function timeText(exact: number | undefined): string {
   return `${secondText}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
 }
 
+/** Frames up to this many bytes have their base64 inside the text after their fields: every part of a line costs a write of its own. */
+export const INLINE_RAW_MAX = 4096;
+
 /**
- * A frame's line in parts, `{"conn":…` up to (not including) its peers: the part before its fields,
- * its fields (none for a large frame), the part up to its bytes, its bytes, the part after them.
+ * A frame's line in parts, `{"conn":…` up to `end` (its peers and the rest): the text before its
+ * fields, its fields (none for a large frame), then the text after them — for a large frame the bytes
+ * and the text each side of them as parts of their own. A line without fields is one string.
  */
-function frameParts(conn: number, ev: Extract<SessionEvent, { kind: 'frame' }>, showSecrets: boolean, withFields: boolean): LinePart[] {
+function frameParts(conn: number, ev: Extract<SessionEvent, { kind: 'frame' }>, showSecrets: boolean, withFields: boolean, end: string): LinePart[] {
   const f = ev.frame;
   const head = `{"conn":${conn},"kind":"frame","dir":"${ev.dir}","offset":${ev.offset}${timeText(ev.time)},"index":${ev.index},"seq":${f.seq},"type":${quote(f.type)}`;
   const fields = withFields && ev.raw.length <= FIELDS_MAX ? `,"fields":${quote(showSecrets ? f.fields : maskFields(f))}` : '';
-  let tail = f.warnings.length ? `,"warnings":${quote(f.warnings)}` : '';
+  const tail = f.warnings.length ? `,"warnings":${quote(f.warnings)},"raw64":"` : ',"raw64":"';
   let after = '"';
   if (ev.replyTo) after += `,"replyTo":${quote(ev.replyTo)}`;
   if (ev.sameRead) after += `,"sameRead":{"position":${ev.sameRead.position},"frames":${ev.sameRead.frames}}`;
-  return [head, fields, `${tail},"raw64":"`, ev.raw, after];
+  after += end;
+  if (ev.raw.length > INLINE_RAW_MAX) return [head, fields, tail, ev.raw, after];
+  const rest = `${tail}${ev.raw.toString('base64')}${after}`;
+  // Fields stay a part of their own: a chat message's are two-byte text, which joined would make the whole line so.
+  return fields ? [head, fields, rest] : [head + rest];
 }
 
 /**
@@ -127,8 +135,9 @@ export function captureLineParts(ev: TapEvent, showSecrets: boolean, withFields 
   }
   const login = ev.login !== undefined ? `,"login":${quote(ev.login)}` : '';
   const rest = `${peers(ev.client, ev.server)}${login}`;
-  const end = e.kind === 'frame' ? `${rest},"minor":${e.frame.minor}${addon}}` : `${rest}${addon}}`;
-  const parts = e.kind === 'frame' ? frameParts(ev.conn, e, showSecrets, withFields) : sessionParts(ev.conn, e, showSecrets);
+  if (e.kind === 'frame') return frameParts(ev.conn, e, showSecrets, withFields, `${rest},"minor":${e.frame.minor}${addon}}`);
+  const parts = sessionParts(ev.conn, e, showSecrets);
+  const end = `${rest}${addon}}`;
   if (typeof parts === 'string') return [`${parts}${end}`];
   parts.push(end);
   return parts;

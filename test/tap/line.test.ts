@@ -6,7 +6,7 @@ import type { Endpoint } from '../../src/net/endpoint.js';
 import { decodeFrame, encodePacket } from '../../src/protocol/codec.js';
 import { PACKETS } from '../../src/protocol/packets/index.js';
 import type { SessionEvent } from '../../src/protocol/session.js';
-import { captureLine, captureLineParts, FIELDS_MAX, type LinePart } from '../../src/tap/capture-line.js';
+import { captureLine, captureLineParts, FIELDS_MAX, INLINE_RAW_MAX, type LinePart } from '../../src/tap/capture-line.js';
 import type { TapEvent } from '../../src/tap/events.js';
 import { recordToTapEvent, tapEventToJson } from '../../src/tap/line.js';
 import { MASK } from '../../src/tap/mask.js';
@@ -201,13 +201,21 @@ describe('capture lines, version 2', () => {
       for (const showSecrets of [true, false]) {
         const parts = captureLineParts(ev, showSecrets);
         assert.equal(joined(parts), captureLine(ev, showSecrets));
-        // A frame's, garbage's, TLS records' bytes are a part of their own, never text.
-        const bytes = 'raw' in ev.event ? ev.event.raw : ['garbage', 'tls', 'compressed'].includes(ev.event.kind) ? (ev.event as { bytes: Buffer }).bytes : undefined;
+        // Garbage's and TLS records' bytes are a part of their own, never text; a frame's when it is large.
+        const bytes = 'raw' in ev.event ? (ev.event.raw.length > INLINE_RAW_MAX ? ev.event.raw : undefined) : ['garbage', 'tls', 'compressed'].includes(ev.event.kind) ? (ev.event as { bytes: Buffer }).bytes : undefined;
         assert.deepEqual(parts.filter((p) => typeof p !== 'string'), bytes ? [bytes] : []);
         if (ev.event.kind === 'frame' && !ev.login && !ev.event.frame.warnings.length) assert.ok(parts.every((p, i) => i === 1 || ascii(text(p))), joined(parts));
       }
     }
     fc.assert(fc.property(tapEventArb, (ev) => assert.equal(joined(captureLineParts(ev, false)), captureLine(ev, false))), { numRuns: 100 });
+    // A small frame's line without fields is one string; a large frame's bytes are a part of their own.
+    const login = session().find((e) => e.event.kind === 'frame' && e.event.frame.type === 'LOGIN2')!;
+    assert.equal(captureLineParts(login, false, false).length, 1);
+    const raw = encodePacket('MESSAGE', { flags: 0, to: 'bob@mail.ru', text: 'Ы'.repeat(INLINE_RAW_MAX / 2), rtf: ' ' }, { proto: '1.21', seq: 9 });
+    const large = { ...login, event: { kind: 'frame', dir: 'c2s', offset: 0, time: T0, index: 9, raw, frame: decodeFrame(raw, { dir: 'c2s', minor: 21 }) } } as TapEvent;
+    const parts = captureLineParts(large, false);
+    assert.deepEqual(parts.filter((p) => typeof p !== 'string'), [raw]);
+    assert.equal(joined(parts), captureLine(large, false));
   });
 
   it('keep bytes in base64, the fields of small frames (secrets masked) and no fields for large ones', () => {
