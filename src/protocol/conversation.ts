@@ -38,22 +38,6 @@ interface Tracked {
   fields: Fields;
 }
 
-interface Pending {
-  type: string;
-  seq: number;
-  /** The request's fields, kept only when a reply may be matched by them (`by: 'field'`): most are not. */
-  fields?: Fields;
-  dir: Direction;
-  /** When it became outstanding, counted over both sides (for oldest-first across the two lists). */
-  order: number;
-  index: number;
-  time?: number;
-  /** The replies this entry waits for: the request's answer ('') or one extra reply (its name). */
-  group: string;
-  expected: string[];
-  awaited: boolean;
-}
-
 /** For each request type, the rows whose replies answer it, from the table. */
 const REPLIES_OF = new Map<string, PacketDef[]>();
 for (const def of PACKETS as readonly PacketDef[]) {
@@ -100,13 +84,8 @@ function candidatesFor(type: string, dir: Direction): ReplyCandidates {
   return found;
 }
 
-/** Outstanding requests kept per side: a peer that never answers must not grow the list without end. */
+/** Outstanding requests kept per side (a power of two): a peer that never answers must not grow the list without end. */
 const MAX_PENDING = 4096;
-/**
- * The oldest are dropped in batches once this many more are waiting: trimming one per frame moved the
- * whole list each time, which made an unanswered flood (a one-way bulk of messages) cost O(4096) a frame.
- */
-const TRIM_SLACK = 1024;
 
 const groupOf = (rule: ReplyRule, reply: string) => (rule.extra ? reply : '');
 
@@ -114,24 +93,93 @@ function sameValue(a: unknown, b: unknown): boolean {
   return typeof a === 'string' && typeof b === 'string' ? a.toLowerCase() === b.toLowerCase() : a === b;
 }
 
-function answers(rule: ReplyRule, request: Pending, reply: Tracked): boolean {
-  if (rule.by === 'last') return true;
-  if (rule.by === 'seq') return request.seq === reply.seq;
-  const requestField = requestFieldOf(rule, request.type);
-  return requestField !== undefined && request.fields !== undefined && sameValue(request.fields[requestField], reply.fields[rule.field]);
-}
+/**
+ * One side's outstanding requests, oldest first, in a ring of columns rather than an object each: an
+ * unanswered flood (a one-way bulk of messages) keeps thousands waiting, and objects that outlive young
+ * collections that way cost the old generation's collections for nothing. The newest MAX_PENDING are
+ * kept. An answered entry is marked dead and the ends are trimmed past dead ones.
+ */
+class PendingRing {
+  private readonly types: string[] = new Array(MAX_PENDING);
+  private readonly seqs = new Float64Array(MAX_PENDING);
+  /** Kept only when a reply may be matched by them (`by: 'field'`): most are not. */
+  private readonly fields: Array<Fields | undefined> = new Array(MAX_PENDING);
+  private readonly indexes = new Float64Array(MAX_PENDING);
+  /** NaN: no time known. */
+  private readonly times = new Float64Array(MAX_PENDING);
+  /** When it became outstanding, counted over both sides (for oldest-first across the two rings). */
+  private readonly orders = new Float64Array(MAX_PENDING);
+  /** The replies an entry waits for: the request's answer ('') or one extra reply (its name). */
+  private readonly groups: string[] = new Array(MAX_PENDING);
+  private readonly expected: string[][] = new Array(MAX_PENDING);
+  /** 1 live and awaited, 2 live and not awaited, 0 answered or never used. */
+  private readonly states = new Uint8Array(MAX_PENDING);
+  /** Entries ever added (`head`) and dropped or trimmed off the old end (`tail`). */
+  private head = 0;
+  private tail = 0;
 
-/** Written out, not spread from a common base (V8 spreads objects slowly), and no closure per request. */
-function pending(frame: Tracked, fields: Fields | undefined, dir: Direction, index: number, time: number | undefined, order: number, group: string, expected: string[], awaited: boolean): Pending {
-  return { type: frame.type, seq: frame.seq, fields, dir, index, time, order, group, expected, awaited };
+  constructor(private readonly dir: Direction) {}
+
+  add(frame: Tracked, fields: Fields | undefined, index: number, time: number | undefined, order: number, group: string, expected: string[], awaited: boolean): void {
+    if (this.head - this.tail === MAX_PENDING) this.tail++;
+    const at = this.head++ & (MAX_PENDING - 1);
+    this.types[at] = frame.type;
+    this.seqs[at] = frame.seq;
+    this.fields[at] = fields;
+    this.indexes[at] = index;
+    this.times[at] = time ?? NaN;
+    this.orders[at] = order;
+    this.groups[at] = group;
+    this.expected[at] = expected;
+    this.states[at] = awaited ? 1 : 2;
+  }
+
+  /** Takes the newest entry that `reply` (a `def` frame) answers by `rule`. */
+  answer(rule: ReplyRule, def: PacketDef, reply: Tracked, time: number | undefined): ReplyInfo | undefined {
+    const group = groupOf(rule, def.name);
+    for (let n = this.head - 1; n >= this.tail; n--) {
+      const at = n & (MAX_PENDING - 1);
+      if (this.states[at] === 0 || this.groups[at] !== group || !rule.requests.includes(this.types[at]!) || !this.answers(rule, at, reply)) continue;
+      this.states[at] = 0;
+      this.fields[at] = undefined;
+      const info: ReplyInfo = { type: this.types[at]!, seq: this.seqs[at]!, index: this.indexes[at]! };
+      const sent = this.times[at]!;
+      if (time !== undefined && !Number.isNaN(sent)) info.latencyMs = time - sent;
+      while (this.head > this.tail && this.states[(this.head - 1) & (MAX_PENDING - 1)] === 0) this.head--;
+      while (this.tail < this.head && this.states[this.tail & (MAX_PENDING - 1)] === 0) this.tail++;
+      return info;
+    }
+    return undefined;
+  }
+
+  /** The entries still awaiting their reply, oldest first, with their orders. */
+  awaiting(): Array<{ order: number; request: Unanswered }> {
+    const out: Array<{ order: number; request: Unanswered }> = [];
+    for (let n = this.tail; n < this.head; n++) {
+      const at = n & (MAX_PENDING - 1);
+      if (this.states[at] !== 1) continue;
+      const time = this.times[at]!;
+      const request: Unanswered = { type: this.types[at]!, seq: this.seqs[at]!, dir: this.dir, index: this.indexes[at]!, expected: [...this.expected[at]!], ...(Number.isNaN(time) ? {} : { time }) };
+      out.push({ order: this.orders[at]!, request });
+    }
+    return out;
+  }
+
+  private answers(rule: ReplyRule, at: number, reply: Tracked): boolean {
+    if (rule.by === 'last') return true;
+    if (rule.by === 'seq') return this.seqs[at] === reply.seq;
+    const requestField = requestFieldOf(rule, this.types[at]!);
+    const fields = this.fields[at];
+    return requestField !== undefined && fields !== undefined && sameValue(fields[requestField], reply.fields[rule.field]);
+  }
 }
 
 /**
- * Outstanding requests of both sides, and which one each reply answers. Each side's requests are a list
+ * Outstanding requests of both sides, and which one each reply answers. Each side's requests are a ring
  * of their own: a reply only ever answers the other side's, so it never walks past its own side's.
  */
 class ReplyTracker {
-  private readonly pending: Record<Direction, Pending[]> = { c2s: [], s2c: [] };
+  private readonly pending: Record<Direction, PendingRing> = { c2s: new PendingRing('c2s'), s2c: new PendingRing('s2c') };
   private nextOrder = 0;
 
   /**
@@ -140,16 +188,7 @@ class ReplyTracker {
    */
   track(dir: Direction, frame: Tracked, def: PacketDef | undefined, index: number, time?: number): ReplyInfo | undefined {
     const rule = def?.reply;
-    let info: ReplyInfo | undefined;
-    const answerable = this.pending[dir === 'c2s' ? 's2c' : 'c2s'];
-    for (let i = answerable.length - 1; rule && def && i >= 0; i--) {
-      const p = answerable[i];
-      if (p.group !== groupOf(rule, def.name) || !rule.requests.includes(p.type) || !answers(rule, p, frame)) continue;
-      answerable.splice(i, 1);
-      info = { type: p.type, seq: p.seq, index: p.index };
-      if (time !== undefined && p.time !== undefined) info.latencyMs = time - p.time;
-      break;
-    }
+    const info = rule && def ? this.pending[dir === 'c2s' ? 's2c' : 'c2s'].answer(rule, def, frame, time) : undefined;
     const candidates = candidatesFor(frame.type, dir);
     let { main, extra, expected } = candidates;
     if (candidates.conditional) {
@@ -159,23 +198,18 @@ class ReplyTracker {
       expected = main.map((r) => r.name);
     }
     const own = this.pending[dir];
-    // Fields held by thousands of unanswered requests (a one-way flood) would outlive young GCs for nothing.
     const fields = candidates.byField ? frame.fields : undefined;
     if (main.length) {
       const awaited = main.some((r) => r.reply?.awaited?.(frame.fields) ?? true);
-      own.push(pending(frame, fields, dir, index, time, this.nextOrder++, '', expected, awaited));
+      own.add(frame, fields, index, time, this.nextOrder++, '', expected, awaited);
     }
-    for (const r of extra) own.push(pending(frame, fields, dir, index, time, this.nextOrder++, r.name, [r.name], false));
-    if (own.length > MAX_PENDING + TRIM_SLACK) own.splice(0, own.length - MAX_PENDING);
+    for (const r of extra) own.add(frame, fields, index, time, this.nextOrder++, r.name, [r.name], false);
     return info;
   }
 
   /** The requests still waiting for a reply they await, oldest first. */
   unanswered(): Unanswered[] {
-    return [...this.pending.c2s, ...this.pending.s2c]
-      .filter((p) => p.awaited)
-      .sort((a, b) => a.order - b.order)
-      .map(({ type, seq, dir, index, time, expected }) => ({ type, seq, dir, index, expected: [...expected], ...(time !== undefined ? { time } : {}) }));
+    return [...this.pending.c2s.awaiting(), ...this.pending.s2c.awaiting()].sort((a, b) => a.order - b.order).map((e) => e.request);
   }
 }
 

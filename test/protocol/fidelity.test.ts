@@ -241,6 +241,26 @@ describe('replies linked to the request that caused them', () => {
     assert.equal(replyOf(s2c(s, 'AUTHORIZE_ACK', { email: 'dave@bk.ru' }, 1)), undefined);
   });
 
+  it('a flood that is never answered keeps the newest 4,096 requests: older ones are dropped, newer and answered ones trimmed', () => {
+    const s = new SessionDecoder();
+    const message = { flags: 0, to: 'dave@bk.ru', text: 'привет', rtf: ' ' };
+    for (let seq = 1; seq <= 5000; seq++) c2s(s, 'MESSAGE', message, seq);
+    const waiting = s.unanswered();
+    assert.equal(waiting.length, 4096);
+    assert.deepEqual([waiting[0]!.seq, waiting.at(-1)!.seq], [905, 5000]);
+    assert.deepEqual(waiting[0], { type: 'MESSAGE', seq: 905, dir: 'c2s', index: 904, time: 9050, expected: ['MESSAGE_STATUS'] });
+    // Answered out of order: the newest, one in the middle, the oldest; one already dropped finds nothing.
+    for (const seq of [5000, 3000, 905]) assert.equal(replyOf(s2c(s, 'MESSAGE_STATUS', { status: 0 }, seq))?.seq, seq);
+    assert.equal(replyOf(s2c(s, 'MESSAGE_STATUS', { status: 0 }, 904)), undefined);
+    const left = s.unanswered().map((r) => r.seq);
+    assert.equal(left.length, 4093);
+    assert.deepEqual([left[0], left.at(-1), left.includes(3000)], [906, 4999, false]);
+    // Room again for new ones, which answer as before.
+    c2s(s, 'MESSAGE', message, 6000);
+    assert.equal(s.unanswered().at(-1)!.seq, 6000);
+    assert.equal(replyOf(s2c(s, 'MESSAGE_STATUS', { status: 0 }, 6000))?.index, 5004);
+  });
+
   it('USER_BLOG_STATUS echoing a post (SRV) → its CHANGE_USER_BLOG_STATUS; none is awaited', () => {
     const s = new SessionDecoder();
     c2s(s, 'CHANGE_USER_BLOG_STATUS', { flags: 1, text: 'Слушаю музыку' }, 6);
