@@ -190,15 +190,17 @@ class ReplyTracker {
     const rule = def?.reply;
     const info = rule && def ? this.pending[dir === 'c2s' ? 's2c' : 'c2s'].answer(rule, def, frame, time) : undefined;
     const candidates = candidatesFor(frame.type, dir);
-    let { main, extra, expected } = candidates;
+    let { main, extra, expected, byField } = candidates;
     if (candidates.conditional) {
       const replies = candidates.all.filter((r) => r.reply?.answers?.(frame.fields, frame.type) ?? true);
       main = replies.filter((r) => !r.reply?.extra);
       extra = replies.filter((r) => r.reply?.extra);
       expected = main.map((r) => r.name);
+      // An ordinary MESSAGE is answered by seq only (AUTHORIZE_ACK answers one that asks, by address).
+      byField = replies.some((r) => r.reply?.by === 'field');
     }
     const own = this.pending[dir];
-    const fields = candidates.byField ? frame.fields : undefined;
+    const fields = byField ? frame.fields : undefined;
     if (main.length) {
       const awaited = main.some((r) => r.reply?.awaited?.(frame.fields) ?? true);
       own.add(frame, fields, index, time, this.nextOrder++, '', expected, awaited);
