@@ -4,6 +4,7 @@
  * routinely absent (reference §3.3).
  */
 import { isAscii } from 'node:buffer';
+import { ulAt } from './header.js';
 import { LazyText, plainText, plainUtf16, type Encoding } from './text.js';
 
 /** Short ASCII strings read lately, by a hash of their bytes (one per slot: a new one replaces the old). */
@@ -36,7 +37,7 @@ export class PayloadReader {
 
   ul(): number | undefined {
     if (this.remaining < 4) return undefined;
-    const v = this.buf.readUInt32LE(this.pos);
+    const v = ulAt(this.buf, this.pos);
     this.pos += 4;
     return v;
   }
@@ -66,7 +67,7 @@ export class PayloadReader {
    */
   lps(): Buffer | { truncated: number; available: number } | undefined {
     if (this.remaining < 4) return undefined;
-    const len = this.buf.readUInt32LE(this.pos);
+    const len = ulAt(this.buf, this.pos);
     if (len > this.remaining - 4) {
       const available = this.remaining - 4;
       this.pos = this.end;
@@ -79,7 +80,7 @@ export class PayloadReader {
   /** Steps over an LPS as `lps()` reads one, without making a view of its bytes. */
   skipLps(): void {
     if (this.remaining < 4) return;
-    const len = this.buf.readUInt32LE(this.pos);
+    const len = ulAt(this.buf, this.pos);
     this.pos = len > this.remaining - 4 ? this.end : this.pos + 4 + len;
   }
 
@@ -89,7 +90,7 @@ export class PayloadReader {
    */
   asciiLps(): string | undefined {
     if (this.remaining < 4) return undefined;
-    const len = this.buf.readUInt32LE(this.pos);
+    const len = ulAt(this.buf, this.pos);
     if (len > this.remaining - 4) return undefined;
     const start = this.pos + 4;
     const end = start + len;
@@ -115,7 +116,7 @@ export class PayloadReader {
   /** An LPS of UTF-16LE text read in place when it is whole and plain (see `plainUtf16`); nothing consumed otherwise. */
   plainUtf16Lps(): string | undefined {
     if (this.remaining < 4) return undefined;
-    const len = this.buf.readUInt32LE(this.pos);
+    const len = ulAt(this.buf, this.pos);
     if (len > this.remaining - 4) return undefined;
     const text = plainUtf16(this.buf, this.pos + 4, this.pos + 4 + len);
     if (text !== undefined) this.pos += 4 + len;
@@ -125,7 +126,7 @@ export class PayloadReader {
   /** An LPS left as its bytes when it is whole and plain in `encoding` (see `plainText`); nothing consumed otherwise. */
   lazyLps(encoding: Encoding): LazyText | undefined {
     if (this.remaining < 4) return undefined;
-    const len = this.buf.readUInt32LE(this.pos);
+    const len = ulAt(this.buf, this.pos);
     if (len > this.remaining - 4) return undefined;
     const start = this.pos + 4;
     if (!plainText(this.buf, start, start + len, encoding)) return undefined;
