@@ -61,6 +61,14 @@ export class PayloadReader {
     return v;
   }
 
+  /** `n` bytes as hex, read in place (no view of them is made). */
+  hex(n: number): string | undefined {
+    if (this.remaining < n) return undefined;
+    const v = this.buf.toString('hex', this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+
   /**
    * An LPS. Returns `{ truncated }` (and consumes the rest) when the length prefix points beyond the
    * payload, so the caller can warn without losing its place.

@@ -236,7 +236,7 @@ export function fixedBytes(size: number, wire: string): FieldType<string> {
     wire,
     shape: { kind: 'fixed', size },
     empty: '00'.repeat(size),
-    decode: (r) => r.bytes(size)?.toString('hex') ?? TRUNCATED,
+    decode: (r) => r.hex(size) ?? TRUNCATED,
     encode: (w, v) => {
       const b = encodeString(String(v), 'hex');
       const fixed = Buffer.alloc(size);
