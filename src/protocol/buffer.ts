@@ -4,6 +4,7 @@
  * routinely absent (reference §3.3).
  */
 import { isAscii } from 'node:buffer';
+import { ulAt } from './header.js';
 import { LazyText, plainText, plainUtf16, type Encoding } from './text.js';
 
 /** Short ASCII strings read lately, by a hash of their bytes (one per slot: a new one replaces the old). */
@@ -36,7 +37,7 @@ export class PayloadReader {
 
   ul(): number | undefined {
     if (this.remaining < 4) return undefined;
-    const v = this.buf.readUInt32LE(this.pos);
+    const v = ulAt(this.buf, this.pos);
     this.pos += 4;
     return v;
   }
@@ -60,13 +61,21 @@ export class PayloadReader {
     return v;
   }
 
+  /** `n` bytes as hex, read in place (no view of them is made). */
+  hex(n: number): string | undefined {
+    if (this.remaining < n) return undefined;
+    const v = this.buf.toString('hex', this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+
   /**
    * An LPS. Returns `{ truncated }` (and consumes the rest) when the length prefix points beyond the
    * payload, so the caller can warn without losing its place.
    */
   lps(): Buffer | { truncated: number; available: number } | undefined {
     if (this.remaining < 4) return undefined;
-    const len = this.buf.readUInt32LE(this.pos);
+    const len = ulAt(this.buf, this.pos);
     if (len > this.remaining - 4) {
       const available = this.remaining - 4;
       this.pos = this.end;
@@ -79,7 +88,7 @@ export class PayloadReader {
   /** Steps over an LPS as `lps()` reads one, without making a view of its bytes. */
   skipLps(): void {
     if (this.remaining < 4) return;
-    const len = this.buf.readUInt32LE(this.pos);
+    const len = ulAt(this.buf, this.pos);
     this.pos = len > this.remaining - 4 ? this.end : this.pos + 4 + len;
   }
 
@@ -89,7 +98,7 @@ export class PayloadReader {
    */
   asciiLps(): string | undefined {
     if (this.remaining < 4) return undefined;
-    const len = this.buf.readUInt32LE(this.pos);
+    const len = ulAt(this.buf, this.pos);
     if (len > this.remaining - 4) return undefined;
     const start = this.pos + 4;
     const end = start + len;
@@ -115,7 +124,7 @@ export class PayloadReader {
   /** An LPS of UTF-16LE text read in place when it is whole and plain (see `plainUtf16`); nothing consumed otherwise. */
   plainUtf16Lps(): string | undefined {
     if (this.remaining < 4) return undefined;
-    const len = this.buf.readUInt32LE(this.pos);
+    const len = ulAt(this.buf, this.pos);
     if (len > this.remaining - 4) return undefined;
     const text = plainUtf16(this.buf, this.pos + 4, this.pos + 4 + len);
     if (text !== undefined) this.pos += 4 + len;
@@ -125,7 +134,7 @@ export class PayloadReader {
   /** An LPS left as its bytes when it is whole and plain in `encoding` (see `plainText`); nothing consumed otherwise. */
   lazyLps(encoding: Encoding): LazyText | undefined {
     if (this.remaining < 4) return undefined;
-    const len = this.buf.readUInt32LE(this.pos);
+    const len = ulAt(this.buf, this.pos);
     if (len > this.remaining - 4) return undefined;
     const start = this.pos + 4;
     if (!plainText(this.buf, start, start + len, encoding)) return undefined;

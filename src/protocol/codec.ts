@@ -5,7 +5,7 @@
 import { PayloadReader, PayloadWriter } from './buffer.js';
 import { decodeFields, encodeFields, fieldContext, usualDir, type Direction, type Fields, type Layout } from './fields.js';
 import { readingTexts } from './text-fields.js';
-import { HEADER_OFFSETS, HEADER_SIZE, MRIM_MAGIC, encodeHeader, formatProto, parseProto, protoMinor, reservedHex } from './header.js';
+import { HEADER_OFFSETS, HEADER_SIZE, MRIM_MAGIC, encodeHeader, formatProto, parseProto, protoMinor, reservedHex, ulAt } from './header.js';
 import { layoutOf, packetByCode, packetByName, packetName, type FieldsOf, type PacketDef, type PacketFields, type PacketName } from './packets/index.js';
 import type { Encoding } from './text.js';
 
@@ -115,12 +115,13 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
   const k = spare ?? { warnings: [], notes: [], enc: {} };
   spare = undefined;
   const { warnings, notes } = k;
-  // Named offsets, not headerField: a load by a varying key is what a frame's header cost most.
-  const magic = frame.readUInt32LE(HEADER_OFFSETS.magic);
+  // Named offsets, not headerField: a load by a varying key is what a frame's header cost most; its
+  // length checked, byte by byte.
+  const magic = ulAt(frame, HEADER_OFFSETS.magic);
   if (magic !== MRIM_MAGIC) warnings.push(`bad magic 0x${magic.toString(16)}`);
-  const proto = frame.readUInt32LE(HEADER_OFFSETS.proto);
-  const msg = frame.readUInt32LE(HEADER_OFFSETS.msg);
-  const dlen = frame.readUInt32LE(HEADER_OFFSETS.dlen);
+  const proto = ulAt(frame, HEADER_OFFSETS.proto);
+  const msg = ulAt(frame, HEADER_OFFSETS.msg);
+  const dlen = ulAt(frame, HEADER_OFFSETS.dlen);
   const minor = opts.minor ?? protoMinor(proto);
   const available = frame.length - HEADER_SIZE;
   if (dlen > available) warnings.push(`length beyond payload: dlen ${dlen} but ${available} bytes present`);
@@ -138,10 +139,10 @@ export function decodeFrame(frame: Buffer, opts: DecodeOptions): DecodedFrame {
     dir: opts.dir,
     proto: formatProto(proto),
     minor,
-    seq: frame.readUInt32LE(HEADER_OFFSETS.seq),
+    seq: ulAt(frame, HEADER_OFFSETS.seq),
     dlen,
-    from: frame.readUInt32LE(HEADER_OFFSETS.from),
-    fromPort: frame.readUInt32LE(HEADER_OFFSETS.fromPort),
+    from: ulAt(frame, HEADER_OFFSETS.from),
+    fromPort: ulAt(frame, HEADER_OFFSETS.fromPort),
     reserved: reservedHex(frame),
     fields,
     enc: NO_ENC,

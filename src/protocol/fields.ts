@@ -236,7 +236,7 @@ export function fixedBytes(size: number, wire: string): FieldType<string> {
     wire,
     shape: { kind: 'fixed', size },
     empty: '00'.repeat(size),
-    decode: (r) => r.bytes(size)?.toString('hex') ?? TRUNCATED,
+    decode: (r) => r.hex(size) ?? TRUNCATED,
     encode: (w, v) => {
       const b = encodeString(String(v), 'hex');
       const fixed = Buffer.alloc(size);
@@ -413,13 +413,30 @@ export function countedType<const L extends Layout>(layout: L, wire = 'UL count 
 
 type Extra = Omit<FieldSpec, 'name' | 'type' | 'spread'>;
 
+/**
+ * Every key a field declaration may have, in one order: declarations made from it share one shape, so
+ * the decoding loop's reads of them (several per field) are not lookups among many shapes.
+ */
+const SPEC_KEYS: Record<keyof FieldSpec, undefined> = {
+  name: undefined,
+  type: undefined,
+  when: undefined,
+  optional: undefined,
+  secret: undefined,
+  content: undefined,
+  spread: undefined,
+  default: undefined,
+  doc: undefined,
+};
+
 export const ul = <const N extends string>(name: N, opts: UlOptions & Extra = {}): FieldSpec<N, number> => {
   const { values, flags, time, hex, ...extra } = opts;
-  return { name, type: ulType({ values, flags, time, hex }), ...extra };
+  return { ...SPEC_KEYS, name, type: ulType({ values, flags, time, hex }), ...extra };
 };
-export const field = <const N extends string, T>(name: N, type: FieldType<T>, extra: Extra = {}): FieldSpec<N, T> => ({ name, type, ...extra });
+export const field = <const N extends string, T>(name: N, type: FieldType<T>, extra: Extra = {}): FieldSpec<N, T> => ({ ...SPEC_KEYS, name, type, ...extra });
 /** A field whose object value is merged into the record (its keys are the record's). */
 export const spread = <const N extends string, T extends object>(name: N, type: FieldType<T>, extra: Extra = {}): FieldSpec<N, T> & { spread: true } => ({
+  ...SPEC_KEYS,
   name,
   type,
   ...extra,

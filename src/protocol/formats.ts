@@ -275,11 +275,12 @@ function parseHeaders(head: string): Record<string, string> {
   return headers;
 }
 
-const PARAMS = new Map<string, RegExp>();
+/** A `name=value` parameter of a header (`charset=UTF-16LE`), quotes and spaces around the value dropped. */
+const paramPattern = (name: string) => new RegExp(`${name}\\s*=\\s*"?([^";]+)"?`, 'i');
+const CHARSET = paramPattern('charset');
+const BOUNDARY = paramPattern('boundary');
 
-function param(value: string | undefined, name: string): string | undefined {
-  let pattern = PARAMS.get(name);
-  if (!pattern) PARAMS.set(name, (pattern = new RegExp(`${name}\\s*=\\s*"?([^";]+)"?`, 'i')));
+function param(value: string | undefined, pattern: RegExp): string | undefined {
   const m = value && pattern.exec(value);
   return m ? m[1].trim() : undefined;
 }
@@ -304,7 +305,7 @@ function decodePart(headers: Record<string, string>, body: string): OfflinePart 
   const semicolon = contentType.indexOf(';');
   const type = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
   if (type === 'text/plain' || type === '') {
-    const charset = (param(contentType, 'charset') ?? 'cp1251').toLowerCase();
+    const charset = (param(contentType, CHARSET) ?? 'cp1251').toLowerCase();
     const bytes = base64 ? Buffer.from(body.replace(/\s+/g, ''), 'base64') : Buffer.from(body, 'latin1');
     const enc: Encoding = charset.includes('16') ? 'utf16le' : charset.includes('utf-8') ? 'utf8' : 'cp1251';
     part.text = base64 || enc !== 'cp1251' ? decodeString(bytes, enc).value : body;
@@ -323,9 +324,10 @@ export function parseOfflineMessage(doc: string): OfflineMessage {
   const [head, body] = splitHeadBody(doc);
   const headers = parseHeaders(head);
   const contentType = headers['content-type'] ?? 'text/plain';
-  const boundary = param(contentType, 'boundary') ?? headers['boundary'];
+  // Only a multipart mail has a boundary to look for.
+  const boundary = /^multipart\//i.test(contentType) ? (param(contentType, BOUNDARY) ?? headers['boundary']) : undefined;
   const parts: OfflinePart[] = [];
-  if (/^multipart\//i.test(contentType) && boundary) {
+  if (boundary) {
     for (const chunk of body.split(`--${boundary}`).slice(1)) {
       if (chunk.startsWith('--')) break;
       const [ph, pb] = splitHeadBody(chunk.replace(/^\r?\n/, ''));

@@ -29,13 +29,20 @@ export const HEADER_SPANS: Readonly<Record<HeaderNumber | 'reserved', readonly [
   reserved: [RESERVED_OFFSET, HEADER_SIZE],
 };
 
+/**
+ * The UL at `at`, which the caller knows lies inside `buf`: byte by byte, as readUInt32LE's argument
+ * checks cost more than the read (a frame's header and payload read a dozen).
+ */
+export function ulAt(buf: Buffer, at: number): number {
+  return buf[at] + buf[at + 1] * 0x100 + buf[at + 2] * 0x10000 + buf[at + 3] * 0x1000000;
+}
+
 /** One number of a header, read in place: what framing and version learning need, without a copy. */
 export function headerField(buf: Buffer, name: HeaderNumber, offset = 0): number {
-  // Byte by byte: the framer asks on every push, and readUInt32LE's argument checks cost more than the read.
+  // Byte by byte: the framer asks on every push.
   const at = offset + OFFSETS[name];
-  const last = buf[at + 3];
-  if (last === undefined || at < 0) return buf.readUInt32LE(at); // out of range: its error
-  return buf[at] + buf[at + 1] * 0x100 + buf[at + 2] * 0x10000 + last * 0x1000000;
+  if (buf[at + 3] === undefined || at < 0) return buf.readUInt32LE(at); // out of range: its error
+  return ulAt(buf, at);
 }
 
 /** A copy of a frame with one number of its header changed (replay renumbers recorded frames). */
@@ -62,7 +69,7 @@ const ZERO_RESERVED = '0'.repeat(32);
 
 /** The reserved bytes as hex, read in place; zero, as most peers send them, without building a string. */
 export function reservedHex(frame: Buffer): string {
-  for (let i = RESERVED_OFFSET; i < HEADER_SIZE; i += 4) if (frame.readUInt32LE(i) !== 0) return frame.toString('hex', RESERVED_OFFSET, HEADER_SIZE);
+  for (let i = RESERVED_OFFSET; i < HEADER_SIZE; i++) if (frame[i] !== 0) return frame.toString('hex', RESERVED_OFFSET, HEADER_SIZE);
   return ZERO_RESERVED;
 }
 

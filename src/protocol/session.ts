@@ -116,6 +116,8 @@ export class SessionDecoder {
 
   private collect(dir: Direction, events: Iterable<FramerEvent>, time?: number): SessionEvent[] {
     const out: SessionEvent[] = [];
+    // A push in mid-frame (most pushes of small chunks) gives the framer's empty list: no iterator for it.
+    if (Array.isArray(events) && events.length === 0) return out;
     let frames = 0;
     for (const ev of events) {
       if (ev.kind === 'frame') {

@@ -27,10 +27,6 @@ export const fixedEncoding = (e: Encoding): EncodingRule => Object.assign(() => 
 export const encodingRule = (rule: (c: FieldContext, bytes?: Buffer) => Encoding, bytesDecide: (c: FieldContext) => boolean): EncodingRule =>
   Object.assign(rule, { bytesDecide });
 
-/** The encoding a rule picks before the bytes are seen, when the bytes cannot change it. */
-function choiceWithoutBytes(rule: EncodingRule, c: FieldContext): Encoding | undefined {
-  return rule.fixed ?? (rule.bytesDecide && !rule.bytesDecide(c) ? rule(c) : undefined);
-}
 
 /**
  * A text field's value; in a lazy decode, text proven plain is a LazyText typed as its string (the frame's
@@ -66,6 +62,9 @@ export function encodeText(value: unknown, rule: EncodingRule, c: FieldContext, 
 }
 
 export function textType(rule: EncodingRule, wire = 'LPS', describe?: (value: string) => string | undefined): FieldType<string> {
+  // The encoding picked before the bytes are seen, when the bytes cannot change it: the rule's parts
+  // read once, not on every decode (rules are functions of several shapes).
+  const { fixed, bytesDecide } = rule;
   return {
     wire,
     shape: { kind: 'lps-text' },
@@ -75,7 +74,7 @@ export function textType(rule: EncodingRule, wire = 'LPS', describe?: (value: st
     decode(r, c, path) {
       // Logins, URIs, user agents: ASCII nearly always; texts of 1.16+: plain UTF-16. Read straight off
       // the payload (what is not plain is read again below, with every check).
-      const wanted = choiceWithoutBytes(rule, c);
+      const wanted = fixed ?? (bytesDecide && !bytesDecide(c) ? rule(c) : undefined);
       if (c.lazy && wanted) {
         const text = r.lazyLps(wanted);
         if (text) return lazyText(c, text);

@@ -111,10 +111,33 @@ export interface PacketDef<Name extends string = string, L extends Layout = Layo
   unknownLayout?: boolean;
 }
 
+/**
+ * Every key a row may have, in one order: rows made from it share one shape, so reading a row (every
+ * decoded frame reads several of its keys) is not a lookup among a hundred shapes.
+ */
+const ROW_KEYS: Record<keyof PacketDef, undefined> = {
+  code: undefined,
+  name: undefined,
+  aliases: undefined,
+  dir: undefined,
+  section: undefined,
+  since: undefined,
+  summary: undefined,
+  layout: undefined,
+  variant: undefined,
+  variants: undefined,
+  derive: undefined,
+  derived: undefined,
+  reply: undefined,
+  session: undefined,
+  knownTrailing: undefined,
+  unknownLayout: undefined,
+};
+
 /** Declares one row, keeping its name and field layout as types (so encoding is type-checked). */
 export const packet = <const Name extends string, const L extends Layout = readonly [], const V extends readonly Variant[] = readonly []>(
   def: PacketDef<Name, L, V>,
-): PacketDef<Name, L, V> => def;
+): PacketDef<Name, L, V> => ({ ...ROW_KEYS, ...def });
 
 /** Declares one wire form of a packet with several. */
 export const variant = <const L extends Layout>(name: string, layout: L, dir?: Direction): Variant<L> => ({ name, layout, ...(dir ? { dir } : {}) });

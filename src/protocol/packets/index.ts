@@ -43,11 +43,14 @@ export type PacketFields<N extends PacketName> = FieldsOfDef<Extract<AnyPacket, 
 // ---------------------------------------------------------------------------------------------------
 // Lookup
 
-const byCode = new Map<number, PacketDef>();
+// By code as an array from the lowest code (the codes are dense): every decoded frame looks its type up,
+// and hashing the number for a Map cost more than an index.
+const FIRST_CODE = PACKETS[0].code;
+const byCode: (PacketDef | undefined)[] = Array.from({ length: PACKETS[PACKETS.length - 1].code - FIRST_CODE + 1 }, () => undefined);
 const byName = new Map<string, PacketDef>();
 for (const def of PACKETS as readonly PacketDef[]) {
-  if (byCode.has(def.code)) throw new Error(`duplicate packet code 0x${def.code.toString(16)}`);
-  byCode.set(def.code, def);
+  if (byCode[def.code - FIRST_CODE]) throw new Error(`duplicate packet code 0x${def.code.toString(16)}`);
+  byCode[def.code - FIRST_CODE] = def;
   for (const name of [def.name, ...(def.aliases ?? [])]) byName.set(name.toUpperCase(), def);
 }
 // The table names packets in its reply rules and session rules: those must be rows of it.
@@ -58,7 +61,8 @@ for (const def of PACKETS as readonly PacketDef[]) {
 }
 
 export function packetByCode(code: number): PacketDef | undefined {
-  return byCode.get(code);
+  const at = code - FIRST_CODE;
+  return at >= 0 && at < byCode.length ? byCode[at] : undefined;
 }
 
 /** Accepts a name, an alias, `MRIM_CS_` prefixed names, or a code (`0x1008`, `4104`). */
@@ -67,12 +71,12 @@ export function packetByName(name: string): PacketDef | undefined {
   const exact = byName.get(name);
   if (exact) return exact;
   const key = name.trim().toUpperCase().replace(/^MRIM_CS_/, '');
-  if (/^(0X[0-9A-F]+|\d+)$/.test(key)) return byCode.get(Number(key));
+  if (/^(0X[0-9A-F]+|\d+)$/.test(key)) return packetByCode(Number(key));
   return byName.get(key);
 }
 
 export function packetName(code: number): string {
-  return byCode.get(code)?.name ?? `UNKNOWN(0x${code.toString(16).padStart(4, '0')})`;
+  return packetByCode(code)?.name ?? `UNKNOWN(0x${code.toString(16).padStart(4, '0')})`;
 }
 
 /** True when `name` is a packet of the table (narrows a string read at run time). */
