@@ -45,8 +45,9 @@ export type PacketFields<N extends PacketName> = FieldsOfDef<Extract<AnyPacket, 
 
 // By code as an array from the lowest code (the codes are dense): every decoded frame looks its type up,
 // and hashing the number for a Map cost more than an index.
-const FIRST_CODE = PACKETS[0].code;
-const byCode: (PacketDef | undefined)[] = Array.from({ length: PACKETS[PACKETS.length - 1].code - FIRST_CODE + 1 }, () => undefined);
+const CODES = PACKETS.map((def) => def.code);
+const FIRST_CODE = Math.min(...CODES);
+const byCode: (PacketDef | undefined)[] = Array.from({ length: Math.max(...CODES) - FIRST_CODE + 1 }, () => undefined);
 const byName = new Map<string, PacketDef>();
 for (const def of PACKETS as readonly PacketDef[]) {
   if (byCode[def.code - FIRST_CODE]) throw new Error(`duplicate packet code 0x${def.code.toString(16)}`);
