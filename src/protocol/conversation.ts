@@ -86,6 +86,8 @@ function candidatesFor(type: string, dir: Direction): ReplyCandidates {
 
 /** Outstanding requests kept per side (a power of two): a peer that never answers must not grow the list without end. */
 const MAX_PENDING = 4096;
+/** Room a side starts with, doubled as needed: most connections never have more waiting, and idle ones are many. */
+const FIRST_PENDING = 8;
 
 const groupOf = (rule: ReplyRule, reply: string) => (rule.extra ? reply : '');
 
@@ -100,29 +102,33 @@ function sameValue(a: unknown, b: unknown): boolean {
  * kept. An answered entry is marked dead and the ends are trimmed past dead ones.
  */
 class PendingRing {
-  private readonly types: string[] = new Array(MAX_PENDING);
-  private readonly seqs = new Float64Array(MAX_PENDING);
+  private types: string[] = new Array(FIRST_PENDING);
+  private seqs = new Float64Array(FIRST_PENDING);
   /** Kept only when a reply may be matched by them (`by: 'field'`): most are not. */
-  private readonly fields: Array<Fields | undefined> = new Array(MAX_PENDING);
-  private readonly indexes = new Float64Array(MAX_PENDING);
+  private fields: Array<Fields | undefined> = new Array(FIRST_PENDING);
+  private indexes = new Float64Array(FIRST_PENDING);
   /** NaN: no time known. */
-  private readonly times = new Float64Array(MAX_PENDING);
+  private times = new Float64Array(FIRST_PENDING);
   /** When it became outstanding, counted over both sides (for oldest-first across the two rings). */
-  private readonly orders = new Float64Array(MAX_PENDING);
+  private orders = new Float64Array(FIRST_PENDING);
   /** The replies an entry waits for: the request's answer ('') or one extra reply (its name). */
-  private readonly groups: string[] = new Array(MAX_PENDING);
-  private readonly expected: string[][] = new Array(MAX_PENDING);
+  private groups: string[] = new Array(FIRST_PENDING);
+  private expected: string[][] = new Array(FIRST_PENDING);
   /** 1 live and awaited, 2 live and not awaited, 0 answered or never used. */
-  private readonly states = new Uint8Array(MAX_PENDING);
-  /** Entries ever added (`head`) and dropped or trimmed off the old end (`tail`). */
+  private states = new Uint8Array(FIRST_PENDING);
+  /** Entries ever added (`head`) and dropped or trimmed off the old end (`tail`); entry n is at `n & mask`. */
   private head = 0;
   private tail = 0;
+  private mask = FIRST_PENDING - 1;
 
   constructor(private readonly dir: Direction) {}
 
   add(frame: Tracked, fields: Fields | undefined, index: number, time: number | undefined, order: number, group: string, expected: string[], awaited: boolean): void {
-    if (this.head - this.tail === MAX_PENDING) this.tail++;
-    const at = this.head++ & (MAX_PENDING - 1);
+    if (this.head - this.tail > this.mask) {
+      if (this.mask + 1 < MAX_PENDING) this.grow();
+      else this.tail++;
+    }
+    const at = this.head++ & this.mask;
     this.types[at] = frame.type;
     this.seqs[at] = frame.seq;
     this.fields[at] = fields;
@@ -138,15 +144,15 @@ class PendingRing {
   answer(rule: ReplyRule, def: PacketDef, reply: Tracked, time: number | undefined): ReplyInfo | undefined {
     const group = groupOf(rule, def.name);
     for (let n = this.head - 1; n >= this.tail; n--) {
-      const at = n & (MAX_PENDING - 1);
+      const at = n & this.mask;
       if (this.states[at] === 0 || this.groups[at] !== group || !rule.requests.includes(this.types[at]!) || !this.answers(rule, at, reply)) continue;
       this.states[at] = 0;
       this.fields[at] = undefined;
       const info: ReplyInfo = { type: this.types[at]!, seq: this.seqs[at]!, index: this.indexes[at]! };
       const sent = this.times[at]!;
       if (time !== undefined && !Number.isNaN(sent)) info.latencyMs = time - sent;
-      while (this.head > this.tail && this.states[(this.head - 1) & (MAX_PENDING - 1)] === 0) this.head--;
-      while (this.tail < this.head && this.states[this.tail & (MAX_PENDING - 1)] === 0) this.tail++;
+      while (this.head > this.tail && this.states[(this.head - 1) & this.mask] === 0) this.head--;
+      while (this.tail < this.head && this.states[this.tail & this.mask] === 0) this.tail++;
       return info;
     }
     return undefined;
@@ -156,13 +162,33 @@ class PendingRing {
   awaiting(): Array<{ order: number; request: Unanswered }> {
     const out: Array<{ order: number; request: Unanswered }> = [];
     for (let n = this.tail; n < this.head; n++) {
-      const at = n & (MAX_PENDING - 1);
+      const at = n & this.mask;
       if (this.states[at] !== 1) continue;
       const time = this.times[at]!;
       const request: Unanswered = { type: this.types[at]!, seq: this.seqs[at]!, dir: this.dir, index: this.indexes[at]!, expected: [...this.expected[at]!], ...(Number.isNaN(time) ? {} : { time }) };
       out.push({ order: this.orders[at]!, request });
     }
     return out;
+  }
+
+  /** Twice the room, each entry moved to where its number now falls. */
+  private grow(): void {
+    const mask = this.mask * 2 + 1;
+    const moved = <T extends { [i: number]: unknown }>(column: T, made: T): T => {
+      for (let n = this.tail; n < this.head; n++) made[n & mask] = column[n & this.mask];
+      return made;
+    };
+    const size = mask + 1;
+    this.types = moved(this.types, new Array(size));
+    this.seqs = moved(this.seqs, new Float64Array(size));
+    this.fields = moved(this.fields, new Array(size));
+    this.indexes = moved(this.indexes, new Float64Array(size));
+    this.times = moved(this.times, new Float64Array(size));
+    this.orders = moved(this.orders, new Float64Array(size));
+    this.groups = moved(this.groups, new Array(size));
+    this.expected = moved(this.expected, new Array(size));
+    this.states = moved(this.states, new Uint8Array(size));
+    this.mask = mask;
   }
 
   private answers(rule: ReplyRule, at: number, reply: Tracked): boolean {
