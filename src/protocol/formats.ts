@@ -306,7 +306,8 @@ function decodePart(headers: Record<string, string>, body: string): OfflinePart 
   const type = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
   if (type === 'text/plain' || type === '') {
     const charset = (param(contentType, CHARSET) ?? 'cp1251').toLowerCase();
-    const bytes = base64 ? Buffer.from(body.replace(/\s+/g, ''), 'base64') : Buffer.from(body, 'latin1');
+    // (Buffer.from skips the line breaks and spaces of a base64 body itself.)
+    const bytes = Buffer.from(body, base64 ? 'base64' : 'latin1');
     const enc: Encoding = charset.includes('16') ? 'utf16le' : charset.includes('utf-8') ? 'utf8' : 'cp1251';
     part.text = base64 || enc !== 'cp1251' ? decodeString(bytes, enc).value : body;
   } else if (type === 'application/x-mrim-rtf') {
