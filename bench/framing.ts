@@ -117,7 +117,7 @@ export function benchFraming(quick: boolean): FramingResult {
     });
   }
   const smallFrames = Array.from({ length: quick ? 50_000 : 200_000 }, (_, i) => SMALL[i % SMALL.length]);
-  const small = timeMs(quick ? 3 : 5, () => {
+  const small = timeMs(quick ? 3 : 9, () => {
     for (const f of smallFrames) decodeFrame(f, { dir: 's2c' });
   });
   const perByte = (r: FramingRow) => 1 / r.decodeMBps;
