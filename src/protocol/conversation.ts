@@ -70,18 +70,16 @@ function candidatesFor(type: string, dir: Direction): ReplyCandidates {
   if (!found) {
     // Only replies the other side sends can answer it (S→C MODIFY_CONTACT gets no MODIFY_CONTACT_ACK).
     const all = replies.filter((r) => r.dir !== dir);
-    const main = all.filter((r) => !r.reply?.extra);
-    found = {
-      all,
-      conditional: all.some((r) => r.reply?.answers),
-      main,
-      extra: all.filter((r) => r.reply?.extra),
-      expected: main.map((r) => r.name),
-      byField: all.some((r) => r.reply?.by === 'field'),
-    };
+    found = { all, conditional: all.some((r) => r.reply?.answers), ...splitReplies(all) };
     CANDIDATES[dir].set(type, found);
   }
   return found;
+}
+
+/** Replies that may answer a request, as its entries wait for them: its answer, each extra reply, and whether any matches by field. */
+function splitReplies(replies: PacketDef[]): Pick<ReplyCandidates, 'main' | 'extra' | 'expected' | 'byField'> {
+  const main = replies.filter((r) => !r.reply?.extra);
+  return { main, extra: replies.filter((r) => r.reply?.extra), expected: main.map((r) => r.name), byField: replies.some((r) => r.reply?.by === 'field') };
 }
 
 /** Outstanding requests kept per side (a power of two): a peer that never answers must not grow the list without end. */
@@ -217,14 +215,9 @@ class ReplyTracker {
     const info = rule && def ? this.pending[dir === 'c2s' ? 's2c' : 'c2s'].answer(rule, def, frame, time) : undefined;
     const candidates = candidatesFor(frame.type, dir);
     let { main, extra, expected, byField } = candidates;
-    if (candidates.conditional) {
-      const replies = candidates.all.filter((r) => r.reply?.answers?.(frame.fields, frame.type) ?? true);
-      main = replies.filter((r) => !r.reply?.extra);
-      extra = replies.filter((r) => r.reply?.extra);
-      expected = main.map((r) => r.name);
-      // An ordinary MESSAGE is answered by seq only (AUTHORIZE_ACK answers one that asks, by address).
-      byField = replies.some((r) => r.reply?.by === 'field');
-    }
+    // Of those, the ones that answer this request (an ordinary MESSAGE is answered by seq only:
+    // AUTHORIZE_ACK answers one that asks, by address).
+    if (candidates.conditional) ({ main, extra, expected, byField } = splitReplies(candidates.all.filter((r) => r.reply?.answers?.(frame.fields, frame.type) ?? true)));
     const own = this.pending[dir];
     const fields = byField ? frame.fields : undefined;
     if (main.length) {

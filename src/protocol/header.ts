@@ -39,7 +39,7 @@ export function ulAt(buf: Buffer, at: number): number {
 
 /** One number of a header, read in place: what framing and version learning need, without a copy. */
 export function headerField(buf: Buffer, name: HeaderNumber, offset = 0): number {
-  // Byte by byte: the framer asks on every push.
+  // Checked once, then read byte by byte (ulAt): version learning asks for every frame.
   const at = offset + OFFSETS[name];
   if (buf[at + 3] === undefined || at < 0) return buf.readUInt32LE(at); // out of range: its error
   return ulAt(buf, at);

@@ -27,7 +27,6 @@ export const fixedEncoding = (e: Encoding): EncodingRule => Object.assign(() => 
 export const encodingRule = (rule: (c: FieldContext, bytes?: Buffer) => Encoding, bytesDecide: (c: FieldContext) => boolean): EncodingRule =>
   Object.assign(rule, { bytesDecide });
 
-
 /**
  * A text field's value; in a lazy decode, text proven plain is a LazyText typed as its string (the frame's
  * fields make it when read). `now`: text the decode goes on with (ANKETA_INFO's column names key its rows).
