@@ -5,14 +5,14 @@
  * Figures are medians of several rounds; ratios are against baselines measured in the same run.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Table from 'cli-table3';
 import { readCapture } from '../src/capture/jsonl.js';
 import { benchCaptureCost } from './capture-cost.js';
 import { benchFraming } from './framing.js';
-import { PEERS, bulkMrimFrame, chattyFrame, connectVia, fileSize, pingPong, rssOf, startSink, stopPeer, transfer, type Peer } from './proxy.js';
+import { PEERS, bulkMrimFrame, chattyFrame, connectVia, fileSize, pingPong, rssOf, startSink, stopPeer, transfer, untilIdle, type Peer, type PeerSpec } from './proxy.js';
 
 const MB = 1024 * 1024;
 const args = new Set(process.argv.slice(2));
@@ -23,7 +23,8 @@ const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length
 const percentile = (v: number[], p: number) => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(v.length * p))];
 const dir = mkdtempSync(join(tmpdir(), 'mrimtap-bench-'));
 
-const ROUNDS = quick ? 2 : 3;
+const ROUNDS = quick ? 2 : 5;
+const WARM_UP_ROUNDS = quick ? 1 : 3;
 const BULK_BYTES = (quick ? 8 : 32) * MB;
 const CHATTY_BYTES = (quick ? 3 : 12) * MB;
 const RTT_ROUNDS = quick ? 500 : 2000;
@@ -39,6 +40,8 @@ interface ProxyRow {
   /** Bulk of 64 KiB MESSAGE frames: decoded and recorded whole. */
   bulkMrimMBps?: number;
   chattyMBps?: number;
+  /** The rates above are to the end of recording (the capture complete); these, to the sink's last byte. */
+  delivered?: { bulkMBps: number; bulkMrimMBps: number; chattyMBps: number };
   chattyFramesPerS?: number;
   rttP50us?: number;
   rttP99us?: number;
@@ -49,59 +52,103 @@ interface ProxyRow {
   ratios?: Record<string, number>;
 }
 
-async function measurePeer(spec: (typeof PEERS)[number]): Promise<ProxyRow> {
-  if (spec.missing || !spec.start) return { peer: spec.name, skipped: spec.missing };
-  const run = async (what: string, fn: (peer: Peer) => Promise<number>, capture?: string) => {
-    const peer = await spec.start!(capture ?? join(dir, `${spec.name.replace(/\W+/g, '-')}-${what}.capture`));
-    try {
-      const value = await fn(peer);
-      return { value, captureBytes: fileSize(peer.capture), peer };
-    } finally {
-      await stopPeer(peer);
-    }
-  };
-  const once = async (payload: Buffer, total: number) => {
-    const sink = await startSink(total);
-    const result = await run(payload === bulkPayload ? 'bulk' : payload === bulkMrim ? 'bulk-mrim' : 'chatty', async (peer) => {
-      const ms: number[] = [];
-      for (let i = 0; i < ROUNDS; i++) {
-        const sock = await connectVia(peer, sink.port);
-        ms.push(await transfer(sock, payload, total));
-        sock.destroy();
+const slug = (name: string) => name.replace(/\W+/g, '-');
+
+interface Throughput {
+  /** Medians over the rounds. */
+  deliveredMs: number;
+  recordedMs: number;
+  /** Capture bytes per relayed byte (every round's bytes are in the capture, the warm-up's too). */
+  capturePerByte: number;
+  capture?: string;
+}
+
+/**
+ * One kind of traffic through every peer, a fresh connection per round and the peers taking turns round
+ * by round: when a shared machine slows down for a while, it slows a round of each peer alike rather than
+ * all the rounds of one.
+ */
+async function throughput(specs: PeerSpec[], what: string, payload: Buffer, total: number): Promise<Throughput[]> {
+  const sink = await startSink(total);
+  const peers: Peer[] = [];
+  const delivered = specs.map((): number[] => []);
+  const recorded = specs.map((): number[] => []);
+  try {
+    for (const spec of specs) peers.push(await spec.start!(join(dir, `${slug(spec.name)}-${what}.capture`)));
+    // The first rounds warm each peer up (its JIT, its heaps: mrimtap's recording threads take about
+    // three 12 MB chatty rounds to reach their pace) and are not counted.
+    for (let round = 0; round < WARM_UP_ROUNDS + ROUNDS; round++) {
+      for (const [i, peer] of peers.entries()) {
+        await untilIdle(peers);
+        const times = await transfer(await connectVia(peer, sink.port), payload, total, peer.capture);
+        if (round < WARM_UP_ROUNDS) continue;
+        delivered[i]!.push(times.deliveredMs);
+        recorded[i]!.push(times.recordedMs);
       }
-      return median(ms);
-    });
+    }
+  } finally {
+    // Stopped before their captures are measured: mrimtap and mitmdump finish writing on SIGINT.
+    await Promise.all(peers.map(stopPeer));
     await sink.close();
-    // The capture holds every round: per relayed byte, divide by all of them.
-    return { ms: result.value, capturePerByte: fileSize(result.peer.capture) / (total * ROUNDS), result };
-  };
-  const bulk = await once(bulkPayload, BULK_BYTES);
-  const bulkMrimRun = await once(bulkMrim, Math.floor(BULK_BYTES / bulkMrim.length) * bulkMrim.length);
-  const chattyRun = await once(chatty, CHATTY_BYTES);
-  const echo = await startSink(0);
-  const rtts = (await run('rtt', async (peer) => {
-    const sock = await connectVia(peer, echo.port);
-    const r = await pingPong(sock, chattyFrame(1), RTT_ROUNDS);
-    sock.destroy();
-    return r as unknown as number;
-  })).value as unknown as number[];
-  await echo.close();
-  const stored = spec.name === 'mrimtap --record' ? join(dir, 'mrimtap-stored.jsonl') : undefined;
-  if (stored) {
-    rmSync(stored, { force: true });
-    (await import('node:fs')).renameSync(chattyRun.result.peer.capture!, stored);
   }
-  const recording = spec.name.includes('-w') || spec.name.includes('record');
-  return {
-    peer: spec.name,
-    bulkMBps: BULK_BYTES / MB / (bulk.ms / 1000),
-    bulkMrimMBps: BULK_BYTES / MB / (bulkMrimRun.ms / 1000),
-    chattyMBps: CHATTY_BYTES / MB / (chattyRun.ms / 1000),
-    chattyFramesPerS: CHATTY_BYTES / chattyFrameBytes / (chattyRun.ms / 1000),
-    rttP50us: percentile(rtts, 0.5),
-    rttP99us: percentile(rtts, 0.99),
-    ...(recording ? { captureBulk: bulk.capturePerByte, captureBulkMrim: bulkMrimRun.capturePerByte, captureChatty: chattyRun.capturePerByte } : {}),
-  };
+  return peers.map((peer, i) => ({
+    deliveredMs: median(delivered[i]!),
+    recordedMs: median(recorded[i]!),
+    capturePerByte: fileSize(peer.capture) / (total * (WARM_UP_ROUNDS + ROUNDS)),
+    capture: peer.capture,
+  }));
+}
+
+/** Round trips of one frame through a peer. */
+async function roundTrips(spec: PeerSpec): Promise<number[]> {
+  const echo = await startSink(0);
+  const peer = await spec.start!(join(dir, `${slug(spec.name)}-rtt.capture`));
+  try {
+    const sock = await connectVia(peer, echo.port);
+    const rtts = await pingPong(sock, chattyFrame(1), RTT_ROUNDS);
+    sock.destroy();
+    return rtts;
+  } finally {
+    await stopPeer(peer);
+    await echo.close();
+  }
+}
+
+async function measurePeers(): Promise<ProxyRow[]> {
+  const runnable = PEERS.filter((spec) => !spec.missing && spec.start);
+  log(`  proxy: ${runnable.map((spec) => spec.name).join(', ')}, taking turns…`);
+  const bulk = await throughput(runnable, 'bulk', bulkPayload, BULK_BYTES);
+  const bulkMrimBytes = Math.floor(BULK_BYTES / bulkMrim.length) * bulkMrim.length;
+  const bulkMrimRuns = await throughput(runnable, 'bulk-mrim', bulkMrim, bulkMrimBytes);
+  const chattyRuns = await throughput(runnable, 'chatty', chatty, CHATTY_BYTES);
+  const rows: ProxyRow[] = [];
+  for (const spec of PEERS) {
+    const i = runnable.indexOf(spec);
+    if (i === -1) {
+      rows.push({ peer: spec.name, skipped: spec.missing });
+      continue;
+    }
+    const rtts = await roundTrips(spec);
+    if (spec.name === 'mrimtap --record') renameSync(chattyRuns[i]!.capture!, join(dir, 'mrimtap-stored.jsonl'));
+    const recording = spec.name.includes('-w') || spec.name.includes('record');
+    const rate = (bytes: number, ms: number) => bytes / MB / (ms / 1000);
+    rows.push({
+      peer: spec.name,
+      bulkMBps: rate(BULK_BYTES, bulk[i]!.recordedMs),
+      bulkMrimMBps: rate(bulkMrimBytes, bulkMrimRuns[i]!.recordedMs),
+      chattyMBps: rate(CHATTY_BYTES, chattyRuns[i]!.recordedMs),
+      chattyFramesPerS: CHATTY_BYTES / chattyFrameBytes / (chattyRuns[i]!.recordedMs / 1000),
+      delivered: {
+        bulkMBps: rate(BULK_BYTES, bulk[i]!.deliveredMs),
+        bulkMrimMBps: rate(bulkMrimBytes, bulkMrimRuns[i]!.deliveredMs),
+        chattyMBps: rate(CHATTY_BYTES, chattyRuns[i]!.deliveredMs),
+      },
+      rttP50us: percentile(rtts, 0.5),
+      rttP99us: percentile(rtts, 0.99),
+      ...(recording ? { captureBulk: bulk[i]!.capturePerByte, captureBulkMrim: bulkMrimRuns[i]!.capturePerByte, captureChatty: chattyRuns[i]!.capturePerByte } : {}),
+    });
+  }
+  return rows;
 }
 
 /** 1,000 idle then 200 active sessions through `mrimtap proxy --record`. */
@@ -153,11 +200,7 @@ async function decodeStored(path: string) {
 const started = performance.now();
 log(`mrimtap bench — node ${process.version}, ${process.platform}/${process.arch}${quick ? ', --quick' : ''}`);
 const framing = benchFraming(quick);
-const proxy: ProxyRow[] = [];
-for (const spec of PEERS) {
-  log(`  proxy: ${spec.name}…`);
-  proxy.push(await measurePeer(spec));
-}
+const proxy = await measurePeers();
 const base = (name: string) => proxy.find((r) => r.peer === name && !r.skipped);
 const ours = proxy.find((r) => r.peer === 'mrimtap --record')!;
 for (const row of proxy) {
@@ -180,10 +223,10 @@ const f = (n: number | undefined, d = 1) => (n === undefined ? '–' : n.toFixed
 const k = (n: number) => `${(n / 1000).toFixed(0)}k`;
 const t1 = new Table({ head: ['chunk', 'framing MB/s', 'frames/s', '× copy', 'decode MB/s', 'frames/s', '× copy', 'copy MB/s'] });
 for (const r of framing.rows) t1.push([`${r.chunk} B`, f(r.framingMBps), k(r.framingFramesPerS), f(r.framingVsCopy), f(r.decodeMBps), k(r.decodeFramesPerS), f(r.decodeVsCopy), f(r.copyMBps, 0)]);
-const t2 = new Table({ head: ['proxy', 'bulk MB/s', 'bulk MRIM MB/s', 'chatty MB/s', 'frames/s', 'RTT p50 µs', 'p99 µs', 'capture/byte bulk', 'bulk MRIM', 'chatty', 'mrimtap ÷ this (bulk/MRIM/chatty/p50)'] });
+const t2 = new Table({ head: ['proxy', 'bulk MB/s', 'bulk MRIM MB/s', 'chatty MB/s', 'frames/s', 'delivered bulk/MRIM/chatty', 'RTT p50 µs', 'p99 µs', 'capture/byte bulk', 'bulk MRIM', 'chatty', 'mrimtap ÷ this (bulk/MRIM/chatty/p50)'] });
 for (const r of proxy) {
-  if (r.skipped) t2.push([r.peer, { colSpan: 10, content: `skipped: ${r.skipped}` }]);
-  else t2.push([r.peer, f(r.bulkMBps), f(r.bulkMrimMBps), f(r.chattyMBps), k(r.chattyFramesPerS!), f(r.rttP50us, 0), f(r.rttP99us, 0), f(r.captureBulk, 2), f(r.captureBulkMrim, 2), f(r.captureChatty, 2), r.ratios ? `${f(r.ratios.bulk, 2)} / ${f(r.ratios.bulkMrim, 2)} / ${f(r.ratios.chatty, 2)} / ${f(r.ratios.rttP50, 2)}` : '']);
+  if (r.skipped) t2.push([r.peer, { colSpan: 11, content: `skipped: ${r.skipped}` }]);
+  else t2.push([r.peer, f(r.bulkMBps), f(r.bulkMrimMBps), f(r.chattyMBps), k(r.chattyFramesPerS!), `${f(r.delivered!.bulkMBps, 0)} / ${f(r.delivered!.bulkMrimMBps, 0)} / ${f(r.delivered!.chattyMBps, 0)}`, f(r.rttP50us, 0), f(r.rttP99us, 0), f(r.captureBulk, 2), f(r.captureBulkMrim, 2), f(r.captureChatty, 2), r.ratios ? `${f(r.ratios.bulk, 2)} / ${f(r.ratios.bulkMrim, 2)} / ${f(r.ratios.chatty, 2)} / ${f(r.ratios.rttP50, 2)}` : '']);
 }
 const t3 = new Table({ head: ['traffic', 'events', 'write events/s', 'write MB/s (relayed)', 'capture ÷ relayed', 'B/event', 'read frames/s', 'read MB/s'] });
 for (const r of captureCost) t3.push([r.traffic, r.events, k(r.writeEventsPerS), f(r.writeMBps, 0), f(r.capturePerByte, 2), f(r.bytesPerEvent, 0), k(r.readFramesPerS), f(r.readMBps, 0)]);
@@ -216,7 +259,7 @@ if (asJson) {
 } else {
   log('\n1. Framing and decoding (realistic S→C mix)\n' + t1.toString());
   log(`small-frame decodeFrame: ${k(framing.smallDecodeFramesPerS)} frames/s (${framing.smallFrameBytes} B average); 1 B chunks cost ${f(framing.oneByteVs64KiB)}× per byte of 64 KiB`);
-  log(`\n2. Proxy throughput and latency (bulk: ${BULK_BYTES / MB} MB in 64 KiB writes of raw non-MRIM bytes; bulk MRIM: the same in 64 KiB MESSAGE frames; chatty: ${CHATTY_BYTES / MB} MB of ${chattyFrameBytes} B MESSAGE frames; median of ${ROUNDS})\n` + t2.toString());
+  log(`\n2. Proxy throughput and latency (bulk: ${BULK_BYTES / MB} MB in 64 KiB writes of raw non-MRIM bytes; bulk MRIM: the same in 64 KiB MESSAGE frames; chatty: ${CHATTY_BYTES / MB} MB of ${chattyFrameBytes} B MESSAGE frames; median of ${ROUNDS} rounds, the peers taking turns). MB/s are until the capture holds the round (for peers that record), delivered until the sink has it\n` + t2.toString());
   log(`\n3. Capacity (mrimtap --record): ${cap.idle} idle sessions ${f(cap.rssPerIdleConnKiB)} KiB RSS each; ${cap.active} active × ${cap.framesPerSession} frames: ${k(cap.activeFramesPerS)} frames/s; frames lost from the capture: ${cap.framesLost} (${cap.framesRecorded}/${cap.framesExpected})`);
   log(`4. Capture cost through the proxy: ${f(ours.captureBulk, 2)}× (raw bulk: decoded for its first 64 KiB, recorded whole), ${f(ours.captureBulkMrim, 2)}× (bulk MRIM) and ${f(ours.captureChatty, 2)}× (chatty) the relayed bytes; decode of a stored ${f(stored.captureMB)} MB capture: ${k(stored.framesPerS)} frames/s, ${f(stored.MBps)} MB/s`);
   log('Capture writer and reader alone (the events a tap makes, written to a capture and read back):\n' + t3.toString());

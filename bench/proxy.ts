@@ -175,6 +175,8 @@ export async function startSink(expected: number): Promise<{ port: number; close
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
     s.on('error', () => s.destroy());
+    // Closing its side too ends the flow for a proxy that records a flow once it ends (mitmdump -w).
+    s.on('end', () => s.end());
     s.setNoDelay(true);
     let got = 0;
     s.on('data', (d: Buffer) => {
@@ -206,8 +208,20 @@ export function bulkMrimFrame(seq: number): Buffer {
   return encodePacket('MESSAGE', { flags: 0, to: 'friend.of.alice@mail.ru', text: 'Ы'.repeat(32_700), rtf: ' ' }, { proto: '1.21', seq });
 }
 
-/** One-way transfer of `payload` repeated to `total` bytes; resolves with the ms from first byte to the ack. */
-export async function transfer(sock: net.Socket, payload: Buffer, total: number): Promise<number> {
+export interface Transfer {
+  /** From the first byte sent until the sink has them all (what the client sees). */
+  deliveredMs: number;
+  /** Until the peer's capture has them too: it stops growing (a recording proxy may hold bytes it has not
+   * recorded yet — mrimtap up to 16 MiB, mitmdump -w a whole TCP flow until it ends). */
+  recordedMs: number;
+}
+
+/** How long a capture must stay the same size to count as complete; it is polled every CAPTURE_POLL_MS. */
+const CAPTURE_QUIET_MS = 300;
+const CAPTURE_POLL_MS = 2;
+
+/** One-way transfer of `payload` repeated to `total` bytes, then the connection ended and the capture waited for. */
+export async function transfer(sock: net.Socket, payload: Buffer, total: number, capture?: string): Promise<Transfer> {
   const acked = new Promise<void>((resolve, reject) => {
     sock.once('data', () => resolve());
     sock.once('error', reject);
@@ -223,7 +237,44 @@ export async function transfer(sock: net.Socket, payload: Buffer, total: number)
     if (!sock.write(piece)) await new Promise((r) => sock.once('drain', r));
   }
   await acked;
-  return performance.now() - t0;
+  const deliveredMs = performance.now() - t0;
+  sock.removeAllListeners('close');
+  sock.end();
+  if (!capture) return { deliveredMs, recordedMs: deliveredMs };
+  let size = fileSize(capture);
+  let grewAt = performance.now();
+  for (let now = grewAt; now - grewAt < CAPTURE_QUIET_MS && now - t0 < 60_000; now = performance.now()) {
+    await new Promise((r) => setTimeout(r, CAPTURE_POLL_MS));
+    const next = fileSize(capture);
+    if (next !== size) [size, grewAt] = [next, performance.now()];
+  }
+  return { deliveredMs, recordedMs: Math.max(deliveredMs, grewAt - t0) };
+}
+
+/**
+ * Waits until the peers' processes have been idle for a moment (at most 10 s), so that one peer's late
+ * work (a collection, a capture's last writes) does not land in another peer's round.
+ */
+export async function untilIdle(peers: Peer[]): Promise<void> {
+  const cpu = () => peers.reduce((sum, p) => sum + cpuTicks(p.child?.pid), 0);
+  for (let waited = 0, last = cpu(); waited < 10_000; waited += 100) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = cpu();
+    // At most 20 ms of CPU in those 100 ms, all peers together.
+    if (now - last <= 2) return;
+    last = now;
+  }
+}
+
+/** User and system CPU of a process so far, in clock ticks (Linux /proc, 100 a second). */
+function cpuTicks(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
 }
 
 /** Ping-pong of one frame through an echo connection: round-trip times in µs. */
