@@ -44,6 +44,8 @@ for (const def of PACKETS as readonly PacketDef[]) {
   for (const request of def.reply?.requests ?? []) REPLIES_OF.set(request, [...(REPLIES_OF.get(request) ?? []), def]);
 }
 /** The rows that may reply to a request of one type sent in one direction, split once per type and direction. */
+type ReplySplit = Pick<ReplyCandidates, 'main' | 'extra' | 'expected' | 'byField'>;
+
 interface ReplyCandidates {
   /** The other side's replies to it. */
   all: PacketDef[];
@@ -54,13 +56,15 @@ interface ReplyCandidates {
   expected: string[];
   /** Some reply is matched by the request's fields: its entry keeps them. */
   byField: boolean;
+  /** For a conditional request, the split of each subset of `all` that answers (bit i: `all[i]`), made once. */
+  subsets: Map<number, ReplySplit>;
 }
 
 /** Per direction, keyed by type: a key made of both would be a new string to hash for every frame. */
 const CANDIDATES: Record<Direction, Map<string, ReplyCandidates>> = { c2s: new Map(), s2c: new Map() };
 
 /** What a frame that is no request has (most frames). */
-const NO_CANDIDATES: ReplyCandidates = { all: [], conditional: false, main: [], extra: [], expected: [], byField: false };
+const NO_CANDIDATES: ReplyCandidates = { all: [], conditional: false, main: [], extra: [], expected: [], byField: false, subsets: new Map() };
 
 function candidatesFor(type: string, dir: Direction): ReplyCandidates {
   const replies = REPLIES_OF.get(type);
@@ -70,16 +74,35 @@ function candidatesFor(type: string, dir: Direction): ReplyCandidates {
   if (!found) {
     // Only replies the other side sends can answer it (S→C MODIFY_CONTACT gets no MODIFY_CONTACT_ACK).
     const all = replies.filter((r) => r.dir !== dir);
-    found = { all, conditional: all.some((r) => r.reply?.answers), ...splitReplies(all) };
+    found = { all, conditional: all.some((r) => r.reply?.answers), ...splitReplies(all), subsets: new Map() };
     CANDIDATES[dir].set(type, found);
   }
   return found;
 }
 
 /** Replies that may answer a request, as its entries wait for them: its answer, each extra reply, and whether any matches by field. */
-function splitReplies(replies: PacketDef[]): Pick<ReplyCandidates, 'main' | 'extra' | 'expected' | 'byField'> {
+function splitReplies(replies: PacketDef[]): ReplySplit {
   const main = replies.filter((r) => !r.reply?.extra);
   return { main, extra: replies.filter((r) => r.reply?.extra), expected: main.map((r) => r.name), byField: replies.some((r) => r.reply?.by === 'field') };
+}
+
+/**
+ * The split of the replies that answer this request of a conditional type. Every chat MESSAGE is one
+ * (AUTHORIZE_ACK answers only an authorization request): the split is made once per subset, not per frame.
+ */
+function answeringSplit(candidates: ReplyCandidates, frame: Tracked): ReplySplit {
+  const { all, subsets } = candidates;
+  let mask = 0;
+  for (let i = 0; i < all.length; i++) if (all[i]!.reply?.answers?.(frame.fields, frame.type) ?? true) mask |= 1 << i;
+  let split = subsets.get(mask);
+  if (!split) subsets.set(mask, (split = splitReplies(all.filter((_, i) => mask & (1 << i)))));
+  return split;
+}
+
+/** Whether a request awaits any of these replies (not a closure per frame: this runs for every request). */
+function awaitsAny(replies: PacketDef[], fields: Fields): boolean {
+  for (const r of replies) if (r.reply?.awaited?.(fields) ?? true) return true;
+  return false;
 }
 
 /** Outstanding requests kept per side (a power of two): a peer that never answers must not grow the list without end. */
@@ -217,12 +240,11 @@ class ReplyTracker {
     let { main, extra, expected, byField } = candidates;
     // Of those, the ones that answer this request (an ordinary MESSAGE is answered by seq only:
     // AUTHORIZE_ACK answers one that asks, by address).
-    if (candidates.conditional) ({ main, extra, expected, byField } = splitReplies(candidates.all.filter((r) => r.reply?.answers?.(frame.fields, frame.type) ?? true)));
+    if (candidates.conditional) ({ main, extra, expected, byField } = answeringSplit(candidates, frame));
     const own = this.pending[dir];
     const fields = byField ? frame.fields : undefined;
     if (main.length) {
-      const awaited = main.some((r) => r.reply?.awaited?.(frame.fields) ?? true);
-      own.add(frame, fields, index, time, this.nextOrder++, '', expected, awaited);
+      own.add(frame, fields, index, time, this.nextOrder++, '', expected, awaitsAny(main, frame.fields));
     }
     for (const r of extra) own.add(frame, fields, index, time, this.nextOrder++, r.name, [r.name], false);
     return info;
