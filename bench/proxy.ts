@@ -256,7 +256,7 @@ export async function transfer(sock: net.Socket, payload: Buffer, total: number,
  * work (a collection, a capture's last writes) does not land in another peer's round.
  */
 export async function untilIdle(peers: Peer[]): Promise<void> {
-  const cpu = () => peers.reduce((sum, p) => sum + cpuTicks(p.child?.pid), 0);
+  const cpu = () => peers.reduce((sum, p) => sum + (p.child?.pid === undefined ? 0 : cpuTicks(`/proc/${p.child.pid}/stat`)), 0);
   for (let waited = 0, last = cpu(); waited < 10_000; waited += 100) {
     await new Promise((r) => setTimeout(r, 100));
     const now = cpu();
@@ -266,11 +266,10 @@ export async function untilIdle(peers: Peer[]): Promise<void> {
   }
 }
 
-/** User and system CPU of a process so far, in clock ticks (Linux /proc, 100 a second). */
-function cpuTicks(pid: number | undefined): number {
-  if (pid === undefined) return 0;
+/** User and system CPU so far of a process or thread (`/proc/PID/stat`, `/proc/self/task/TID/stat`), in clock ticks (100 a second); 0 once it is gone. */
+export function cpuTicks(statPath: string): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const fields = readFileSync(statPath, 'utf8').split(') ')[1]!.split(' ');
     return Number(fields[11]) + Number(fields[12]);
   } catch {
     return 0;

@@ -5,11 +5,11 @@
  * [MB] [runs]`: ms of CPU per MB (process.cpuUsage counts every thread; the relay's thread alone from
  * /proc), medians.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecordingWorker } from '../src/proxy/recorder.js';
-import { bulkMrimFrame } from './proxy.js';
+import { bulkMrimFrame, cpuTicks } from './proxy.js';
 
 const MB = 1024 * 1024;
 const total = Number(process.argv[2] ?? 200) * MB;
@@ -21,10 +21,7 @@ const cpuMs = () => {
 };
 
 /** CPU ms of this (the relay's) thread alone, from /proc (Linux; 10 ms ticks). */
-const relayMs = () => {
-  const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-};
+const relayMs = () => cpuTicks(`/proc/self/task/${process.pid}/stat`) * 10;
 
 async function run(): Promise<{ cpu: number; relay: number; wall: number; faults: number }> {
   const path = join(tmpdir(), `mrimtap-recorder-cpu-${process.pid}.jsonl`);

@@ -44,8 +44,6 @@ for (const def of PACKETS as readonly PacketDef[]) {
   for (const request of def.reply?.requests ?? []) REPLIES_OF.set(request, [...(REPLIES_OF.get(request) ?? []), def]);
 }
 /** The rows that may reply to a request of one type sent in one direction, split once per type and direction. */
-type ReplySplit = Pick<ReplyCandidates, 'main' | 'extra' | 'expected' | 'byField'>;
-
 interface ReplyCandidates {
   /** The other side's replies to it. */
   all: PacketDef[];
@@ -59,6 +57,8 @@ interface ReplyCandidates {
   /** For a conditional request, the split of each subset of `all` that answers (bit i: `all[i]`), made once. */
   subsets: Map<number, ReplySplit>;
 }
+
+type ReplySplit = Pick<ReplyCandidates, 'main' | 'extra' | 'expected' | 'byField'>;
 
 /** Per direction, keyed by type: a key made of both would be a new string to hash for every frame. */
 const CANDIDATES: Record<Direction, Map<string, ReplyCandidates>> = { c2s: new Map(), s2c: new Map() };
