@@ -121,29 +121,43 @@ const hex32 = (v: number) => `0x${(v >>> 0).toString(16)}`;
 // ---------------------------------------------------------------------------------------------------
 // Decoding and encoding a list of fields
 
+/**
+ * Reads a layout's fields into `c.fields`. Each layout is read by a function made for it on its first
+ * use: the loop over specs, written out, gives every field's decode call and store one target (the
+ * loop's calls see every field type of the table and cost most of a small frame's decode).
+ */
 export function decodeFields(specs: Layout, r: PayloadReader, c: FieldContext, prefix = ''): Fields {
-  const out: Fields = c.fields;
-  for (const spec of specs) {
-    if (spec.when && !spec.when(c)) continue;
-    const path = prefix + spec.name;
-    if (r.atEnd) {
-      if (spec.optional) continue;
-      if (!spec.type.acceptsEmpty) {
-        c.warnings.push(`truncated: field "${path}" missing (payload ended)`);
-        break;
-      }
-    }
-    const start = r.pos;
-    const value = spec.type.decode(r, c, path);
-    if (value === TRUNCATED) {
-      c.warnings.push(`truncated: field "${path}" runs past the end of the payload`);
-      break;
-    }
-    if (c.spans) recordSpan(c.spans, path, r, start);
-    if (spec.spread && value && typeof value === 'object') Object.assign(out, value);
-    else out[spec.name] = value;
-  }
-  return out;
+  // (A packet without fields may pass a fresh empty layout: nothing to make a reader for.)
+  if (specs.length === 0) return c.fields;
+  return (readers.get(specs) ?? compileReader(specs))(r, c, prefix);
+}
+
+type LayoutReader = (r: PayloadReader, c: FieldContext, prefix: string) => Fields;
+/** By layout: the table's layouts are made once, at load, so there is one reader for each. */
+const readers = new WeakMap<Layout, LayoutReader>();
+
+function compileReader(specs: Layout): LayoutReader {
+  const steps = specs.map((spec, i) => {
+    // The name as a literal: a store by a constant key is a property store, not a keyed one.
+    const name = JSON.stringify(spec.name);
+    const path = `prefix + ${name}`;
+    const store = spec.spread ? `if (v && typeof v === 'object') Object.assign(out, v); else out[${name}] = v;` : `out[${name}] = v;`;
+    const atEnd = spec.optional ? `break f${i};` : spec.type.acceptsEmpty ? '' : `c.warnings.push('truncated: field "' + ${path} + '" missing (payload ended)'); return out;`;
+    return `f${i}: {
+      ${spec.when ? `if (!w${i}(c)) break f${i};` : ''}
+      ${atEnd ? `if (r.atEnd) { ${atEnd} }` : ''}
+      const start = r.pos;
+      const v = t${i}.decode(r, c, ${path});
+      if (v === TRUNCATED) { c.warnings.push('truncated: field "' + ${path} + '" runs past the end of the payload'); return out; }
+      if (c.spans) recordSpan(c.spans, ${path}, r, start);
+      ${store}
+    }`;
+  });
+  const locals = specs.map((spec, i) => `const t${i} = S[${i}].type${spec.when ? `, w${i} = S[${i}].when` : ''};`).join('\n');
+  const make = new Function('S', 'TRUNCATED', 'recordSpan', `${locals}\nreturn function readLayout(r, c, prefix) {\nconst out = c.fields;\n${steps.join('\n')}\nreturn out;\n};`);
+  const reader = make(specs, TRUNCATED, recordSpan) as LayoutReader;
+  readers.set(specs, reader);
+  return reader;
 }
 
 export function encodeFields(specs: Layout, w: PayloadWriter, c: FieldContext, prefix = ''): void {
@@ -415,7 +429,7 @@ type Extra = Omit<FieldSpec, 'name' | 'type' | 'spread'>;
 
 /**
  * Every key a field declaration may have, in one order: declarations made from it share one shape, so
- * the decoding loop's reads of them (several per field) are not lookups among many shapes.
+ * the encoding loop's reads of them (several per field) are not lookups among many shapes.
  */
 const SPEC_KEYS: Record<keyof FieldSpec, undefined> = {
   name: undefined,
