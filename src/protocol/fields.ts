@@ -127,8 +127,6 @@ const hex32 = (v: number) => `0x${(v >>> 0).toString(16)}`;
  * loop's calls see every field type of the table and cost most of a small frame's decode).
  */
 export function decodeFields(specs: Layout, r: PayloadReader, c: FieldContext, prefix = ''): Fields {
-  // (A packet without fields may pass a fresh empty layout: nothing to make a reader for.)
-  if (specs.length === 0) return c.fields;
   return (readers.get(specs) ?? compileReader(specs))(r, c, prefix);
 }
 
@@ -140,16 +138,16 @@ function compileReader(specs: Layout): LayoutReader {
   const steps = specs.map((spec, i) => {
     // The name as a literal: a store by a constant key is a property store, not a keyed one.
     const name = JSON.stringify(spec.name);
-    const path = `prefix + ${name}`;
     const store = spec.spread ? `if (v && typeof v === 'object') Object.assign(out, v); else out[${name}] = v;` : `out[${name}] = v;`;
-    const atEnd = spec.optional ? `break f${i};` : spec.type.acceptsEmpty ? '' : `c.warnings.push('truncated: field "' + ${path} + '" missing (payload ended)'); return out;`;
+    const atEnd = spec.optional ? `break f${i};` : spec.type.acceptsEmpty ? '' : `c.warnings.push('truncated: field "' + path + '" missing (payload ended)'); return out;`;
     return `f${i}: {
       ${spec.when ? `if (!w${i}(c)) break f${i};` : ''}
+      const path = prefix + ${name};
       ${atEnd ? `if (r.atEnd) { ${atEnd} }` : ''}
       const start = r.pos;
-      const v = t${i}.decode(r, c, ${path});
-      if (v === TRUNCATED) { c.warnings.push('truncated: field "' + ${path} + '" runs past the end of the payload'); return out; }
-      if (c.spans) recordSpan(c.spans, ${path}, r, start);
+      const v = t${i}.decode(r, c, path);
+      if (v === TRUNCATED) { c.warnings.push('truncated: field "' + path + '" runs past the end of the payload'); return out; }
+      if (c.spans) recordSpan(c.spans, path, r, start);
       ${store}
     }`;
   });

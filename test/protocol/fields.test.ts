@@ -10,7 +10,7 @@ const pair = lpsRecordType([ul('a'), ul('b')]);
 const LAYOUT: Layout = [
   ul('count'),
   ul('only when count is 2', { when: (c) => c.fields.count === 2 }),
-  spread('inner', { ...pair, decode: (r, c, path) => pair.decode(r, c, path) }),
+  spread('inner', pair),
   ul('last "odd" name', { optional: true }),
 ];
 

@@ -142,11 +142,14 @@ export const packet = <const Name extends string, const L extends Layout = reado
 /** Declares one wire form of a packet with several. */
 export const variant = <const L extends Layout>(name: string, layout: L, dir?: Direction): Variant<L> => ({ name, layout, ...(dir ? { dir } : {}) });
 
+/** The layout of a packet without fields: one, as decodeFields makes a reader per layout. */
+const NO_FIELDS: Layout = Object.freeze([]);
+
 /** The layout a packet has in the form the context (and, when decoding, the payload) selects. */
 export function layoutOf(def: PacketDef, c: FieldContext, payload?: PayloadReader): { variant?: string; layout: Layout } {
   if (def.variant) {
     const v = def.variant(c, payload);
     return { variant: v.name, layout: v.layout };
   }
-  return { layout: def.layout ?? [] };
+  return { layout: def.layout ?? NO_FIELDS };
 }
