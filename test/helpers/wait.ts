@@ -21,10 +21,10 @@ export function nextEvent<T>(emitter: EventEmitter<any>, event: string, pred: (v
   });
 }
 
-/** Polls `cond` every 10 ms until it holds, or fails after `ms`. */
-export async function until(cond: () => boolean, ms: number): Promise<void> {
+/** Polls `cond` (which may read something asynchronously) every 10 ms until it holds, or fails after `ms`. */
+export async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 10));
   }
