@@ -2,7 +2,7 @@
  * What the recording's two threads do per chatty frame (`--bulk`: per 64 KiB MESSAGE frame), without
  * threads or sockets: the decoding thread's part (a tap decodes 64 KiB chunks, lazily as that thread
  * does, and the events are gathered into batches) and then the writing thread's (each batch's events
- * made again and written to a capture). `tsx bench/worker-profile.ts [MB] [--bulk] [--fields]` prints µs
+ * written to a capture from their rows). `tsx bench/worker-profile.ts [MB] [--bulk] [--fields]` prints µs
  * of CPU per frame for each (`--fields`: as `--record-fields` records); run with `node --cpu-prof
  * --import tsx` to see where it goes.
  */
@@ -10,8 +10,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createWriter } from '../src/capture/open.js';
-import { recordOrStop } from '../src/capture/rotate.js';
-import { EventBatcher, batchEvents, type EventBatch } from '../src/proxy/event-batch.js';
+import { EventBatcher, writeBatch, type EventBatch } from '../src/proxy/event-batch.js';
 import { TapHub } from '../src/tap/tap.js';
 import { bulkMrimFrame, chattyFrame } from './proxy.js';
 
@@ -40,7 +39,7 @@ let decodeMs = 0;
 let writeMs = 0;
 const write = (batch: EventBatch) => {
   const t = cpuMs();
-  for (const ev of batchEvents(batch, peers, withFields)) recordOrStop(capture, ev);
+  writeBatch(batch, peers, capture, withFields, false);
   writeMs += cpuMs() - t;
 };
 const tap = hub.open(1, { host: '127.0.0.1', port: 40000 }, { host: '127.0.0.1', port: 2041 }, Date.now());

@@ -2,6 +2,7 @@
  * What every capture file format provides to the registry (open.ts): how to recognise a file of it,
  * how to read one as connection events, and for a format that can be written, how to record one.
  */
+import type { LinePart } from '../tap/capture-line.js';
 import type { TapEvent } from '../tap/events.js';
 
 /** The file is not a capture of the format it looked like, or its header is damaged. */
@@ -64,6 +65,8 @@ export interface CaptureWriter {
   /** Bytes written to the file so far, header included. */
   readonly bytes: number;
   write(ev: TapEvent): void;
+  /** Formats whose records are capture lines (the mrimtap ones): writes one event's line, made already (capture-line.ts). */
+  writeLine?(line: LinePart[]): void;
   close(): void;
 }
 

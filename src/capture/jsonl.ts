@@ -120,7 +120,11 @@ export abstract class RecordWriter implements CaptureWriter {
   }
 
   write(ev: TapEvent): void {
-    this.put(captureLineParts(ev, this.showSecrets, this.withFields));
+    this.writeLine(captureLineParts(ev, this.showSecrets, this.withFields));
+  }
+
+  writeLine(line: LinePart[]): void {
+    this.put(line);
     this.events++;
   }
 

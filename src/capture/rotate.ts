@@ -8,6 +8,7 @@
  */
 import { unlinkSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
+import type { LinePart } from '../tap/capture-line.js';
 import type { TapEvent } from '../tap/events.js';
 import type { CaptureWriter } from './format.js';
 
@@ -20,6 +21,8 @@ export interface RotationOptions {
 
 /** What a recording knows about its files besides what any writer does. */
 export interface RecordingWriter extends CaptureWriter {
+  /** Throws when the format's records are not capture lines. */
+  writeLine(line: LinePart[]): void;
   /** The files of the recording still on disk, oldest first (`path` is the last one). */
   readonly files: readonly string[];
   /** Older files deleted to stay within `maxFiles`. */
@@ -31,8 +34,13 @@ export interface RecordingWriter extends CaptureWriter {
  * the recording stops there, what it wrote stays on disk, and the caller goes on without it.
  */
 export function recordOrStop(capture: RecordingWriter, ev: TapEvent): Error | undefined {
+  return writeOrStop(capture, () => capture.write(ev));
+}
+
+/** `write` puts something into the recording; as recordOrStop, a write error closes it and is returned. */
+export function writeOrStop(capture: RecordingWriter, write: () => void): Error | undefined {
   try {
-    capture.write(ev);
+    write();
     return undefined;
   } catch (e) {
     closeQuietly(capture);
@@ -99,12 +107,23 @@ export class RotatingWriter implements RecordingWriter {
   }
 
   write(ev: TapEvent): void {
-    if (this.opts.maxBytes !== undefined && this.current.bytes >= this.opts.maxBytes && this.current.events > 0) this.rotate();
-    this.current.write(ev);
+    this.due().write(ev);
+  }
+
+  writeLine(line: LinePart[]): void {
+    const current = this.due();
+    if (!current.writeLine) throw new Error(`${current.path}: this capture format does not take capture lines`);
+    current.writeLine(line);
   }
 
   close(): void {
     this.current.close();
+  }
+
+  /** The file the next event goes to: a new one once the current one is full. */
+  private due(): CaptureWriter {
+    if (this.opts.maxBytes !== undefined && this.current.bytes >= this.opts.maxBytes && this.current.events > 0) this.rotate();
+    return this.current;
   }
 
   private rotate(): void {

@@ -7,19 +7,17 @@
  * What a frame's line does not keep (its decoded fields) does not cross: the writer decodes the frame
  * again from its bytes when it records fields.
  */
-import { decodeFrame, type DecodedFrame } from '../protocol/codec.js';
-import { HEADER_SIZE, formatProto, headerField, reservedHex } from '../protocol/header.js';
+import type { RecordingWriter } from '../capture/rotate.js';
 import type { Endpoint } from '../net/endpoint.js';
-import type { SessionEvent } from '../protocol/session.js';
+import { decodeFrame } from '../protocol/codec.js';
+import { fieldsPart, frameLineParts, keepsFields, lineEnd, type FrameLineValues } from '../tap/capture-line.js';
 import type { TapEvent } from '../tap/events.js';
 import { withBuffers } from './worker-threads.js';
 
-type FrameEvent = Extract<SessionEvent, { kind: 'frame' }>;
-
 /** The columns of a frame's row. */
 const CONN = 0, DIR = 1, OFFSET = 2, TIME = 3, INDEX = 4, MINOR = 5, RAW_AT = 6, RAW_LEN = 7, TYPE = 8,
-  WARNINGS = 9, LOGIN = 10, REPLY_TYPE = 11, REPLY_SEQ = 12, REPLY_INDEX = 13, REPLY_LATENCY = 14, SAME_POSITION = 15, SAME_FRAMES = 16;
-const COLUMNS = 17;
+  WARNINGS = 9, LOGIN = 10, REPLY_TYPE = 11, REPLY_SEQ = 12, REPLY_INDEX = 13, REPLY_LATENCY = 14, SAME_POSITION = 15, SAME_FRAMES = 16, SEQ = 17;
+const COLUMNS = 18;
 const NONE = -1;
 
 export interface EventBatch {
@@ -63,6 +61,7 @@ export class EventBatcher {
     r[at + TIME] = e.time ?? NaN;
     r[at + INDEX] = e.index;
     r[at + MINOR] = f.minor;
+    r[at + SEQ] = f.seq;
     r[at + RAW_AT] = this.rawBytes;
     r[at + RAW_LEN] = e.raw.length;
     r[at + TYPE] = this.id(f.type);
@@ -104,63 +103,55 @@ export class EventBatcher {
   }
 }
 
+/** Where the writing thread puts a batch: a mrimtap capture, which takes events and frames' lines alike. */
+export type BatchSink = Pick<RecordingWriter, 'write' | 'writeLine'>;
+
 /**
- * The batch's events again, in order, on the writing thread. `peers` holds each open connection's
- * endpoints (the same objects for all its events, as on the decoding thread); `withFields`: frames are
- * decoded again for their fields, else they carry their header, type and warnings only.
+ * Writes the batch's events, in order, on the writing thread: a frame's line is made from its row at
+ * once (capture-line.ts), without the event, its frame and its bytes' view made again first; with
+ * `withFields` a small frame is decoded again for them. The other events are written as they are.
+ * `peers` holds each open connection's endpoints (the same objects for all its events, as on the
+ * decoding thread: the line writer caches their text by them).
  */
-export function* batchEvents(batch: EventBatch, peers: Map<number, { client: Endpoint; server?: Endpoint }>, withFields: boolean): Generator<TapEvent> {
+export function writeBatch(batch: EventBatch, peers: Map<number, { client: Endpoint; server?: Endpoint }>, sink: BatchSink, withFields: boolean, showSecrets: boolean): void {
   const { rows, strings, others } = batch;
   const bytes = Buffer.from(batch.bytes);
+  // Strings become JSON once per batch; warnings are JSON already.
+  const json = strings.map((text) => JSON.stringify(text));
+  // One set of values for all the batch's lines: each is written before the next row is read.
+  const v: FrameLineValues = { conn: 0, dir: 'c2s', offset: 0, time: undefined, index: 0, seq: 0, typeJson: '', warningsJson: '', fields: '', raw: bytes, rawStart: 0, rawEnd: 0, replyTo: undefined, sameRead: undefined, end: '' };
   let other = 0;
   for (let i = 0; i <= batch.frames; i++) {
     while (other < others.length && others[other]![0] === i) {
       const ev = withBuffers(others[other++]![1]);
       if (ev.event.kind === 'open' || !peers.has(ev.conn)) peers.set(ev.conn, { client: ev.client, server: ev.server });
       const known = peers.get(ev.conn)!;
-      // One Endpoint object per connection: the line writer caches its text by it.
-      yield { ...ev, client: known.client, ...(ev.server ? { server: known.server ?? ev.server } : {}) };
+      sink.write({ ...ev, client: known.client, ...(ev.server ? { server: known.server ?? ev.server } : {}) });
       if (ev.event.kind === 'close') peers.delete(ev.conn);
     }
     if (i === batch.frames) break;
     const at = i * COLUMNS;
-    const conn = rows[at + CONN]!;
-    const raw = bytes.subarray(rows[at + RAW_AT], rows[at + RAW_AT]! + rows[at + RAW_LEN]!);
-    const dir = rows[at + DIR] === 0 ? 'c2s' : 's2c';
-    const minor = rows[at + MINOR]!;
-    const warnings = rows[at + WARNINGS]! === NONE ? [] : (JSON.parse(strings[rows[at + WARNINGS]!]!) as string[]);
-    // (A frame shorter than a header has only what decodeFrame makes of it.)
-    const frame = withFields || raw.length < HEADER_SIZE ? decodeFrame(raw, { dir, minor }) : headerFrame(raw, dir, minor, strings[rows[at + TYPE]!]!, warnings);
     const time = rows[at + TIME]!;
-    const event: FrameEvent = { kind: 'frame', dir, offset: rows[at + OFFSET]!, time: Number.isNaN(time) ? undefined : time, index: rows[at + INDEX]!, raw, frame };
-    if (rows[at + REPLY_TYPE] !== NONE) {
+    v.conn = rows[at + CONN]!;
+    v.dir = rows[at + DIR] === 0 ? 'c2s' : 's2c';
+    v.offset = rows[at + OFFSET]!;
+    v.time = Number.isNaN(time) ? undefined : time;
+    v.index = rows[at + INDEX]!;
+    v.seq = rows[at + SEQ]!;
+    v.typeJson = json[rows[at + TYPE]!]!;
+    v.warningsJson = rows[at + WARNINGS] === NONE ? '' : strings[rows[at + WARNINGS]!]!;
+    v.rawStart = rows[at + RAW_AT]!;
+    v.rawEnd = v.rawStart + rows[at + RAW_LEN]!;
+    const minor = rows[at + MINOR]!;
+    v.fields = keepsFields(withFields, v.rawEnd - v.rawStart) ? fieldsPart(decodeFrame(bytes.subarray(v.rawStart, v.rawEnd), { dir: v.dir, minor }), showSecrets) : '';
+    if (rows[at + REPLY_TYPE] === NONE) v.replyTo = undefined;
+    else {
       const latency = rows[at + REPLY_LATENCY]!;
-      event.replyTo = { type: strings[rows[at + REPLY_TYPE]!]!, seq: rows[at + REPLY_SEQ]!, index: rows[at + REPLY_INDEX]!, ...(Number.isNaN(latency) ? {} : { latencyMs: latency }) };
+      v.replyTo = { type: strings[rows[at + REPLY_TYPE]!]!, seq: rows[at + REPLY_SEQ]!, index: rows[at + REPLY_INDEX]!, ...(Number.isNaN(latency) ? {} : { latencyMs: latency }) };
     }
-    if (rows[at + SAME_FRAMES]) event.sameRead = { position: rows[at + SAME_POSITION]!, frames: rows[at + SAME_FRAMES]! };
-    const { client, server } = peers.get(conn) ?? { client: { host: '?', port: 0 } };
-    const login = rows[at + LOGIN] === NONE ? undefined : strings[rows[at + LOGIN]!];
-    if (login !== undefined) event.login = login;
-    yield login !== undefined ? { conn, client, server, login, event } : { conn, client, server, event };
+    v.sameRead = rows[at + SAME_FRAMES] ? { position: rows[at + SAME_POSITION]!, frames: rows[at + SAME_FRAMES]! } : undefined;
+    const { client, server } = peers.get(v.conn) ?? { client: { host: '?', port: 0 } };
+    v.end = lineEnd(client, server, rows[at + LOGIN] === NONE ? undefined : strings[rows[at + LOGIN]!], `,"minor":${minor}`);
+    sink.writeLine(frameLineParts(v));
   }
-}
-
-/** A frame as far as its line needs it without fields: the header's values (read in place), its type and warnings as decoded. */
-function headerFrame(raw: Buffer, dir: 'c2s' | 's2c', minor: number, type: string, warnings: string[]): DecodedFrame {
-  return {
-    msg: headerField(raw, 'msg'),
-    type,
-    dir,
-    proto: formatProto(headerField(raw, 'proto')),
-    minor,
-    seq: headerField(raw, 'seq'),
-    dlen: headerField(raw, 'dlen'),
-    from: headerField(raw, 'from'),
-    fromPort: headerField(raw, 'fromPort'),
-    reserved: reservedHex(raw),
-    fields: {},
-    enc: {},
-    warnings,
-    notes: [],
-  };
 }

@@ -8,9 +8,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { WriterOptions } from '../capture/format.js';
 import { createWriter } from '../capture/open.js';
-import { closeQuietly, recordOrStop, type RecordingWriter, type RotationOptions } from '../capture/rotate.js';
+import { closeQuietly, writeOrStop, type RecordingWriter, type RotationOptions } from '../capture/rotate.js';
 import type { Endpoint } from '../net/endpoint.js';
-import { batchEvents, type EventBatch } from './event-batch.js';
+import { writeBatch, type EventBatch } from './event-batch.js';
 import type { RecordingFigures, WorkerError } from './record-worker.js';
 import { errorOf, figuresBefore, signalFinished } from './worker-threads.js';
 
@@ -34,6 +34,7 @@ const init = workerData as WriterInit;
 const port = parentPort!;
 const finished = new Int32Array(init.finished);
 const withFields = init.capture.fields !== false;
+const showSecrets = !!init.capture.showSecrets;
 const peers = new Map<number, { client: Endpoint; server?: Endpoint }>();
 let capture: RecordingWriter | undefined;
 let figures = figuresBefore(init.record);
@@ -54,9 +55,8 @@ port.on('message', (msg: ToWriter) => {
       }
       return;
     case 'events':
-      for (const ev of batchEvents(msg.batch, peers, withFields)) {
-        if (!capture) break;
-        const error = recordOrStop(capture, ev);
+      if (capture) {
+        const error = writeOrStop(capture, () => writeBatch(msg.batch, peers, capture!, withFields, showSecrets));
         if (error) {
           currentFigures();
           capture = undefined;

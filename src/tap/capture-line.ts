@@ -1,6 +1,6 @@
 /**
  * One event as a line of a capture (format version 2), built as a string directly: this runs for every
- * relayed frame, so it makes no intermediate objects. A line keeps what cannot be derived again — the
+ * relayed frame, so it makes no intermediate strings (a frame from its values: frameLineParts). A line keeps what cannot be derived again — the
  * bytes (base64: `raw64`, `bytes64`), where and when they went, the layout version (`minor`), the
  * links to other frames — plus, for `jq`, each frame's `type` and `seq`, its `warnings` when it has
  * any, and when asked (`withFields`) the decoded `fields` of frames up to FIELDS_MAX bytes. Larger
@@ -9,7 +9,10 @@
  * version 1 alike).
  */
 import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
-import type { SessionEvent } from '../protocol/session.js';
+import type { DecodedFrame } from '../protocol/codec.js';
+import type { ReplyInfo } from '../protocol/conversation.js';
+import type { Direction } from '../protocol/fields.js';
+import type { SameRead, SessionEvent } from '../protocol/session.js';
 import { isConnEvent, type AddonMark, type TapEvent } from './events.js';
 import { tapEventToJson } from './line.js';
 import { maskFields, maskSocks } from './mask.js';
@@ -64,24 +67,57 @@ function timeText(exact: number | undefined): string {
 /** Frames up to this many bytes have their base64 inside the text after their fields: every part of a line costs a write of its own. */
 export const INLINE_RAW_MAX = 4096;
 
+/** A frame's line as plain values: the recording's writing thread reads them from rows of numbers, not from an event. */
+export interface FrameLineValues {
+  conn: number;
+  dir: Direction;
+  offset: number;
+  time: number | undefined;
+  index: number;
+  seq: number;
+  /** The type as JSON text (`"MESSAGE"`). */
+  typeJson: string;
+  /** The warnings as JSON text, '' when there are none. */
+  warningsJson: string;
+  /** `,"fields":{…}` (fieldsPart) when the line keeps them, else ''. */
+  fields: string;
+  /** The frame's bytes: `raw` from `rawStart` to `rawEnd` (a batch's bytes, without a view made per frame). */
+  raw: Buffer;
+  rawStart: number;
+  rawEnd: number;
+  replyTo: ReplyInfo | undefined;
+  sameRead: SameRead | undefined;
+  /** The rest of the line after its links, `}` included (lineEnd). */
+  end: string;
+}
+
 /**
- * A frame's line in parts, `{"conn":…` up to `end` (its peers and the rest): the text before its
- * fields, its fields (none for a large frame), then the text after them — for a large frame the bytes
- * and the text each side of them as parts of their own. A line without fields is one string.
+ * A frame's line in parts: the text before its fields, its fields (none for a large frame), then the
+ * text after them — for a large frame the bytes and the text each side of them as parts of their own.
+ * A line without fields is one string.
  */
-function frameParts(conn: number, ev: Extract<SessionEvent, { kind: 'frame' }>, showSecrets: boolean, withFields: boolean, end: string): LinePart[] {
-  const f = ev.frame;
-  const head = `{"conn":${conn},"kind":"frame","dir":"${ev.dir}","offset":${ev.offset}${timeText(ev.time)},"index":${ev.index},"seq":${f.seq},"type":${quote(f.type)}`;
-  const fields = withFields && ev.raw.length <= FIELDS_MAX ? `,"fields":${quote(showSecrets ? f.fields : maskFields(f))}` : '';
-  const tail = f.warnings.length ? `,"warnings":${quote(f.warnings)},"raw64":"` : ',"raw64":"';
+export function frameLineParts(v: FrameLineValues): LinePart[] {
+  const head = `{"conn":${v.conn},"kind":"frame","dir":"${v.dir}","offset":${v.offset}${timeText(v.time)},"index":${v.index},"seq":${v.seq},"type":${v.typeJson}`;
+  const tail = v.warningsJson ? `,"warnings":${v.warningsJson},"raw64":"` : ',"raw64":"';
   let after = '"';
-  if (ev.replyTo) after += `,"replyTo":${quote(ev.replyTo)}`;
-  if (ev.sameRead) after += `,"sameRead":{"position":${ev.sameRead.position},"frames":${ev.sameRead.frames}}`;
-  after += end;
-  if (ev.raw.length > INLINE_RAW_MAX) return [head, fields, tail, ev.raw, after];
-  const rest = `${tail}${ev.raw.toString('base64')}${after}`;
+  if (v.replyTo) after += `,"replyTo":${quote(v.replyTo)}`;
+  if (v.sameRead) after += `,"sameRead":{"position":${v.sameRead.position},"frames":${v.sameRead.frames}}`;
+  after += v.end;
+  if (v.rawEnd - v.rawStart > INLINE_RAW_MAX) return [head, v.fields, tail, v.raw.subarray(v.rawStart, v.rawEnd), after];
+  const rest = `${tail}${v.raw.toString('base64', v.rawStart, v.rawEnd)}${after}`;
   // Fields stay a part of their own: a chat message's are two-byte text, which joined would make the whole line so.
-  return fields ? [head, fields, rest] : [head + rest];
+  return v.fields ? [head, v.fields, rest] : [head + rest];
+}
+
+/** Whether a frame's line keeps its decoded fields: asked for, and a small frame. */
+export const keepsFields = (withFields: boolean, rawLength: number): boolean => withFields && rawLength <= FIELDS_MAX;
+
+/** A frame's fields as a part of its line, secrets masked unless `showSecrets`. */
+export const fieldsPart = (frame: DecodedFrame, showSecrets: boolean): string => `,"fields":${quote(showSecrets ? frame.fields : maskFields(frame))}`;
+
+/** What ends an event's line after its own values: its peers, its login, then `after` and `}`. */
+export function lineEnd(client: Endpoint, server: Endpoint | undefined, login: string | undefined, after: string): string {
+  return `${peers(client, server)}${login !== undefined ? `,"login":${quote(login)}` : ''}${after}}`;
 }
 
 /**
@@ -116,7 +152,11 @@ function sessionParts(conn: number, ev: Exclude<SessionEvent, { kind: 'frame' }>
  * few per connection, are the objects of tapEventToJson.
  */
 export function captureLine(ev: TapEvent, showSecrets: boolean, withFields = true): string {
-  const parts = captureLineParts(ev, showSecrets, withFields);
+  return lineText(captureLineParts(ev, showSecrets, withFields));
+}
+
+/** A line's parts as one text (bytes as base64). */
+export function lineText(parts: readonly LinePart[]): string {
   return parts.length === 1 ? partText(parts[0]!) : parts.map(partText).join('');
 }
 
@@ -133,11 +173,28 @@ export function captureLineParts(ev: TapEvent, showSecrets: boolean, withFields 
     const line = quote(tapEventToJson(ev.addon ? { ...ev, addon: undefined } : ev, { showSecrets, keepRaw: true }));
     return [addon ? `${line.slice(0, -1)}${addon}}` : line];
   }
-  const login = ev.login !== undefined ? `,"login":${quote(ev.login)}` : '';
-  const rest = `${peers(ev.client, ev.server)}${login}`;
-  if (e.kind === 'frame') return frameParts(ev.conn, e, showSecrets, withFields, `${rest},"minor":${e.frame.minor}${addon}}`);
+  if (e.kind === 'frame') {
+    const f = e.frame;
+    return frameLineParts({
+      conn: ev.conn,
+      dir: e.dir,
+      offset: e.offset,
+      time: e.time,
+      index: e.index,
+      seq: f.seq,
+      typeJson: quote(f.type),
+      warningsJson: f.warnings.length ? quote(f.warnings) : '',
+      fields: keepsFields(withFields, e.raw.length) ? fieldsPart(f, showSecrets) : '',
+      raw: e.raw,
+      rawStart: 0,
+      rawEnd: e.raw.length,
+      replyTo: e.replyTo,
+      sameRead: e.sameRead,
+      end: lineEnd(ev.client, ev.server, ev.login, `,"minor":${f.minor}${addon}`),
+    });
+  }
   const parts = sessionParts(ev.conn, e, showSecrets);
-  const end = `${rest}${addon}}`;
+  const end = lineEnd(ev.client, ev.server, ev.login, addon);
   if (typeof parts === 'string') return [`${parts}${end}`];
   parts.push(end);
   return parts;

@@ -3,22 +3,23 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { encodePacket } from '../../src/protocol/codec.js';
-import { EventBatcher, batchEvents } from '../../src/proxy/event-batch.js';
+import { EventBatcher, writeBatch } from '../../src/proxy/event-batch.js';
 import type { Endpoint } from '../../src/net/endpoint.js';
 import type { TapEvent } from '../../src/tap/events.js';
-import { captureLine } from '../../src/tap/capture-line.js';
+import { captureLine, lineText, type LinePart } from '../../src/tap/capture-line.js';
 import { tapSession, type Step } from '../helpers/tap-session.js';
 
 const VECTORS = new URL('../fixtures/vectors/', import.meta.url);
 
-/** The events through a batch as they cross to the writing thread (structured clone, buffers moved), in `cuts` batches. */
-function across(events: TapEvent[], cuts: number[], withFields: boolean): TapEvent[] {
+/** The lines the writing thread writes for the events, in `cuts` batches crossing as they do (structured clone, buffers moved). */
+function across(events: TapEvent[], cuts: number[], withFields: boolean): string[] {
   const batcher = new EventBatcher();
   const peers = new Map<number, { client: Endpoint; server?: Endpoint }>();
-  const out: TapEvent[] = [];
+  const out: string[] = [];
+  const sink = { write: (ev: TapEvent) => out.push(captureLine(ev, false, withFields)), writeLine: (parts: LinePart[]) => out.push(lineText(parts)) };
   const hand = () => {
     const { batch, transfer } = batcher.take();
-    out.push(...batchEvents(structuredClone(batch, { transfer }), peers, withFields));
+    writeBatch(structuredClone(batch, { transfer }), peers, sink, withFields, false);
   };
   events.forEach((ev, i) => {
     batcher.add(ev);
@@ -51,7 +52,7 @@ describe('events crossing to the writing thread', () => {
       for (const chunk of [1460, 64 * 1024]) {
         const events = vectorSession(name, chunk);
         replies += events.filter((e) => e.event.kind === 'frame' && e.event.replyTo).length;
-        for (const withFields of [false, true]) assert.deepEqual(lines(across(events, [3, 10], withFields), withFields), lines(events, withFields), name);
+        for (const withFields of [false, true]) assert.deepEqual(across(events, [3, 10], withFields), lines(events, withFields), name);
       }
     }
     assert.ok(replies > 0);
@@ -71,14 +72,14 @@ describe('events crossing to the writing thread', () => {
     assert.ok(all.some((e) => e.event.kind === 'frame' && e.login === 'alice@mail.ru'));
     assert.ok(all.some((e) => e.event.kind === 'frame' && e.event.frame.warnings.length > 0));
     assert.ok(all.some((e) => e.event.kind === 'garbage'));
-    for (const withFields of [false, true]) assert.deepEqual(lines(across(all, [], withFields), withFields), lines(all, withFields));
+    for (const withFields of [false, true]) assert.deepEqual(across(all, [], withFields), lines(all, withFields));
   });
 
   it('property: any cut of a real session into batches makes the same lines', () => {
     const events = vectorSession(vectorNames[0]!, 700);
     fc.assert(
       fc.property(fc.uniqueArray(fc.nat({ max: events.length - 1 }), { maxLength: 8 }), fc.boolean(), (cuts, withFields) => {
-        assert.deepEqual(lines(across(events, cuts, withFields), withFields), lines(events, withFields));
+        assert.deepEqual(across(events, cuts, withFields), lines(events, withFields));
       }),
       { numRuns: 30 },
     );
