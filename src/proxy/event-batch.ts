@@ -116,8 +116,8 @@ export type BatchSink = Pick<RecordingWriter, 'write' | 'writeLine'>;
 export function writeBatch(batch: EventBatch, peers: Map<number, { client: Endpoint; server?: Endpoint }>, sink: BatchSink, withFields: boolean, showSecrets: boolean): void {
   const { rows, strings, others } = batch;
   const bytes = Buffer.from(batch.bytes);
-  // Strings become JSON once per batch; warnings are JSON already.
-  const json = strings.map((text) => JSON.stringify(text));
+  // A type becomes JSON once per batch, when a frame first names it (warnings are JSON already).
+  const typeJson: string[] = [];
   // One set of values for all the batch's lines: each is written before the next row is read.
   const v: FrameLineValues = { conn: 0, dir: 'c2s', offset: 0, time: undefined, index: 0, seq: 0, typeJson: '', warningsJson: '', fields: '', raw: bytes, rawStart: 0, rawEnd: 0, replyTo: undefined, sameRead: undefined, end: '' };
   let other = 0;
@@ -138,7 +138,8 @@ export function writeBatch(batch: EventBatch, peers: Map<number, { client: Endpo
     v.time = Number.isNaN(time) ? undefined : time;
     v.index = rows[at + INDEX]!;
     v.seq = rows[at + SEQ]!;
-    v.typeJson = json[rows[at + TYPE]!]!;
+    const type = rows[at + TYPE]!;
+    v.typeJson = typeJson[type] ??= JSON.stringify(strings[type]);
     v.warningsJson = rows[at + WARNINGS] === NONE ? '' : strings[rows[at + WARNINGS]!]!;
     v.rawStart = rows[at + RAW_AT]!;
     v.rawEnd = v.rawStart + rows[at + RAW_LEN]!;
