@@ -76,6 +76,11 @@ export const PEERS: PeerSpec[] = [
     start: () => startPrinting('bare Node relay', process.execPath, ['--import', 'tsx', 'bench/bare-relay.ts'], /^(\d+)\n/m),
   },
   {
+    // The recording floor: the bare relay writing each chunk as base64 in a line, nothing else.
+    name: 'bare relay --record',
+    start: (capture) => startPrinting('bare relay --record', process.execPath, ['--import', 'tsx', 'bench/bare-relay.ts', '--record', capture], /^(\d+)\n/m, capture),
+  },
+  {
     name: 'microsocks',
     ...(installed('microsocks') ? {} : { missing: 'microsocks is not installed (apt-get install microsocks)' }),
     start: async () => {
