@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { chmodSync, closeSync, fstatSync, mkdtempSync, openSync, readSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { after, describe, it } from 'node:test';
+import { readCapture } from '../../src/capture/jsonl.js';
 import { encodePacket } from '../../src/protocol/codec.js';
 import { ROOT } from '../helpers/cli.js';
 import { echoServer, listenTcp, readAll, sha256, socksConnect, withTimeout } from '../helpers/net.js';
@@ -83,35 +83,25 @@ async function chatter(proxyPort: number, upstreamPort: number, count: number, t
 }
 
 /**
- * Counts a growing capture's records by kind, reading only what was added since the last call: polling
- * a capture of hundreds of MB by reading it whole would cost the test more CPU than the proxy it watches.
+ * Counts a capture's records by kind as the proxy writes them, through the reader that follows a
+ * growing recording (`tail -f`): each line is read once, however large the capture grows. `stop` reads
+ * what came last and ends.
  */
-function captureCounter(path: string): () => Record<string, number> {
+function followKinds(path: string): { kinds: Record<string, number>; stop(): Promise<void> } {
   const kinds: Record<string, number> = {};
-  let offset = 0;
-  // A read may end inside a character: the decoder keeps its first bytes for the next one.
-  const text = new StringDecoder('utf8');
-  let partial = '';
-  let header = true;
-  return () => {
-    const fd = openSync(path, 'r');
-    try {
-      const added = Buffer.alloc(fstatSync(fd).size - offset);
-      offset += readSync(fd, added, 0, added.length, offset);
-      const lines = (partial + text.write(added)).split('\n');
-      partial = lines.pop()!;
-      for (const line of lines) {
-        if (header) header = false;
-        else {
-          const kind = /^\{"conn":\d+,"kind":"(\w+)"/.exec(line)?.[1] ?? (JSON.parse(line) as { kind: string }).kind;
-          kinds[kind] = (kinds[kind] ?? 0) + 1;
-        }
-      }
-    } finally {
-      closeSync(fd);
+  const stopping = new AbortController();
+  const done = (async () => {
+    for await (const item of readCapture(path, stopping.signal)) {
+      const kind = item.kind === 'event' ? item.event.event.kind : item.kind;
+      kinds[kind] = (kinds[kind] ?? 0) + 1;
     }
-    return kinds;
+  })();
+  const stop = () => {
+    stopping.abort();
+    return done;
   };
+  cleanups.push(stop);
+  return { kinds, stop };
 }
 
 async function until(test: () => boolean, what: string, ms = 10_000): Promise<void> {
@@ -146,10 +136,11 @@ describe('mrimtap proxy: its own output', () => {
       s.end(data);
       assert.equal(sha256(await readAll(s)), sha256(data));
     }
-    const counted = captureCounter(capture);
-    await until(() => counted().close === 4, 'four closes in the capture');
+    const followed = followKinds(capture);
+    await until(() => followed.kinds.close === 4, 'four closes in the capture');
     assert.equal(await proxy.stop(), 0);
-    const kinds = counted();
+    await followed.stop();
+    const kinds = followed.kinds;
     assert.equal(kinds.open, 4);
     assert.equal(kinds.close, 4);
     assert.match(proxy.stderr(), /mrimtap proxy: 4 connections/);
@@ -168,16 +159,16 @@ describe('mrimtap proxy: its own output', () => {
     const frames = 15_000;
     const warmUp = 3;
     const rounds = warmUp + 4;
-    const counted = captureCounter(capture);
+    const followed = followKinds(capture);
     let warm = 0;
     for (let round = 0; round <= rounds; round++) {
       await chatter(proxy.port, upstream.port, round === 0 ? frames : 2 * frames);
-      await until(() => counted().close === round + 1, `close ${round + 1} in the capture`, 30_000);
+      await until(() => followed.kinds.close === round + 1, `close ${round + 1} in the capture`, 30_000);
       if (round === warmUp) warm = rssMiB(proxy.child.pid!);
     }
     const grown = rssMiB(proxy.child.pid!) - warm;
     assert.ok(grown < 100, `the proxy grew by ${grown.toFixed(0)} MiB more while its stdout stayed stalled`);
-    assert.equal(counted().frame, (1 + 2 * rounds) * frames + 1 + rounds, 'every frame recorded');
+    assert.equal(followed.kinds.frame, (1 + 2 * rounds) * frames + 1 + rounds, 'every frame recorded');
     // The reader comes back: what was kept, then how much was not shown.
     let out = '';
     proxy.child.stdout.on('data', (c: Buffer) => (out += c.toString()));
