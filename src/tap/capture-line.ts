@@ -13,7 +13,7 @@ import type { DecodedFrame } from '../protocol/codec.js';
 import type { ReplyInfo } from '../protocol/conversation.js';
 import type { Direction } from '../protocol/fields.js';
 import type { SameRead, SessionEvent } from '../protocol/session.js';
-import { isConnEvent, type AddonMark, type TapEvent } from './events.js';
+import { isConnEvent, type AddonMark, type ConnEvent, type TapEvent } from './events.js';
 import { tapEventToJson } from './line.js';
 import { maskFields, maskSocks } from './mask.js';
 
@@ -169,6 +169,7 @@ export function lineText(parts: readonly LinePart[]): string {
 export function captureLineParts(ev: TapEvent, showSecrets: boolean, withFields = true): LinePart[] {
   const e = ev.event;
   const addon = ev.addon ? `,"addon":${addonLine(ev.addon)}` : '';
+  if (e.kind === 'no-reply' && !ev.addon) return [noReplyLine(ev.conn, e, lineEnd(ev.client, ev.server, ev.login, ''))];
   if (isConnEvent(e)) {
     const line = quote(tapEventToJson(ev.addon ? { ...ev, addon: undefined } : ev, { showSecrets, keepRaw: true }));
     return [addon ? `${line.slice(0, -1)}${addon}}` : line];
@@ -198,6 +199,15 @@ export function captureLineParts(ev: TapEvent, showSecrets: boolean, withFields 
   if (typeof parts === 'string') return [`${parts}${end}`];
   parts.push(end);
   return parts;
+}
+
+/**
+ * A no-reply event's line, as tapEventToJson makes it, built as a string: a connection that closes with
+ * a flood unanswered (a one-way bulk of messages) has thousands of them, one after the other.
+ */
+function noReplyLine(conn: number, e: Extract<ConnEvent, { kind: 'no-reply' }>, end: string): string {
+  const r = e.request;
+  return `{"conn":${conn},"kind":"no-reply"${timeText(e.time)},"dir":"${e.dir}","request":{"type":${quote(r.type)},"seq":${r.seq},"index":${r.index}${timeText(r.time)}},"expected":${quote(e.expected)}${end}`;
 }
 
 /** An addon's mark, its original bytes whole (like raw64: replay and re-decoding need them). */

@@ -242,6 +242,27 @@ describe('capture lines, version 2', () => {
     }
   });
 
+  it("a no-reply event's line, made as a string, is the line its JSON object makes", () => {
+    const noReplyArb = fc.record({
+      conn: fc.nat(),
+      client: endpointArb,
+      server: fc.option(endpointArb, { nil: undefined }),
+      login: fc.option(fc.string(), { nil: undefined }),
+      time: fc.double({ min: 0, max: Date.UTC(2100, 0, 1), noNaN: true }),
+      dir: dirArb,
+      request: fc.record({ type: fc.string(), seq: fc.nat(), index: fc.nat(), time: fc.double({ min: 0, max: Date.UTC(2100, 0, 1), noNaN: true }) }, { requiredKeys: ['type', 'seq', 'index'] }).map(plain),
+      expected: fc.array(fc.string(), { maxLength: 3 }),
+    });
+    fc.assert(
+      fc.property(noReplyArb, ({ conn, client, server, login, time, dir, request, expected }) => {
+        const ev: TapEvent = { conn, client, ...(server ? { server } : {}), ...(login !== undefined ? { login } : {}), event: { kind: 'no-reply', time, dir, request, expected } };
+        assert.equal(captureLine(ev, false), JSON.stringify(tapEventToJson(ev)));
+        assert.deepStrictEqual(v2(ev, false), { ...ev, event: { ...ev.event, time: Math.trunc(time), request: { ...request, ...(request.time !== undefined ? { time: Math.trunc(request.time) } : {}) } } });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('refuse bytes that are not base64, with the reason', () => {
     const good = JSON.parse(captureLine(session().find((e) => e.event.kind === 'tls')!, false)) as Record<string, unknown>;
     assert.throws(() => recordToTapEvent({ ...good, bytes64: 'ab c' }), /bytes64 is not base64/);
