@@ -3,14 +3,15 @@
  * (record-worker.ts → record-writer.ts). Structured clone costs microseconds per object, as much as
  * writing the line, so a frame — nearly every event — crosses as one row of numbers in a Float64Array
  * with its bytes in one moved ArrayBuffer and its strings (type, login, warnings) in small tables; the
- * few other events (open, close, notes, garbage, frames an addon marked) cross as they are.
+ * other events cross as they are (open, close, garbage, frames an addon marked) or as their line
+ * (notes and no-reply events, which need nothing of the writing thread).
  * What a frame's line does not keep (its decoded fields) does not cross: the writer decodes the frame
  * again from its bytes when it records fields.
  */
 import type { RecordingWriter } from '../capture/rotate.js';
 import type { Endpoint } from '../net/endpoint.js';
 import { decodeFrame } from '../protocol/codec.js';
-import { fieldsPart, frameLineParts, keepsFields, lineEnd, type FrameLineValues } from '../tap/capture-line.js';
+import { captureLine, fieldsPart, frameLineParts, keepsFields, lineEnd, type FrameLineValues } from '../tap/capture-line.js';
 import type { TapEvent } from '../tap/events.js';
 import { withBuffers } from './worker-threads.js';
 
@@ -28,9 +29,16 @@ export interface EventBatch {
   bytes: ArrayBuffer;
   /** Types, logins and warnings the rows name by index. */
   strings: string[];
-  /** The other events, each with how many frames come before it. */
-  others: Array<[number, TapEvent]>;
+  /** The other events, each with how many frames come before it: as they are, or already their line (linesAlone). */
+  others: Array<[number, TapEvent | string]>;
 }
+
+/**
+ * Events whose line needs nothing the writing thread holds (no bytes, no fields, no secrets, no
+ * endpoints to learn): they cross as their line, made here. A connection that closes with a flood
+ * unanswered has thousands of no-reply events, and a line crosses for a fraction of an object's clone.
+ */
+const linesAlone = new Set<string>(['no-reply', 'note']);
 
 /** Gathers a batch's events on the decoding thread; `take` hands it over (with what to transfer) and starts the next. */
 export class EventBatcher {
@@ -40,11 +48,11 @@ export class EventBatcher {
   private rawBytes = 0;
   private strings: string[] = [];
   private stringIds = new Map<string, number>();
-  private others: Array<[number, TapEvent]> = [];
+  private others: Array<[number, TapEvent | string]> = [];
 
   add(ev: TapEvent): void {
     const e = ev.event;
-    if (e.kind !== 'frame') return void this.others.push([this.frames, ev]);
+    if (e.kind !== 'frame') return void this.others.push([this.frames, !ev.addon && linesAlone.has(e.kind) ? captureLine(ev, false) : ev]);
     // A frame an addon marked crosses whole; a lazy decode's fields are a Proxy, which does not clone.
     if (ev.addon) return void this.others.push([this.frames, { ...ev, event: { ...e, frame: { ...e.frame, fields: { ...e.frame.fields } } } }]);
     if ((this.frames + 1) * COLUMNS > this.rows.length) {
@@ -123,7 +131,12 @@ export function writeBatch(batch: EventBatch, peers: Map<number, { client: Endpo
   let other = 0;
   for (let i = 0; i <= batch.frames; i++) {
     while (other < others.length && others[other]![0] === i) {
-      const ev = withBuffers(others[other++]![1]);
+      const item = others[other++]![1];
+      if (typeof item === 'string') {
+        sink.writeLine([item]);
+        continue;
+      }
+      const ev = withBuffers(item);
       if (ev.event.kind === 'open' || !peers.has(ev.conn)) peers.set(ev.conn, { client: ev.client, server: ev.server });
       const known = peers.get(ev.conn)!;
       sink.write({ ...ev, client: known.client, ...(ev.server ? { server: known.server ?? ev.server } : {}) });

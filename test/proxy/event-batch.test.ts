@@ -72,6 +72,7 @@ describe('events crossing to the writing thread', () => {
     assert.ok(all.some((e) => e.event.kind === 'frame' && e.login === 'alice@mail.ru'));
     assert.ok(all.some((e) => e.event.kind === 'frame' && e.event.frame.warnings.length > 0));
     assert.ok(all.some((e) => e.event.kind === 'garbage'));
+    assert.ok(all.some((e) => e.event.kind === 'no-reply'));
     for (const withFields of [false, true]) assert.deepEqual(across(all, [], withFields), lines(all, withFields));
   });
 
