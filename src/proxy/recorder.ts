@@ -1,7 +1,8 @@
 /**
  * The relay thread's side of the recording worker (record-worker.ts): it stands in for the TapHub, so
  * the proxy hands it what happens on its sockets as it would to an in-line tap, and it passes that on
- * to the worker in batches, one per turn of the event loop, every chunk copied once into the batch's
+ * to the worker in batches — one per turn of the event loop, or every BATCH_WAIT_MS while the traffic
+ * is a trickle of small chunks (a chat) —, every chunk copied once into the batch's
  * bytes (moved to the worker, not cloned). Nothing is dropped: when more than `queueBytes` (16 MiB) wait
  * for the worker, the proxy pauses its sockets until the worker is down to a quarter of that. The worker's events
  * come back batched for the live log. At exit (a crash included) what is queued still reaches the file:
@@ -20,6 +21,13 @@ import { figuresBefore, spawnWorker, withBuffers } from './worker-threads.js';
 const QUEUE_BYTES = 16 * 1024 * 1024;
 /** A batch this large goes out at once instead of at the end of the turn. */
 const BATCH_BYTES = 1024 * 1024;
+/**
+ * A smaller batch waits up to BATCH_WAIT_MS for more: a chat's frames come a few hundred bytes at a
+ * time, and waking the worker's two threads for each takes the cores the relay needs to forward the
+ * answer (a round trip through the proxy paid for three thread wake-ups per chunk).
+ */
+const SMALL_BATCH_BYTES = 64 * 1024;
+const BATCH_WAIT_MS = 2;
 /** How long the exit hook waits for the worker to write what is queued. */
 const EXIT_WAIT_MS = 5000;
 
@@ -50,7 +58,9 @@ export class RecordingWorker implements ProxyTap {
   private ops: RelayOp[] = [];
   private chunks: Buffer[] = [];
   private batchBytes = 0;
-  private flushScheduled = false;
+  /** The flush to come: at the end of this turn of the event loop, or after BATCH_WAIT_MS for a small batch. */
+  private flushSoon: NodeJS.Immediate | undefined;
+  private flushLater: NodeJS.Timeout | undefined;
   /** Bytes posted to the worker that it has not taken yet. */
   private inFlight = 0;
   private held = false;
@@ -152,14 +162,16 @@ export class RecordingWorker implements ProxyTap {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    if (this.flushSoon) return;
+    if (this.batchBytes >= SMALL_BATCH_BYTES) this.flushSoon = setImmediate(() => this.flush());
+    else if (!this.flushLater) this.flushLater = setTimeout(() => this.flush(), BATCH_WAIT_MS).unref();
   }
 
   /** Posts the batch: its chunks copied into one buffer of its own, which moves to the worker. */
   private flush(): void {
-    this.flushScheduled = false;
+    clearImmediate(this.flushSoon);
+    clearTimeout(this.flushLater);
+    this.flushSoon = this.flushLater = undefined;
     if (this.gone || !this.started || this.ops.length === 0) return;
     // A buffer of its own (never the shared pool, which cannot move), not zeroed: it is filled at once.
     const view = Buffer.allocUnsafeSlow(this.batchBytes);
