@@ -129,6 +129,10 @@ export function writeBatch(batch: EventBatch, peers: Map<number, { client: Endpo
   // One set of values for all the batch's lines: each is written before the next row is read.
   const v: FrameLineValues = { conn: 0, dir: 'c2s', offset: 0, time: undefined, index: 0, seq: 0, typeJson: '', warningsJson: '', fields: '', raw: bytes, rawStart: 0, rawEnd: 0, replyTo: undefined, sameRead: undefined, end: '' };
   let other = 0;
+  // Whose line end `v.end` is: the connection, login (string index) and layout it was made for.
+  let endConn = NaN;
+  let endLogin = NaN;
+  let endMinor = NaN;
   for (let i = 0; i <= batch.frames; i++) {
     while (other < others.length && others[other]![0] === i) {
       const item = others[other++]![1];
@@ -137,6 +141,7 @@ export function writeBatch(batch: EventBatch, peers: Map<number, { client: Endpo
         continue;
       }
       const ev = withBuffers(item);
+      endConn = NaN; // its endpoints may be new
       if (ev.event.kind === 'open' || !peers.has(ev.conn)) peers.set(ev.conn, { client: ev.client, server: ev.server });
       const known = peers.get(ev.conn)!;
       sink.write({ ...ev, client: known.client, ...(ev.server ? { server: known.server ?? ev.server } : {}) });
@@ -164,8 +169,13 @@ export function writeBatch(batch: EventBatch, peers: Map<number, { client: Endpo
       v.replyTo = { type: strings[rows[at + REPLY_TYPE]!]!, seq: rows[at + REPLY_SEQ]!, index: rows[at + REPLY_INDEX]!, ...(Number.isNaN(latency) ? {} : { latencyMs: latency }) };
     }
     v.sameRead = rows[at + SAME_FRAMES] ? { position: rows[at + SAME_POSITION]!, frames: rows[at + SAME_FRAMES]! } : undefined;
-    const { client, server } = peers.get(v.conn) ?? { client: { host: '?', port: 0 } };
-    v.end = lineEnd(client, server, rows[at + LOGIN] === NONE ? undefined : strings[rows[at + LOGIN]!], `,"minor":${minor}`);
+    const login = rows[at + LOGIN]!;
+    // A connection's frames come one after the other with the same end: it is made again only when that changes.
+    if (v.conn !== endConn || login !== endLogin || minor !== endMinor) {
+      const { client, server } = peers.get(v.conn) ?? { client: { host: '?', port: 0 } };
+      v.end = lineEnd(client, server, login === NONE ? undefined : strings[login], `,"minor":${minor}`);
+      [endConn, endLogin, endMinor] = [v.conn, login, minor];
+    }
     sink.writeLine(frameLineParts(v));
   }
 }
