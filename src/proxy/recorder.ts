@@ -1,8 +1,8 @@
 /**
  * The relay thread's side of the recording worker (record-worker.ts): it stands in for the TapHub, so
  * the proxy hands it what happens on its sockets as it would to an in-line tap, and it passes that on
- * to the worker in batches — one per turn of the event loop, or every BATCH_WAIT_MS while the traffic
- * is a trickle of small chunks (a chat) —, every chunk copied once into the batch's
+ * to the worker in batches (one per turn of the event loop, or every BATCH_WAIT_MS while the traffic
+ * is a trickle of small chunks, as a chat's), every chunk copied once into the batch's
  * bytes (moved to the worker, not cloned). Nothing is dropped: when more than `queueBytes` (16 MiB) wait
  * for the worker, the proxy pauses its sockets until the worker is down to a quarter of that. The worker's events
  * come back batched for the live log. At exit (a crash included) what is queued still reaches the file:
