@@ -117,7 +117,8 @@ export type BatchSink = Pick<RecordingWriter, 'write' | 'writeLine'>;
 /**
  * Writes the batch's events, in order, on the writing thread: a frame's line is made from its row at
  * once (capture-line.ts), without the event, its frame and its bytes' view made again first; with
- * `withFields` a small frame is decoded again for them. The other events are written as they are.
+ * `withFields` a small frame is decoded again for them. The other events are written as they came: a
+ * line the decoding thread made (linesAlone), or an event.
  * `peers` holds each open connection's endpoints (the same objects for all its events, as on the
  * decoding thread: the line writer caches their text by them).
  */
